@@ -1,0 +1,380 @@
+/**
+ * Broker configuration from app settings (environment variables), parsed and validated once.
+ * Every problem is collected and reported together, each naming the setting and what it expects,
+ * so a deployment is fixed in one round trip rather than one error at a time.
+ */
+import { BrokerError, ErrorCode } from "../errors.js";
+import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from "../signing/signer.js";
+import { isLoopbackUrl, resolveIssuer } from "./environments.js";
+
+export type Settings = Readonly<Record<string, string | undefined>>;
+
+export type SigningSource =
+  | {
+      kind: "certificate";
+      certificateName: string;
+      certificateVersion?: string;
+      /** Set → header `kid` (key registered on the client); unset → header `x5c`. */
+      kid?: string;
+      alg: SigningAlgorithm;
+      /** Extra CA certificates (standard base64 DER) appended to x5c after the leaf. */
+      chain: string[];
+    }
+  | { kind: "key"; keyName: string; keyVersion?: string; kid: string; alg: SigningAlgorithm };
+
+export interface TokenProfile {
+  name: string;
+  clientId: string;
+  scopes: string[];
+  resource?: string | string[];
+  consumerOrg?: string;
+  pid?: string;
+  issOnBehalfOf?: string;
+  authorizationDetails?: unknown[];
+  /** Maskinporten issuer (the grant's `aud`), trailing slash kept. */
+  issuer: string;
+  /** Key Vault secret holding this profile's current token. */
+  secretName: string;
+  /** Entra app role a caller needs to fetch this profile's token. */
+  role: string;
+  signing: SigningSource;
+}
+
+export interface CallerAuthConfig {
+  tenantId: string;
+  audiences: string[];
+  authorityHost: string;
+  trustAppServicePrincipal: boolean;
+}
+
+export interface BrokerConfig {
+  keyVaultUrl: string;
+  profiles: TokenProfile[];
+  defaultProfile: string;
+  renewal: {
+    /** NCRONTAB (6 fields, UTC) for the timer function. */
+    schedule: string;
+    /** Renew when less than this share of the token's lifetime is left. */
+    renewWhenRemainingRatio: number;
+  };
+  /** Undefined when CALLER_TENANT_ID is unset: the HTTP function then refuses every caller. */
+  callers?: CallerAuthConfig;
+}
+
+export interface ConfigProblem {
+  setting: string;
+  message: string;
+}
+
+export class ConfigError extends BrokerError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super(
+      ErrorCode.Config,
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p.setting}: ${p.message}`).join("\n"),
+    );
+    this.problems = problems;
+  }
+}
+
+export const DEFAULT_RENEW_SCHEDULE = "0 */5 * * * *";
+export const DEFAULT_RENEW_RATIO = 0.5;
+const PROFILE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+const KEY_VAULT_OBJECT_NAME = SECRET_NAME;
+const ORG_NUMBER = /^\d{9}$/;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The app-setting prefix for one profile: `skatt-prod` → `PROFILE_SKATT_PROD_`. */
+export function profileSettingPrefix(profileName: string): string {
+  return `PROFILE_${profileName.toUpperCase().replace(/-/g, "_")}_`;
+}
+
+/** Secret names and roles a profile gets when the settings do not say. */
+export function defaultSecretName(profileName: string): string {
+  return `maskinporten-${profileName}`;
+}
+export function defaultRole(profileName: string): string {
+  return `Token.${profileName}`;
+}
+
+/** Space- or comma-separated list, empty entries dropped. */
+export function splitList(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+class Reader {
+  readonly problems: ConfigProblem[] = [];
+  constructor(private readonly settings: Settings) {}
+
+  optional(name: string): string | undefined {
+    const value = this.settings[name]?.trim();
+    return value ? value : undefined;
+  }
+
+  required(name: string, expected: string): string | undefined {
+    const value = this.optional(name);
+    if (value === undefined) this.problem(name, `missing; expected ${expected}`);
+    return value;
+  }
+
+  problem(setting: string, message: string): void {
+    this.problems.push({ setting, message });
+  }
+
+  matching(name: string, pattern: RegExp, expected: string, value = this.optional(name)): string | undefined {
+    if (value === undefined) return undefined;
+    if (!pattern.test(value)) {
+      this.problem(name, `"${value}" is not valid; expected ${expected}`);
+      return undefined;
+    }
+    return value;
+  }
+}
+
+export function parseBrokerConfig(settings: Settings): BrokerConfig {
+  const read = new Reader(settings);
+
+  const keyVaultUrl = parseVaultUrl(read, "KEY_VAULT_URL");
+  const globalEnvironment = read.optional("MASKINPORTEN_ENVIRONMENT");
+
+  const names = splitList(read.required("TOKEN_PROFILES", 'a comma-separated list of profile names, e.g. "skatt,sdir"') ?? "");
+  const seen = new Set<string>();
+  const profiles: TokenProfile[] = [];
+  for (const name of names) {
+    if (!PROFILE_NAME.test(name)) {
+      read.problem("TOKEN_PROFILES", `profile name "${name}" is not valid; use 1-32 lower-case letters, digits and inner hyphens`);
+      continue;
+    }
+    if (seen.has(name)) {
+      read.problem("TOKEN_PROFILES", `profile "${name}" is listed twice`);
+      continue;
+    }
+    seen.add(name);
+    const profile = parseProfile(read, name, globalEnvironment);
+    if (profile) profiles.push(profile);
+  }
+
+  const defaultProfile = read.optional("DEFAULT_PROFILE") ?? names[0] ?? "";
+  if (names.length > 0 && !names.includes(defaultProfile)) {
+    read.problem("DEFAULT_PROFILE", `"${defaultProfile}" is not one of TOKEN_PROFILES (${names.join(", ")})`);
+  }
+  const secretOwners = new Map<string, string>();
+  for (const profile of profiles) {
+    const other = secretOwners.get(profile.secretName);
+    if (other) {
+      read.problem(
+        `${profileSettingPrefix(profile.name)}SECRET_NAME`,
+        `secret "${profile.secretName}" is also used by profile "${other}"; each profile needs its own secret`,
+      );
+    }
+    secretOwners.set(profile.secretName, profile.name);
+  }
+
+  const schedule = read.optional("RENEW_SCHEDULE") ?? DEFAULT_RENEW_SCHEDULE;
+  if (schedule.split(/\s+/).length !== 6) {
+    read.problem("RENEW_SCHEDULE", `"${schedule}" is not a 6-field NCRONTAB expression, e.g. "${DEFAULT_RENEW_SCHEDULE}"`);
+  }
+  const ratioText = read.optional("RENEW_BEFORE_EXPIRY_RATIO");
+  const ratio = ratioText === undefined ? DEFAULT_RENEW_RATIO : Number(ratioText);
+  if (!(ratio > 0 && ratio < 1)) {
+    read.problem("RENEW_BEFORE_EXPIRY_RATIO", `"${ratioText}" is not a number between 0 and 1 (exclusive), e.g. 0.5`);
+  }
+
+  const callers = parseCallerAuth(read);
+
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return {
+    keyVaultUrl: keyVaultUrl ?? "",
+    profiles,
+    defaultProfile,
+    renewal: { schedule, renewWhenRemainingRatio: ratio },
+    ...(callers ? { callers } : {}),
+  };
+}
+
+function parseVaultUrl(read: Reader, setting: string): string | undefined {
+  const value = read.required(setting, "the vault URL, e.g. https://my-vault.vault.azure.net/");
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    read.problem(setting, `"${value}" is not a URL; expected e.g. https://my-vault.vault.azure.net/`);
+    return undefined;
+  }
+  if (url.protocol !== "https:") {
+    read.problem(setting, `"${value}" must use https`);
+    return undefined;
+  }
+  if (url.pathname !== "/" || url.search || url.hash) {
+    read.problem(setting, `"${value}" must be the vault's base URL without a path, e.g. https://my-vault.vault.azure.net/`);
+    return undefined;
+  }
+  return url.origin + "/";
+}
+
+function parseProfile(read: Reader, name: string, globalEnvironment: string | undefined): TokenProfile | undefined {
+  const p = profileSettingPrefix(name);
+  const before = read.problems.length;
+
+  const clientId = read.required(`${p}CLIENT_ID`, "the Maskinporten client id (integration id) of this profile");
+  const scopes = splitList(read.required(`${p}SCOPES`, 'the scopes to request, space- or comma-separated, e.g. "skatteetaten:testnorge"') ?? "");
+
+  const environmentSetting = read.optional(`${p}ENVIRONMENT`) !== undefined ? `${p}ENVIRONMENT` : "MASKINPORTEN_ENVIRONMENT";
+  const environment = read.optional(`${p}ENVIRONMENT`) ?? globalEnvironment;
+  let issuer: string | undefined;
+  if (environment === undefined) {
+    read.problem("MASKINPORTEN_ENVIRONMENT", `missing (needed by profile "${name}"); expected "test", "prod" or an issuer URL`);
+  } else {
+    const resolved = resolveIssuer(environment);
+    if ("problem" in resolved) read.problem(environmentSetting, resolved.problem);
+    else issuer = resolved.issuer;
+  }
+
+  const resourceList = splitList(read.optional(`${p}RESOURCE`) ?? "");
+  for (const resource of resourceList) {
+    try {
+      new URL(resource);
+    } catch {
+      read.problem(`${p}RESOURCE`, `"${resource}" is not an absolute URI; Maskinporten audiences look like https://api.example.no`);
+    }
+  }
+  const consumerOrg = read.matching(`${p}CONSUMER_ORG`, ORG_NUMBER, "a 9-digit organisation number");
+  const pid = read.matching(`${p}PID`, /^\d{11}$/, "an 11-digit Norwegian national identity number");
+  const issOnBehalfOf = read.optional(`${p}ISS_ONBEHALFOF`);
+  const authorizationDetails = parseAuthorizationDetails(read, p);
+
+  const secretName =
+    read.matching(`${p}SECRET_NAME`, SECRET_NAME, "1-127 letters, digits and hyphens (a Key Vault secret name)") ??
+    defaultSecretName(name);
+  const role = read.optional(`${p}ROLE`) ?? defaultRole(name);
+  const signing = parseSigning(read, p);
+
+  if (read.problems.length > before || !clientId || !issuer || !signing) return undefined;
+  if (scopes.length === 0) return undefined;
+  const profile: TokenProfile = { name, clientId, scopes, issuer, secretName, role, signing };
+  if (resourceList.length > 0) profile.resource = resourceList.length === 1 ? resourceList[0]! : resourceList;
+  if (consumerOrg) profile.consumerOrg = consumerOrg;
+  if (pid) profile.pid = pid;
+  if (issOnBehalfOf) profile.issOnBehalfOf = issOnBehalfOf;
+  if (authorizationDetails) profile.authorizationDetails = authorizationDetails;
+  return profile;
+}
+
+function parseAuthorizationDetails(read: Reader, p: string): unknown[] | undefined {
+  const details: unknown[] = [];
+  const json = read.optional(`${p}AUTHORIZATION_DETAILS`);
+  if (json !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch {
+      read.problem(`${p}AUTHORIZATION_DETAILS`, "is not valid JSON; expected a JSON array of objects each with a \"type\"");
+      return undefined;
+    }
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    if (!list.every((d) => typeof d === "object" && d !== null && typeof (d as { type?: unknown }).type === "string")) {
+      read.problem(`${p}AUTHORIZATION_DETAILS`, 'expected a JSON array of objects each with a string "type"');
+      return undefined;
+    }
+    details.push(...list);
+  }
+  const systemUserOrg = read.matching(`${p}SYSTEMUSER_ORG`, ORG_NUMBER, "the 9-digit organisation number of the system user's owner");
+  if (systemUserOrg) {
+    details.push({
+      type: "urn:altinn:systemuser",
+      systemuser_org: { authority: "iso6523-actorid-upis", ID: `0192:${systemUserOrg}` },
+    });
+  }
+  return details.length > 0 ? details : undefined;
+}
+
+/** Profile-level SIGNING_* settings override the app-wide ones, as a whole source. */
+function parseSigning(read: Reader, profilePrefix: string): SigningSource | undefined {
+  const hasOwn = ["SIGNING_CERTIFICATE_NAME", "SIGNING_KEY_NAME"].some((s) => read.optional(profilePrefix + s) !== undefined);
+  const p = hasOwn ? profilePrefix : "";
+  const name = (suffix: string) => `${p}SIGNING_${suffix}`;
+
+  const algText = read.optional(name("ALGORITHM")) ?? "RS256";
+  const alg = isSigningAlgorithm(algText) ? algText : undefined;
+  if (!alg) read.problem(name("ALGORITHM"), `"${algText}" is not allowed by Maskinporten; expected one of ${SIGNING_ALGORITHMS.join(", ")}`);
+  const kid = read.optional(name("KID"));
+  const certificateName = read.matching(name("CERTIFICATE_NAME"), KEY_VAULT_OBJECT_NAME, "a Key Vault certificate name");
+  const keyName = read.matching(name("KEY_NAME"), KEY_VAULT_OBJECT_NAME, "a Key Vault key name");
+  const version = (suffix: string) => read.matching(name(suffix), /^[0-9a-f]{32}$/i, "a 32-character Key Vault object version");
+
+  if (certificateName && keyName) {
+    read.problem(name("KEY_NAME"), `set either ${name("CERTIFICATE_NAME")} or ${name("KEY_NAME")}, not both`);
+    return undefined;
+  }
+  if (certificateName) {
+    const chain = splitList(read.optional(name("CHAIN")) ?? "");
+    for (const cert of chain) {
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(cert)) {
+        read.problem(name("CHAIN"), "expected comma-separated standard-base64 DER certificates (intermediate CA first)");
+        break;
+      }
+    }
+    if (!alg) return undefined;
+    const certificateVersion = version("CERTIFICATE_VERSION");
+    return {
+      kind: "certificate",
+      certificateName,
+      ...(certificateVersion ? { certificateVersion } : {}),
+      ...(kid ? { kid } : {}),
+      alg,
+      chain,
+    };
+  }
+  if (keyName) {
+    if (!kid) {
+      read.problem(name("KID"), `missing; a plain Key Vault key (${name("KEY_NAME")}) has no certificate for x5c, so the grant needs the kid registered on the Maskinporten client`);
+      return undefined;
+    }
+    if (!alg) return undefined;
+    const keyVersion = version("KEY_VERSION");
+    return { kind: "key", keyName, ...(keyVersion ? { keyVersion } : {}), kid, alg };
+  }
+  read.problem(
+    "SIGNING_CERTIFICATE_NAME",
+    `missing; name the Key Vault certificate holding the enterprise certificate (or set SIGNING_KEY_NAME and SIGNING_KID, or ${profilePrefix}SIGNING_CERTIFICATE_NAME for this profile)`,
+  );
+  return undefined;
+}
+
+function parseCallerAuth(read: Reader): CallerAuthConfig | undefined {
+  const tenantId = read.matching("CALLER_TENANT_ID", GUID, "the Entra ID tenant id (a GUID)");
+  const audiencesText = read.optional("CALLER_AUDIENCES");
+  if (tenantId === undefined && audiencesText === undefined) return undefined;
+  if (tenantId === undefined) {
+    if (read.optional("CALLER_TENANT_ID") === undefined) read.problem("CALLER_TENANT_ID", "missing; needed with CALLER_AUDIENCES");
+    return undefined;
+  }
+  const audiences = splitList(audiencesText ?? "");
+  if (audiences.length === 0) {
+    read.problem("CALLER_AUDIENCES", "missing; expected the broker's app id and/or app id URI, e.g. \"api://maskinporten-broker\"");
+  }
+  const authorityHost = read.optional("CALLER_AUTHORITY_HOST") ?? "https://login.microsoftonline.com";
+  try {
+    const url = new URL(authorityHost);
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackUrl(url))) {
+      read.problem("CALLER_AUTHORITY_HOST", `"${authorityHost}" must use https`);
+    }
+  } catch {
+    read.problem("CALLER_AUTHORITY_HOST", `"${authorityHost}" is not a URL`);
+  }
+  const trust = read.optional("CALLER_TRUST_APP_SERVICE_PRINCIPAL") ?? "false";
+  if (!/^(true|false)$/i.test(trust)) read.problem("CALLER_TRUST_APP_SERVICE_PRINCIPAL", `"${trust}" is not true or false`);
+  return {
+    tenantId,
+    audiences,
+    authorityHost: authorityHost.replace(/\/+$/, ""),
+    trustAppServicePrincipal: trust.toLowerCase() === "true",
+  };
+}

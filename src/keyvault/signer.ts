@@ -1,0 +1,163 @@
+/**
+ * Key Vault signing adapter: the enterprise certificate's private key is non-exportable, so we hash
+ * the JWS signing input here and Key Vault signs the digest. The key version is pinned to the
+ * certificate version whose DER goes into x5c.
+ */
+import { createHash, X509Certificate } from "node:crypto";
+import { CertificateClient } from "@azure/keyvault-certificates";
+import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
+import { BrokerError, ErrorCode } from "../errors.js";
+import type { SigningSource } from "../config/settings.js";
+import type { GrantSigner, SigningAlgorithm, SigningKey } from "../signing/signer.js";
+import type { KeyVaultConnection } from "./connection.js";
+
+const DIGEST: Record<SigningAlgorithm, "sha256" | "sha384" | "sha512"> = { RS256: "sha256", RS384: "sha384", RS512: "sha512" };
+/** How long a resolved certificate is trusted before we look for a renewed version. */
+export const DEFAULT_KEY_REFRESH_MS = 3600_000;
+
+export interface KeyVaultSignerOptions extends KeyVaultConnection {
+  source: SigningSource;
+  refreshAfterMs?: number;
+  now?: () => number;
+  /** Told when a refresh fails and the previous key stays in use. */
+  onRefreshError?: (error: BrokerError) => void;
+}
+
+export interface KeyVaultSigner extends GrantSigner {
+  /** The Key Vault key id (with version) the current snapshot signs with. */
+  currentKeyId(): Promise<string>;
+}
+
+interface Snapshot {
+  key: SigningKey;
+  keyId: string;
+  resolvedAt: number;
+}
+
+export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSigner {
+  const now = options.now ?? Date.now;
+  const refreshAfterMs = options.refreshAfterMs ?? DEFAULT_KEY_REFRESH_MS;
+  const clientOptions = options.clientOptions ?? {};
+  let current: Snapshot | undefined;
+  let pending: Promise<Snapshot> | undefined;
+  // One CryptographyClient per key version: it GETs the key once when first used.
+  const cryptoClients = new Map<string, CryptographyClient>();
+
+  function cryptoClientFor(keyId: string): CryptographyClient {
+    let client = cryptoClients.get(keyId);
+    if (!client) {
+      client = new CryptographyClient(keyId, options.credential, clientOptions);
+      cryptoClients.clear();
+      cryptoClients.set(keyId, client);
+    }
+    return client;
+  }
+
+  function snapshotFor(keyId: string, identification: SigningKey["identification"], certificateNotAfter?: Date): Snapshot {
+    const { alg } = options.source;
+    const client = cryptoClientFor(keyId);
+    const key: SigningKey = {
+      alg,
+      identification,
+      ...(certificateNotAfter ? { certificateNotAfter } : {}),
+      async sign(signingInput) {
+        const digest = createHash(DIGEST[alg]).update(signingInput).digest();
+        try {
+          const result = await client.sign(alg, digest);
+          return result.result;
+        } catch (error) {
+          throw keyVaultError(`Key Vault could not sign with ${describeKeyId(keyId)}`, error);
+        }
+      },
+    };
+    return { key, keyId, resolvedAt: now() };
+  }
+
+  async function resolve(): Promise<Snapshot> {
+    const source = options.source;
+    if (source.kind === "certificate") {
+      const client = new CertificateClient(options.vaultUrl, options.credential, clientOptions);
+      let certificate;
+      try {
+        certificate = source.certificateVersion
+          ? await client.getCertificateVersion(source.certificateName, source.certificateVersion)
+          : await client.getCertificate(source.certificateName);
+      } catch (error) {
+        throw keyVaultError(`Key Vault certificate "${source.certificateName}" could not be read`, error);
+      }
+      if (!certificate.cer || !certificate.keyId) {
+        throw new BrokerError(ErrorCode.KeyVault, `Key Vault certificate "${source.certificateName}" has no certificate or key yet (is it still pending?)`);
+      }
+      const leaf = Buffer.from(certificate.cer);
+      const notAfter = new Date(new X509Certificate(leaf).validTo);
+      const identification = source.kid
+        ? { kid: source.kid }
+        : { x5c: [leaf.toString("base64"), ...source.chain] };
+      // keyId from the certificate bundle carries the version created with this certificate.
+      return snapshotFor(certificate.keyId, identification, notAfter);
+    }
+    let keyId = `${options.vaultUrl.replace(/\/$/, "")}/keys/${source.keyName}/${source.keyVersion ?? ""}`;
+    if (!source.keyVersion) {
+      try {
+        const key = await new KeyClient(options.vaultUrl, options.credential, clientOptions).getKey(source.keyName);
+        if (!key.id) throw new Error("the key has no id");
+        keyId = key.id;
+      } catch (error) {
+        throw keyVaultError(`Key Vault key "${source.keyName}" could not be read`, error);
+      }
+    }
+    return snapshotFor(keyId, { kid: source.kid });
+  }
+
+  async function refresh(): Promise<Snapshot> {
+    pending ??= resolve().finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  }
+
+  async function currentSnapshot(): Promise<Snapshot> {
+    if (!current) {
+      current = await refresh();
+      return current;
+    }
+    if (now() - current.resolvedAt > refreshAfterMs) {
+      try {
+        current = await refresh();
+      } catch (error) {
+        // Keep signing with the key we have: a renewed certificate can wait, a token cannot.
+        options.onRefreshError?.(error instanceof BrokerError ? error : keyVaultError("Key Vault refresh failed", error));
+        current = { ...current, resolvedAt: now() };
+      }
+    }
+    return current;
+  }
+
+  return {
+    async currentKey() {
+      return (await currentSnapshot()).key;
+    },
+    async currentKeyId() {
+      return (await currentSnapshot()).keyId;
+    },
+  };
+}
+
+function describeKeyId(keyId: string): string {
+  const match = /\/keys\/([^/]+)\/([^/?]*)/.exec(keyId);
+  return match ? `key "${match[1]}" version ${match[2] || "(latest)"}` : "the key";
+}
+
+/** Wraps an SDK failure, keeping its status and code in the message (they carry no secrets). */
+export function keyVaultError(context: string, error: unknown): BrokerError {
+  if (error instanceof BrokerError) return error;
+  const rest = error as { statusCode?: number; code?: string; message?: string };
+  const detail = [rest.statusCode !== undefined ? `HTTP ${rest.statusCode}` : undefined, rest.code, firstLine(rest.message)]
+    .filter(Boolean)
+    .join(", ");
+  return new BrokerError(ErrorCode.KeyVault, `${context}: ${detail || String(error)}`, { cause: error });
+}
+
+function firstLine(message: string | undefined): string | undefined {
+  return message?.split("\n")[0]?.slice(0, 300);
+}

@@ -1,0 +1,70 @@
+import { BrokerError, ErrorCode } from "../errors.js";
+
+export interface MaskinportenErrorDetails {
+  /** HTTP status, when Maskinporten answered. */
+  status?: number;
+  /** OAuth `error`, e.g. `invalid_grant`. */
+  error?: string;
+  /** `error_description` exactly as Maskinporten sent it (it ends with the trace id). */
+  errorDescription?: string;
+  /** Digdir's trace id, which their support asks for. */
+  traceId?: string;
+  /** Worth retrying with a fresh grant: 5xx, 429, timeouts, resets, garbled answers. */
+  transient: boolean;
+  /** From `Retry-After`, when given. */
+  retryAfterMs?: number;
+}
+
+/**
+ * Anything that went wrong talking to Maskinporten. The message is safe to log: it holds
+ * Maskinporten's own words and trace id, never the grant or a token.
+ */
+export class MaskinportenError extends BrokerError {
+  readonly status?: number;
+  readonly error?: string;
+  readonly errorDescription?: string;
+  readonly traceId?: string;
+  readonly transient: boolean;
+  readonly retryAfterMs?: number;
+
+  constructor(code: string, message: string, details: MaskinportenErrorDetails, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.transient = details.transient;
+    if (details.status !== undefined) this.status = details.status;
+    if (details.error !== undefined) this.error = details.error;
+    if (details.errorDescription !== undefined) this.errorDescription = details.errorDescription;
+    if (details.traceId !== undefined) this.traceId = details.traceId;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+const TRACE_ID = /\(trace_id:\s*([^)\s]+)\s*\)/i;
+
+export function extractTraceId(description: string | undefined): string | undefined {
+  return description?.match(TRACE_ID)?.[1];
+}
+
+/** An OAuth error answer (`{"error","error_description"}`) or an unparseable failure status. */
+export function rejectionError(status: number, body: unknown, retryAfterMs: number | undefined): MaskinportenError {
+  const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
+  const error = typeof fields.error === "string" ? fields.error : undefined;
+  const errorDescription = typeof fields.error_description === "string" ? fields.error_description : undefined;
+  const traceId = extractTraceId(errorDescription);
+  const transient = status >= 500 || status === 429 || status === 408;
+  const what = error ? `${error}${errorDescription ? `: ${errorDescription}` : ""}` : "no OAuth error body";
+  const message = transient
+    ? `Maskinporten is unavailable (HTTP ${status}, ${what})`
+    : `Maskinporten rejected the token request (HTTP ${status}, ${what})`;
+  return new MaskinportenError(
+    transient ? ErrorCode.MaskinportenUnavailable : ErrorCode.MaskinportenRejected,
+    traceId && !message.includes(traceId) ? `${message} (trace_id: ${traceId})` : message,
+    {
+      status,
+      transient,
+      ...(error !== undefined ? { error } : {}),
+      ...(errorDescription !== undefined ? { errorDescription } : {}),
+      ...(traceId !== undefined ? { traceId } : {}),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    },
+  );
+}
