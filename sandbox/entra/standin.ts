@@ -1,0 +1,378 @@
+/**
+ * A Microsoft Entra ID stand-in for one tenant, speaking login.microsoftonline.com's HTTP protocol
+ * on 127.0.0.1 (plain HTTP):
+ *
+ *   GET  /{tenant}/v2.0/.well-known/openid-configuration   OIDC metadata (issuer = {authorityHost}/{tenant}/v2.0)
+ *   GET  /{tenant}/discovery/v2.0/keys                     JWKS (also /{tenant}/discovery/keys)
+ *   POST /{tenant}/oauth2/v2.0/token                       client credentials → v2.0 app-only access token
+ *   POST /mint                                             sandbox only: sign any claims (see mintToken)
+ *
+ * The issuer is the stand-in's own base, so the broker is configured with an "authority host"
+ * (`authorityHost`) exactly as for a sovereign cloud; nothing else differs from real Entra.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { EntraDirectory, type ClientRegistration, type RegisteredClient, type ResourceRegistration } from "./directory.js";
+import { EntraProtocolError, missingParameter } from "./entra-errors.js";
+import { EntraKeyRing } from "./signing-keys.js";
+
+export const DEFAULT_TENANT_ID = "5b1a8e3c-7d24-4f6a-9c0e-2f8d6b4a1e70";
+/** The broker's app registration (application id) in the stand-in tenant. */
+export const DEFAULT_AUDIENCE = "0f6c2d84-3b1e-4a5f-8d97-6e2c1a9b4f30";
+/** The app id minted tokens name in `azp` unless told otherwise. */
+export const DEFAULT_CALLER_APP_ID = "8e4d1c7a-2b5f-4c3e-9a60-7d1f3e8b2c54";
+
+const TOKEN_LIFETIME_SECONDS = 3600;
+const MAX_BODY_BYTES = 64 * 1024;
+/** The mint body member that overrides JOSE header parameters instead of being a claim. */
+export const MINT_HEADER_MEMBER = "_header";
+
+export interface EntraStandInOptions {
+  /** Default 0: a free port, so test files can run in parallel. */
+  port?: number;
+  tenantId?: string;
+  /** The broker's app id: registered as a resource and the default `aud` of minted tokens. */
+  audience?: string;
+  /** The broker's Application ID URIs; default `api://{audience}`. */
+  audienceUris?: string[];
+  /** `azp` of minted tokens when the claims do not name one. */
+  defaultCallerAppId?: string;
+  /** Clock for iat/nbf/exp (epoch ms). Default Date.now. */
+  now?: () => number;
+}
+
+export interface EntraStandIn {
+  /** `http://127.0.0.1:PORT`: what the broker is configured with as authority host. */
+  readonly authorityHost: string;
+  readonly tenantId: string;
+  /** `{authorityHost}/{tenantId}/v2.0` */
+  readonly issuer: string;
+  readonly metadataUrl: string;
+  readonly jwksUri: string;
+  readonly tokenUrl: string;
+  readonly mintUrl: string;
+  readonly audience: string;
+  readonly audienceUris: readonly string[];
+  readonly defaultCallerAppId: string;
+  /** kid of the key that signs new tokens. */
+  readonly currentKid: string;
+
+  registerClient(registration: ClientRegistration): RegisteredClient;
+  registerResource(resource: ResourceRegistration): void;
+  /** In-process equivalent of `POST /mint` (same defaults, same `_header` member). */
+  mintToken(body: Record<string, unknown>): string;
+  /** New signing key for new tokens; the old one stays published until retireOldKeys(). Returns the new kid. */
+  rotateKeys(): string;
+  retireOldKeys(): void;
+
+  readonly jwksRequests: number;
+  readonly metadataRequests: number;
+  /** Tokens issued by the token endpoint (minted tokens are counted in tokensMinted). */
+  readonly tokensIssued: number;
+  readonly tokensMinted: number;
+
+  /** Stops listening and drops keep-alive connections, so it resolves promptly. */
+  close(): Promise<void>;
+}
+
+export async function startEntraStandIn(options: EntraStandInOptions = {}): Promise<EntraStandIn> {
+  const tenantId = (options.tenantId ?? DEFAULT_TENANT_ID).toLowerCase();
+  const audience = options.audience ?? DEFAULT_AUDIENCE;
+  const audienceUris = options.audienceUris ?? [`api://${audience}`];
+  const defaultCallerAppId = options.defaultCallerAppId ?? DEFAULT_CALLER_APP_ID;
+  const now = options.now ?? Date.now;
+
+  const directory = new EntraDirectory(tenantId);
+  directory.registerResource({ appId: audience, identifierUris: audienceUris });
+  const counters = { jwksRequests: 0, metadataRequests: 0, tokensIssued: 0, tokensMinted: 0 };
+
+  // The issuer depends on the port, known only after listen(); the key ring needs it for the JWKS.
+  let urls: ReturnType<typeof endpointUrls> | undefined;
+  let keyRing: EntraKeyRing | undefined;
+  const ready = () => {
+    if (urls === undefined || keyRing === undefined) throw new Error("Entra stand-in is not listening yet");
+    return { urls, keyRing };
+  };
+
+  function mintToken(body: Record<string, unknown>): string {
+    const { urls, keyRing } = ready();
+    const { [MINT_HEADER_MEMBER]: header, ...given } = body;
+    if (header !== undefined && (typeof header !== "object" || header === null || Array.isArray(header))) {
+      throw new EntraProtocolError(400, "invalid_request", 900144, `'${MINT_HEADER_MEMBER}' must be a JSON object`);
+    }
+    const issuedAt = typeof given["iat"] === "number" ? given["iat"] : Math.floor(now() / 1000);
+    const defaults: Record<string, unknown> = {
+      iss: urls.issuer,
+      aud: audience,
+      tid: tenantId,
+      iat: issuedAt,
+      nbf: issuedAt,
+      exp: issuedAt + TOKEN_LIFETIME_SECONDS,
+      azp: defaultCallerAppId,
+      ver: "2.0",
+    };
+    const claims: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries({ ...defaults, ...given })) {
+      if (value !== null) claims[name] = value;
+    }
+    counters.tokensMinted++;
+    return keyRing.signCompact(claims, header as Record<string, unknown> | undefined);
+  }
+
+  function issueClientCredentialsToken(form: URLSearchParams, authorization: string | undefined): Record<string, unknown> {
+    const { urls, keyRing } = ready();
+    const grantType = form.get("grant_type");
+    if (grantType === null) throw missingParameter("grant_type");
+    if (grantType !== "client_credentials") {
+      throw new EntraProtocolError(400, "unsupported_grant_type", 70003, `The app requested an unsupported grant type '${grantType}'.`);
+    }
+    const basic = parseBasicAuthorization(authorization);
+    const clientId = form.get("client_id") ?? basic?.clientId;
+    if (clientId === undefined || clientId === "") throw missingParameter("client_id");
+    const scope = form.get("scope");
+    if (scope === null || scope === "") throw missingParameter("scope");
+    const clientSecret = form.get("client_secret") ?? basic?.clientSecret;
+
+    const grant = directory.grantClientCredentials({ clientId, scope, ...(clientSecret !== undefined ? { clientSecret } : {}) });
+    const issuedAt = Math.floor(now() / 1000);
+    const expiresAt = issuedAt + TOKEN_LIFETIME_SECONDS;
+    // The claims of a real v2.0 app-only token (client credentials, secret), `idtyp` included as
+    // if the optional claim were configured; `aio` and `rh` are opaque in Entra and random here.
+    const claims: Record<string, unknown> = {
+      aud: grant.resource.appId,
+      iss: urls.issuer,
+      iat: issuedAt,
+      nbf: issuedAt,
+      exp: expiresAt,
+      aio: opaque(40),
+      azp: grant.client.clientId,
+      azpacr: "1",
+      idtyp: "app",
+      oid: grant.client.objectId,
+      rh: `1.${opaque(60)}.`,
+      ...(grant.roles.length > 0 ? { roles: grant.roles } : {}),
+      sub: grant.client.objectId,
+      tid: tenantId,
+      uti: opaque(22),
+      ver: "2.0",
+    };
+    const accessToken = keyRing.signCompact(claims);
+    counters.tokensIssued++;
+    const expiresIn = expiresAt - Math.floor(now() / 1000);
+    return { token_type: "Bearer", expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken };
+  }
+
+  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { urls, keyRing } = ready();
+    const path = new URL(request.url ?? "/", urls.authorityHost).pathname;
+    const method = request.method ?? "GET";
+
+    if (path === "/mint") {
+      if (method !== "POST") return sendJson(response, 405, { error: "invalid_request", error_description: "POST only" });
+      const body = await readBody(request);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString("utf8"));
+      } catch {
+        throw new EntraProtocolError(400, "invalid_request", 900144, "The mint body must be a JSON object of claims.");
+      }
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        throw new EntraProtocolError(400, "invalid_request", 900144, "The mint body must be a JSON object of claims.");
+      }
+      return sendJson(response, 200, { access_token: mintToken(parsed as Record<string, unknown>) });
+    }
+
+    const match = /^\/([^/]+)\/(.+)$/.exec(path);
+    const tenantSegment = match?.[1];
+    const rest = match?.[2];
+    if (tenantSegment === undefined || rest === undefined) return sendNotFound(response);
+    const knownRoute = ["v2.0/.well-known/openid-configuration", "discovery/v2.0/keys", "discovery/keys", "oauth2/v2.0/token"];
+    if (!knownRoute.includes(rest)) return sendNotFound(response);
+    const tenant = safeDecode(tenantSegment);
+    if (tenant.toLowerCase() !== tenantId) {
+      throw new EntraProtocolError(
+        400,
+        "invalid_tenant",
+        90002,
+        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
+    }
+
+    if (rest === "oauth2/v2.0/token") {
+      if (method !== "POST") {
+        throw new EntraProtocolError(405, "invalid_request", 900561, "The endpoint only accepts POST, OPTIONS requests.");
+      }
+      const contentType = (request.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
+      const body = await readBody(request);
+      if (contentType !== "application/x-www-form-urlencoded") throw missingParameter("grant_type");
+      const tokenResponse = issueClientCredentialsToken(new URLSearchParams(body.toString("utf8")), request.headers.authorization);
+      return sendJson(response, 200, tokenResponse, { "cache-control": "no-store, no-cache", pragma: "no-cache" });
+    }
+    if (method !== "GET") return sendJson(response, 405, { error: "invalid_request", error_description: "GET only" });
+    if (rest === "v2.0/.well-known/openid-configuration") {
+      counters.metadataRequests++;
+      return sendJson(response, 200, openIdConfiguration(urls, tenantId));
+    }
+    counters.jwksRequests++;
+    return sendJson(response, 200, keyRing.jwks());
+  }
+
+  const server = createServer((request, response) => {
+    route(request, response).catch((error: unknown) => {
+      const protocolError =
+        error instanceof EntraProtocolError
+          ? error
+          : error instanceof BodyTooLargeError
+            ? new EntraProtocolError(413, "invalid_request", 900144, "The request body is too large.")
+            : new EntraProtocolError(500, "server_error", 90000, "The stand-in failed to handle the request.");
+      if (!response.headersSent) {
+        sendJson(response, protocolError.status, protocolError.body(urls?.authorityHost ?? "", now()));
+      } else {
+        response.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  urls = endpointUrls(`http://127.0.0.1:${port}`, tenantId);
+  keyRing = new EntraKeyRing(urls.issuer);
+  const ring = keyRing;
+
+  return {
+    ...urls,
+    tenantId,
+    audience,
+    audienceUris: [...audienceUris],
+    defaultCallerAppId,
+    get currentKid() {
+      return ring.currentKid;
+    },
+    registerClient: (registration) => directory.registerClient(registration),
+    registerResource: (resource) => directory.registerResource(resource),
+    mintToken,
+    rotateKeys: () => ring.rotate(),
+    retireOldKeys: () => ring.retireOldKeys(),
+    get jwksRequests() {
+      return counters.jwksRequests;
+    },
+    get metadataRequests() {
+      return counters.metadataRequests;
+    },
+    get tokensIssued() {
+      return counters.tokensIssued;
+    },
+    get tokensMinted() {
+      return counters.tokensMinted;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function endpointUrls(authorityHost: string, tenantId: string) {
+  return {
+    authorityHost,
+    issuer: `${authorityHost}/${tenantId}/v2.0`,
+    metadataUrl: `${authorityHost}/${tenantId}/v2.0/.well-known/openid-configuration`,
+    jwksUri: `${authorityHost}/${tenantId}/discovery/v2.0/keys`,
+    tokenUrl: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
+    mintUrl: `${authorityHost}/mint`,
+  };
+}
+
+/** The members of Entra's v2.0 tenant metadata; endpoints other than token and keys are not served. */
+function openIdConfiguration(urls: ReturnType<typeof endpointUrls>, tenantId: string): Record<string, unknown> {
+  const base = `${urls.authorityHost}/${tenantId}`;
+  return {
+    token_endpoint: urls.tokenUrl,
+    token_endpoint_auth_methods_supported: ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+    jwks_uri: urls.jwksUri,
+    response_modes_supported: ["query", "fragment", "form_post"],
+    subject_types_supported: ["pairwise"],
+    id_token_signing_alg_values_supported: ["RS256"],
+    response_types_supported: ["code", "id_token", "code id_token", "id_token token"],
+    scopes_supported: ["openid", "profile", "email", "offline_access"],
+    issuer: urls.issuer,
+    request_uri_parameter_supported: false,
+    authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+    device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
+    http_logout_supported: true,
+    frontchannel_logout_supported: true,
+    end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+    claims_supported: [
+      "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
+      "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash",
+      "c_hash", "email",
+    ],
+    tenant_region_scope: "EU",
+    cloud_instance_name: "microsoftonline.com",
+    cloud_graph_host_name: "graph.windows.net",
+    msgraph_host: "graph.microsoft.com",
+  };
+}
+
+class BodyTooLargeError extends Error {}
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** client_secret_basic: `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1). */
+function parseBasicAuthorization(header: string | undefined): { clientId: string; clientSecret: string } | undefined {
+  const match = header === undefined ? null : /^Basic +([A-Za-z0-9+/]+=*)$/i.exec(header.trim());
+  if (match?.[1] === undefined) return undefined;
+  const decoded = Buffer.from(match[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return undefined;
+  try {
+    return {
+      clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " ")),
+      clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " ")),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = Buffer.from(JSON.stringify(body), "utf8");
+  response.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": payload.length,
+    ...headers,
+  });
+  response.end(payload);
+}
+
+function sendNotFound(response: ServerResponse): void {
+  sendJson(response, 404, { error: "not_found", error_description: "No such endpoint on the Entra stand-in." });
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function opaque(length: number): string {
+  return randomBytes(Math.ceil((length * 3) / 4)).toString("base64url").slice(0, length);
+}

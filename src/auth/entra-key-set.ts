@@ -1,0 +1,48 @@
+import { createRemoteJWKSet, errors, type JWTVerifyGetKey } from "jose";
+
+export interface EntraKeySetOptions {
+  /** How long a fetched key set is used before it is fetched again (ms). */
+  cacheMaxAgeMs: number;
+  /** Minimum time between fetches caused by an unknown `kid` (ms): a flood of forged kids costs one fetch. */
+  cooldownMs: number;
+  /** Timeout of one key set fetch (ms). */
+  timeoutMs: number;
+}
+
+/** Raised by the key resolver when the key set cannot be fetched: an outage, not a bad token. */
+export class KeySetUnavailableError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super("Entra signing keys could not be fetched", options);
+    this.name = "KeySetUnavailableError";
+  }
+}
+
+/**
+ * The adapter to Entra's JWKS endpoint: jose's remote key set (cached for `cacheMaxAgeMs`,
+ * refetched on an unknown kid at most once per `cooldownMs`), plus a failure cooldown so that
+ * while the endpoint is down and the cache is stale, requests fail fast instead of each one
+ * trying a fetch.
+ */
+export function createEntraKeySet(jwksUri: URL, options: EntraKeySetOptions): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(jwksUri, {
+    cacheMaxAge: options.cacheMaxAgeMs,
+    cooldownDuration: options.cooldownMs,
+    timeoutDuration: options.timeoutMs,
+  });
+  let lastFailureAt: number | undefined;
+
+  return async (protectedHeader, token) => {
+    if (!remote.fresh && lastFailureAt !== undefined && Date.now() < lastFailureAt + options.cooldownMs) {
+      throw new KeySetUnavailableError();
+    }
+    try {
+      return await remote(protectedHeader, token);
+    } catch (error) {
+      // These two describe the token's kid, not the endpoint; anything else is a failed fetch.
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+      if (error instanceof errors.JOSENotSupported) throw error;
+      lastFailureAt = Date.now();
+      throw new KeySetUnavailableError({ cause: error });
+    }
+  };
+}

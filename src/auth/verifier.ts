@@ -1,0 +1,299 @@
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { BrokerError, ErrorCode } from "../errors.js";
+import { APP_SERVICE_PRINCIPAL_HEADER, claimsFromAppServicePrincipal } from "./app-service-principal.js";
+import { CallerAuthError, unauthenticated } from "./auth-error.js";
+import { DEFAULT_MAX_AUTHORIZATION_LENGTH, parseBearerToken } from "./bearer.js";
+import type { Caller } from "./caller.js";
+import { callerFromClaims, type EntraTokenVersion } from "./caller-claims.js";
+import { createEntraKeySet, KeySetUnavailableError } from "./entra-key-set.js";
+import {
+  entraJwksUri,
+  entraV1Issuer,
+  entraV2Issuer,
+  isGuid,
+  normaliseAuthorityHost,
+  PUBLIC_CLOUD_AUTHORITY_HOST,
+} from "./entra-issuers.js";
+import { DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, VerifiedTokenCache, type VerifiedTokenCacheStats } from "./verified-token-cache.js";
+
+export interface CallerVerifierOptions {
+  /** The broker's Entra tenant (GUID). Tokens from any other tenant are refused. */
+  tenantId: string;
+  /** Accepted `aud` values: the broker's app id (GUID, what v2 tokens carry) and/or app id URI (`api://…`). */
+  audiences: string[];
+  /** `https://login.microsoftonline.com` unless given (sovereign cloud, or the Entra stand-in). */
+  authorityHost?: string;
+  /** Accept v1.0 tokens (issuer `https://sts.windows.net/{tid}/`). Default true. */
+  acceptV1Tokens?: boolean;
+  /** The v1.0 issuer, when the authority host is not the public cloud's. See entraV1Issuer(). */
+  v1Issuer?: string;
+  /** Allowed clock skew for `exp`/`nbf`. Default 60 s (Entra and our hosts keep NTP time). */
+  clockToleranceSeconds?: number;
+  /** Clock for token lifetimes and the verified-token cache (epoch ms). Default Date.now. */
+  now?: () => number;
+  /** How long fetched signing keys are trusted before a refetch. Default 1 h. */
+  jwksCacheMaxAgeMs?: number;
+  /** Minimum time between key refetches triggered by an unknown kid. Default 30 s. */
+  jwksCooldownMs?: number;
+  /** Timeout of one key set fetch. Default 5 s. */
+  jwksTimeoutMs?: number;
+  /** Longest Authorization header accepted. Default 16 KiB. */
+  maxAuthorizationLength?: number;
+  /** Verified-token cache size (LRU). Default 10,000; 0 turns the cache off. */
+  verifiedTokenCacheEntries?: number;
+  /**
+   * Trust App Service Authentication's `X-MS-CLIENT-PRINCIPAL` header instead of verifying a token.
+   * Default false. Only safe behind App Service Authentication that requires authentication: see
+   * app-service-principal.ts.
+   */
+  trustAppServicePrincipalHeader?: boolean;
+}
+
+/** Anything with `get(name)` (the Fetch `Headers` of an Azure Functions HttpRequest, or a Map). */
+export interface HeaderSource {
+  get(name: string): string | null | undefined;
+}
+
+export interface CallerVerifier {
+  /** Verifies an `Authorization` header value. Throws CallerAuthError(ERR_UNAUTHENTICATED). */
+  verify(authorizationHeaderValue: string | null | undefined): Promise<Caller>;
+  /** Like verify(), reading the headers itself; honours `trustAppServicePrincipalHeader`. */
+  verifyRequest(headers: HeaderSource): Promise<Caller>;
+  cacheStats(): VerifiedTokenCacheStats;
+}
+
+const DEFAULTS = {
+  clockToleranceSeconds: 60,
+  jwksCacheMaxAgeMs: 60 * 60_000,
+  jwksCooldownMs: 30_000,
+  jwksTimeoutMs: 5_000,
+};
+/** Entra access tokens live 60–90 minutes; a policy can stretch that to one day, never beyond. */
+const MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
+const MAX_KID_LENGTH = 256;
+
+export function createCallerVerifier(options: CallerVerifierOptions): CallerVerifier {
+  const settings = validateOptions(options);
+  const keySet = createEntraKeySet(new URL(entraJwksUri(settings.authorityHost, settings.tenantId)), {
+    cacheMaxAgeMs: settings.jwksCacheMaxAgeMs,
+    cooldownMs: settings.jwksCooldownMs,
+    timeoutMs: settings.jwksTimeoutMs,
+  });
+  const cache = new VerifiedTokenCache(settings.verifiedTokenCacheEntries);
+  const cacheEnabled = settings.verifiedTokenCacheEntries > 0;
+
+  async function verify(authorizationHeaderValue: string | null | undefined): Promise<Caller> {
+    try {
+      return await verifyBearer(authorizationHeaderValue);
+    } catch (error) {
+      throw asUnauthenticated(error);
+    }
+  }
+
+  async function verifyBearer(authorizationHeaderValue: unknown): Promise<Caller> {
+    const token = parseBearerToken(authorizationHeaderValue, settings.maxAuthorizationLength);
+    const nowMs = settings.now();
+    const cacheKey = cacheEnabled ? VerifiedTokenCache.keyOf(token) : "";
+    if (cacheEnabled) {
+      const cached = cache.get(cacheKey, nowMs);
+      if (cached !== undefined) return cached;
+    }
+
+    checkProtectedHeader(token);
+    const { payload, version } = await verifySignedToken(token, keySet, settings, nowMs);
+    checkLifetime(payload, nowMs, settings.clockToleranceSeconds);
+    const caller = callerFromClaims(payload, version, settings.tenantId);
+
+    if (cacheEnabled) {
+      const toleranceMs = settings.clockToleranceSeconds * 1000;
+      const usableFrom = typeof payload.nbf === "number" ? payload.nbf * 1000 - toleranceMs : Number.NEGATIVE_INFINITY;
+      // Never past exp; and never longer than the key set itself is trusted, so a key Entra
+      // withdraws stops being honoured from the cache no later than from the key set.
+      const usableUntil = Math.min(caller.tokenExpiresAt.getTime(), nowMs + settings.jwksCacheMaxAgeMs);
+      if (nowMs < usableUntil) cache.set(cacheKey, caller, usableFrom, usableUntil);
+    }
+    return caller;
+  }
+
+  async function verifyRequest(headers: HeaderSource): Promise<Caller> {
+    if (settings.trustAppServicePrincipalHeader) {
+      const principal = headers.get(APP_SERVICE_PRINCIPAL_HEADER);
+      if (principal !== null && principal !== undefined) {
+        try {
+          return callerFromPrincipalHeader(principal, settings);
+        } catch (error) {
+          throw asUnauthenticated(error);
+        }
+      }
+    }
+    return verify(headers.get("authorization"));
+  }
+
+  return { verify, verifyRequest, cacheStats: () => cache.stats() };
+}
+
+interface Settings {
+  tenantId: string;
+  audiences: string[];
+  authorityHost: string;
+  issuers: Map<string, EntraTokenVersion>;
+  clockToleranceSeconds: number;
+  now: () => number;
+  jwksCacheMaxAgeMs: number;
+  jwksCooldownMs: number;
+  jwksTimeoutMs: number;
+  maxAuthorizationLength: number;
+  verifiedTokenCacheEntries: number;
+  trustAppServicePrincipalHeader: boolean;
+}
+
+function validateOptions(options: CallerVerifierOptions): Settings {
+  const configError = (message: string) => new BrokerError(ErrorCode.Config, `Caller verification: ${message}`);
+  if (typeof options.tenantId !== "string" || !isGuid(options.tenantId)) throw configError("tenantId must be the tenant GUID");
+  const tenantId = options.tenantId.toLowerCase();
+
+  const audiences = options.audiences;
+  if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => typeof a !== "string" || a.trim() === "")) {
+    throw configError("audiences must list the broker's app id and/or app id URI");
+  }
+
+  const authorityHost = normaliseAuthorityHost(options.authorityHost ?? PUBLIC_CLOUD_AUTHORITY_HOST);
+  let authorityUrl: URL;
+  try {
+    authorityUrl = new URL(authorityHost);
+  } catch (cause) {
+    throw new BrokerError(ErrorCode.Config, "Caller verification: authorityHost is not a URL", { cause });
+  }
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(authorityUrl.hostname);
+  if (authorityUrl.protocol !== "https:" && !(authorityUrl.protocol === "http:" && loopback)) {
+    throw configError("authorityHost must be https (plain http only on loopback, for the stand-in)");
+  }
+
+  const issuers = new Map<string, EntraTokenVersion>([[entraV2Issuer(authorityHost, tenantId), "2.0"]]);
+  if (options.acceptV1Tokens ?? true) issuers.set(options.v1Issuer ?? entraV1Issuer(authorityHost, tenantId), "1.0");
+
+  const clockToleranceSeconds = options.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds;
+  if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0 || clockToleranceSeconds > 300) {
+    throw configError("clockToleranceSeconds must be between 0 and 300");
+  }
+  const positive = (value: number | undefined, fallback: number, name: string): number => {
+    const result = value ?? fallback;
+    if (!Number.isInteger(result) || result < 0) throw configError(`${name} must be a non-negative integer`);
+    return result;
+  };
+
+  return {
+    tenantId,
+    audiences: [...audiences],
+    authorityHost,
+    issuers,
+    clockToleranceSeconds,
+    now: options.now ?? Date.now,
+    jwksCacheMaxAgeMs: positive(options.jwksCacheMaxAgeMs, DEFAULTS.jwksCacheMaxAgeMs, "jwksCacheMaxAgeMs"),
+    jwksCooldownMs: positive(options.jwksCooldownMs, DEFAULTS.jwksCooldownMs, "jwksCooldownMs"),
+    jwksTimeoutMs: positive(options.jwksTimeoutMs, DEFAULTS.jwksTimeoutMs, "jwksTimeoutMs"),
+    maxAuthorizationLength: positive(options.maxAuthorizationLength, DEFAULT_MAX_AUTHORIZATION_LENGTH, "maxAuthorizationLength"),
+    verifiedTokenCacheEntries: positive(
+      options.verifiedTokenCacheEntries,
+      DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
+      "verifiedTokenCacheEntries",
+    ),
+    trustAppServicePrincipalHeader: options.trustAppServicePrincipalHeader ?? false,
+  };
+}
+
+/**
+ * Checks the JOSE header before any key lookup, so that junk never triggers a key set refetch:
+ * RS256 only (this also shuts out `none` and HS256-keyed-with-the-public-key), a `kid` (Entra
+ * always sends one), and no `crit` (jose would honour `b64`; we understand no extensions).
+ */
+function checkProtectedHeader(token: string): void {
+  let header: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(token) as Record<string, unknown>;
+  } catch (cause) {
+    throw unauthenticated("malformed_token", "header is not base64url JSON", cause);
+  }
+  if (Object.hasOwn(header, "crit")) throw unauthenticated("critical_header", "crit header parameter present");
+  if (header["alg"] !== "RS256") throw unauthenticated("unsupported_algorithm", "only RS256 is accepted");
+  const kid = header["kid"];
+  if (typeof kid !== "string" || kid === "" || kid.length > MAX_KID_LENGTH) throw unauthenticated("missing_key_id");
+}
+
+async function verifySignedToken(
+  token: string,
+  keySet: JWTVerifyGetKey,
+  settings: Settings,
+  nowMs: number,
+): Promise<{ payload: JWTPayload; version: EntraTokenVersion }> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, keySet, {
+      algorithms: ["RS256"],
+      issuer: [...settings.issuers.keys()],
+      audience: settings.audiences,
+      clockTolerance: settings.clockToleranceSeconds,
+      currentDate: new Date(nowMs),
+      requiredClaims: ["exp", "tid"],
+    }));
+  } catch (error) {
+    throw fromJoseError(error);
+  }
+  const version = settings.issuers.get(payload.iss ?? "");
+  if (version === undefined) throw unauthenticated("invalid_issuer");
+  return { payload, version };
+}
+
+function checkLifetime(payload: JWTPayload, nowMs: number, toleranceSeconds: number): void {
+  const exp = payload.exp ?? 0;
+  if (exp - nowMs / 1000 > MAX_TOKEN_LIFETIME_SECONDS + toleranceSeconds) {
+    throw unauthenticated("invalid_claims", "exp is further ahead than any Entra token lives");
+  }
+}
+
+function fromJoseError(error: unknown): CallerAuthError {
+  if (error instanceof CallerAuthError) return error;
+  if (error instanceof KeySetUnavailableError) return unauthenticated("key_set_unavailable", undefined, error);
+  if (error instanceof errors.JWTExpired) return unauthenticated("expired", undefined, error);
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    const reason =
+      error.claim === "nbf"
+        ? "not_yet_valid"
+        : error.claim === "iss"
+          ? "invalid_issuer"
+          : error.claim === "aud"
+            ? "invalid_audience"
+            : "invalid_claims";
+    return unauthenticated(reason, error.message, error);
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return unauthenticated("invalid_signature", undefined, error);
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+    return unauthenticated("unknown_key", "kid not in the tenant's key set", error);
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return unauthenticated("unsupported_algorithm", undefined, error);
+  }
+  return unauthenticated("malformed_token", undefined, error);
+}
+
+/** The single exit for failures: every error becomes CallerAuthError(ERR_UNAUTHENTICATED). */
+function asUnauthenticated(error: unknown): CallerAuthError {
+  if (error instanceof CallerAuthError && error.code === ErrorCode.Unauthenticated) return error;
+  return unauthenticated("malformed_token", undefined, error);
+}
+
+function callerFromPrincipalHeader(headerValue: string, settings: Settings): Caller {
+  const claims = claimsFromAppServicePrincipal(headerValue);
+  const version = settings.issuers.get(typeof claims.iss === "string" ? claims.iss : "");
+  if (version === undefined) throw unauthenticated("invalid_issuer", "client principal from another issuer");
+  if (typeof claims.aud !== "string" || !settings.audiences.includes(claims.aud)) {
+    throw unauthenticated("invalid_audience", "client principal for another audience");
+  }
+  const nowSeconds = settings.now() / 1000;
+  if (typeof claims.exp !== "number") throw unauthenticated("invalid_claims", "client principal without exp");
+  if (claims.exp <= nowSeconds - settings.clockToleranceSeconds) throw unauthenticated("expired");
+  if (typeof claims.nbf === "number" && claims.nbf > nowSeconds + settings.clockToleranceSeconds) {
+    throw unauthenticated("not_yet_valid");
+  }
+  return Object.freeze({ ...callerFromClaims(claims, version, settings.tenantId), authenticatedBy: "app-service-principal" as const });
+}
