@@ -1,0 +1,38 @@
+/**
+ * Profile → Maskinporten token: one grant per attempt, signed by the profile's signer.
+ * The same grant input mapping serves the broker and the CLI.
+ */
+import type { TokenProfile } from "../config/settings.js";
+import { createGrant, type GrantClaimsInput, type GrantOptions } from "../grant/grant.js";
+import type { MaskinportenClient } from "../maskinporten/client.js";
+import type { GrantSigner } from "../signing/signer.js";
+import { storedTokenFrom, type StoredToken } from "../token-store/stored-token.js";
+
+export function grantInputFor(profile: TokenProfile, audience: string): GrantClaimsInput {
+  return {
+    audience,
+    clientId: profile.clientId,
+    scopes: profile.scopes,
+    ...(profile.resource !== undefined ? { resource: profile.resource } : {}),
+    ...(profile.consumerOrg ? { consumerOrg: profile.consumerOrg } : {}),
+    ...(profile.pid ? { pid: profile.pid } : {}),
+    ...(profile.issOnBehalfOf ? { issOnBehalfOf: profile.issOnBehalfOf } : {}),
+    ...(profile.authorizationDetails ? { authorizationDetails: profile.authorizationDetails } : {}),
+  };
+}
+
+export interface TokenIssuerDependencies {
+  signerFor(profile: TokenProfile): GrantSigner;
+  clientFor(profile: TokenProfile): MaskinportenClient;
+  grantOptions?: GrantOptions;
+}
+
+export function createTokenIssuer(deps: TokenIssuerDependencies): (profile: TokenProfile) => Promise<StoredToken> {
+  return async (profile) => {
+    const signer = deps.signerFor(profile);
+    const token = await deps
+      .clientFor(profile)
+      .requestToken((audience) => createGrant(grantInputFor(profile, audience), signer, deps.grantOptions), profile.scopes);
+    return storedTokenFrom(token);
+  };
+}

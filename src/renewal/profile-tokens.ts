@@ -1,0 +1,235 @@
+/**
+ * Keeps one profile's token: in memory, backed by the token store, renewed at Maskinporten when due.
+ * Per process there is at most one store read and one renewal in flight per profile
+ * (single-flight); a failed renewal never drops the token we hold.
+ */
+import { BrokerError, ErrorCode } from "../errors.js";
+import type { Logger } from "../logging.js";
+import { MaskinportenError } from "../maskinporten/errors.js";
+import type { TokenProfile } from "../config/settings.js";
+import type { StoredToken } from "../token-store/stored-token.js";
+import type { TokenStore } from "../token-store/token-store.js";
+import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "./policy.js";
+
+export type RenewalTrigger = "timer" | "demand" | "startup";
+
+export interface RenewalOutcome {
+  profile: string;
+  /** fresh: nothing to do; adopted: another broker had renewed; renewed: we got a new token. */
+  outcome: "fresh" | "adopted" | "renewed" | "failed";
+  expiresAt?: Date;
+  error?: FailureRecord;
+}
+
+export interface FailureRecord {
+  at: Date;
+  code: string;
+  message: string;
+  traceId?: string;
+  maskinportenError?: string;
+  status?: number;
+}
+
+export interface ProfileStatus {
+  profile: string;
+  expiresAt?: Date;
+  lastRenewalAt?: Date;
+  lastError?: FailureRecord;
+  consecutiveFailures: number;
+}
+
+/** No valid token and none can be had now. `retryAfterSeconds` feeds the 503's Retry-After. */
+export class NoTokenError extends BrokerError {
+  constructor(
+    readonly profile: string,
+    readonly retryAfterSeconds: number,
+    cause?: unknown,
+  ) {
+    super(ErrorCode.NoToken, `No valid token for profile "${profile}" is available; retry in ${retryAfterSeconds} s`, { cause });
+  }
+}
+
+export interface ProfileTokensOptions {
+  profile: TokenProfile;
+  store: TokenStore;
+  /** Gets a new token from Maskinporten (grant + token request, retries included). */
+  issue: (profile: TokenProfile) => Promise<StoredToken>;
+  policy: RenewalPolicy;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class ProfileTokens {
+  private held: StoredToken | undefined;
+  private storeRead: Promise<StoredToken | undefined> | undefined;
+  private renewal: Promise<RenewalOutcome> | undefined;
+  private consecutiveFailures = 0;
+  private nextAttemptAtMs = 0;
+  private lastRenewalAt: Date | undefined;
+  private lastError: FailureRecord | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ProfileTokensOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  get profile(): TokenProfile {
+    return this.options.profile;
+  }
+
+  /**
+   * The hot path: a token to hand to a caller. From memory when fresh (no I/O at all); from the
+   * store when memory is empty or stale; renewed on demand when nothing usable exists.
+   */
+  async serve(): Promise<StoredToken> {
+    const policy = this.options.policy;
+    let token = this.held;
+    let state = tokenState(token, this.now(), policy);
+    if (state === "fresh") return token!;
+    if (state === "due") {
+      // Still valid: hand it out and heal in the background (the timer may be paused).
+      this.renewInBackground();
+      return token!;
+    }
+    token = await this.readStore().catch(() => this.held);
+    state = tokenState(token, this.now(), policy);
+    if (state === "fresh") return token!;
+    if (state === "due") {
+      this.renewInBackground();
+      return token!;
+    }
+    if (this.now() < this.nextAttemptAtMs) {
+      throw new NoTokenError(this.profile.name, this.retryAfterSeconds());
+    }
+    const outcome = await this.renew("demand");
+    token = this.held;
+    if (tokenState(token, this.now(), policy) !== "unusable") return token!;
+    throw new NoTokenError(this.profile.name, this.retryAfterSeconds(), outcome.error);
+  }
+
+  /** For the timer: renew when due or missing, else do nothing (no I/O when memory is fresh). */
+  async renewIfDue(trigger: RenewalTrigger): Promise<RenewalOutcome> {
+    if (tokenState(this.held, this.now(), this.options.policy) === "fresh") {
+      return { profile: this.profile.name, outcome: "fresh", expiresAt: this.held!.expiresAt };
+    }
+    return this.renew(trigger);
+  }
+
+  status(): ProfileStatus {
+    return {
+      profile: this.profile.name,
+      ...(this.held ? { expiresAt: this.held.expiresAt } : {}),
+      ...(this.lastRenewalAt ? { lastRenewalAt: this.lastRenewalAt } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      consecutiveFailures: this.consecutiveFailures,
+    };
+  }
+
+  private renewInBackground(): void {
+    if (this.now() < this.nextAttemptAtMs) return;
+    void this.renew("demand");
+  }
+
+  private renew(trigger: RenewalTrigger): Promise<RenewalOutcome> {
+    this.renewal ??= this.runRenewal(trigger).finally(() => {
+      this.renewal = undefined;
+    });
+    return this.renewal;
+  }
+
+  private readStore(): Promise<StoredToken | undefined> {
+    this.storeRead ??= this.options.store
+      .read(this.profile.name, this.profile.secretName)
+      .then((stored) => this.adopt(stored))
+      .finally(() => {
+        this.storeRead = undefined;
+      });
+    return this.storeRead;
+  }
+
+  private adopt(token: StoredToken | undefined): StoredToken | undefined {
+    this.held = laterToken(this.held, token);
+    return this.held;
+  }
+
+  private async runRenewal(trigger: RenewalTrigger): Promise<RenewalOutcome> {
+    const { profile, logger, policy } = this.options;
+    const base = { profile: profile.name, trigger };
+    const startedMs = this.now();
+
+    // Another broker instance may have renewed already: look before asking Maskinporten.
+    try {
+      const before = this.held;
+      await this.readStore();
+      if (tokenState(this.held, this.now(), policy) === "fresh") {
+        const outcome = this.held !== before ? "adopted" : "fresh";
+        if (outcome === "adopted") logger.log("info", "renewal", { ...base, outcome, expiresAt: this.held!.expiresAt.toISOString() });
+        return { profile: profile.name, outcome, expiresAt: this.held!.expiresAt };
+      }
+    } catch (error) {
+      // The store is down; Maskinporten may not be. Renew anyway and serve from memory.
+      logger.log("warn", "token-store-read-failed", { ...base, ...describeFailure(error) });
+    }
+
+    let issued: StoredToken;
+    try {
+      issued = await this.options.issue(profile);
+    } catch (error) {
+      return this.fail(error, base, "issue");
+    }
+    this.adopt(issued);
+    try {
+      const { current, written } = await this.options.store.write(profile.name, profile.secretName, issued);
+      this.adopt(current);
+      this.consecutiveFailures = 0;
+      this.nextAttemptAtMs = 0;
+      this.lastRenewalAt = new Date(this.now());
+      logger.log("info", "renewal", {
+        ...base,
+        outcome: "renewed",
+        stored: written,
+        expiresAt: this.held!.expiresAt.toISOString(),
+        durationMs: this.now() - startedMs,
+      });
+      return { profile: profile.name, outcome: "renewed", expiresAt: this.held!.expiresAt };
+    } catch (error) {
+      // The new token is held and served from memory; only the shared copy is stale.
+      return this.fail(error, base, "store-write");
+    }
+  }
+
+  private fail(error: unknown, base: { profile: string; trigger: RenewalTrigger }, stage: "issue" | "store-write"): RenewalOutcome {
+    this.consecutiveFailures++;
+    this.nextAttemptAtMs = this.now() + failureBackoffMs(this.consecutiveFailures);
+    const record: FailureRecord = { at: new Date(this.now()), ...describeFailure(error) };
+    this.lastError = record;
+    this.options.logger.log("error", "renewal", {
+      ...base,
+      outcome: "failed",
+      stage,
+      consecutiveFailures: this.consecutiveFailures,
+      keptTokenExpiresAt: this.held?.expiresAt.toISOString() ?? null,
+      ...record,
+      at: undefined,
+    });
+    return { profile: base.profile, outcome: "failed", error: record, ...(this.held ? { expiresAt: this.held.expiresAt } : {}) };
+  }
+
+  private retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil((this.nextAttemptAtMs - this.now()) / 1000));
+  }
+}
+
+function describeFailure(error: unknown): Omit<FailureRecord, "at"> {
+  if (error instanceof MaskinportenError) {
+    return {
+      code: error.code,
+      message: error.message,
+      ...(error.traceId ? { traceId: error.traceId } : {}),
+      ...(error.error ? { maskinportenError: error.error } : {}),
+      ...(error.status !== undefined ? { status: error.status } : {}),
+    };
+  }
+  if (error instanceof BrokerError) return { code: error.code, message: error.message };
+  return { code: "ERR_UNEXPECTED", message: error instanceof Error ? error.message : String(error) };
+}

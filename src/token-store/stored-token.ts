@@ -1,0 +1,67 @@
+/**
+ * The token secret contract (DESIGN.md §5): value = the access token as issued; contentType
+ * `application/jwt` for a JWT else `text/plain`; `expires` = token expiry, `notBefore` = issue
+ * time; tags profile, scope, expires_at, issued_at, token_type. Pure: no SDK types here.
+ */
+import type { IssuedToken } from "../maskinporten/token-response.js";
+
+export interface StoredToken {
+  accessToken: string;
+  tokenType: string;
+  scope: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export interface SecretShape {
+  value: string;
+  contentType: string;
+  notBefore: Date;
+  expiresOn: Date;
+  tags: Record<string, string>;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+export function storedTokenFrom(token: IssuedToken): StoredToken {
+  return { accessToken: token.accessToken, tokenType: token.tokenType, scope: token.scope, issuedAt: token.issuedAt, expiresAt: token.expiresAt };
+}
+
+export function toSecret(profile: string, token: StoredToken): SecretShape {
+  return {
+    value: token.accessToken,
+    // The shape decides the content type only; the token is never decoded.
+    contentType: JWT_SHAPE.test(token.accessToken) ? "application/jwt" : "text/plain",
+    notBefore: token.issuedAt,
+    expiresOn: token.expiresAt,
+    tags: {
+      profile,
+      scope: token.scope,
+      expires_at: token.expiresAt.toISOString(),
+      issued_at: token.issuedAt.toISOString(),
+      token_type: token.tokenType,
+    },
+  };
+}
+
+/**
+ * Reads a secret written by toSecret. Anything else (a placeholder, a hand-made secret, another
+ * profile's token) is treated as no token rather than served.
+ */
+export function fromSecret(
+  profile: string,
+  secret: { value?: string; tags?: Record<string, string> },
+): StoredToken | undefined {
+  const tags = secret.tags ?? {};
+  if (!secret.value || tags.profile !== profile) return undefined;
+  const expiresAt = parseTime(tags.expires_at);
+  const issuedAt = parseTime(tags.issued_at);
+  if (!expiresAt || !issuedAt || expiresAt <= issuedAt) return undefined;
+  return { accessToken: secret.value, tokenType: tags.token_type || "Bearer", scope: tags.scope ?? "", issuedAt, expiresAt };
+}
+
+function parseTime(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
