@@ -25,5 +25,6 @@ export const ErrorCode = {
   Unauthenticated: "ERR_UNAUTHENTICATED",
   Forbidden: "ERR_FORBIDDEN",
   NoToken: "ERR_NO_TOKEN",
+  UnknownProfile: "ERR_UNKNOWN_PROFILE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,161 @@
+/**
+ * Composition of the broker from validated config and injected edges (credential, Key Vault client
+ * options, clock, logger). Function files and the sandbox both build their broker here.
+ */
+import type { TokenCredential } from "@azure/identity";
+import { BrokerError, ErrorCode } from "./errors.js";
+import type { BrokerConfig, TokenProfile } from "./config/settings.js";
+import type { KeyVaultClientOptions } from "./keyvault/connection.js";
+import { createKeyVaultSigner, type KeyVaultSigner } from "./keyvault/signer.js";
+import { createKeyVaultTokenStore } from "./keyvault/token-store.js";
+import { silentLogger, type Logger } from "./logging.js";
+import { createMaskinportenClient, type MaskinportenClient, type MaskinportenClientOptions } from "./maskinporten/client.js";
+import { createTokenIssuer } from "./renewal/issue-token.js";
+import { DEFAULT_MIN_SERVE_REMAINING_MS } from "./renewal/policy.js";
+import { ProfileTokens, type ProfileStatus, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
+import type { StoredToken } from "./token-store/stored-token.js";
+import type { TokenStore } from "./token-store/token-store.js";
+
+export interface BrokerOptions {
+  config: BrokerConfig;
+  credential: TokenCredential;
+  keyVaultClientOptions?: KeyVaultClientOptions;
+  logger?: Logger;
+  now?: () => number;
+  maskinporten?: Pick<MaskinportenClientOptions, "timeoutMs" | "retry" | "sleep" | "random" | "metadataMaxAgeMs">;
+  minServeRemainingMs?: number;
+  /** Warn when the signing certificate expires within this many days. */
+  certificateWarningDays?: number;
+}
+
+export interface ProfileHealth extends ProfileStatus {
+  certificateNotAfter?: Date;
+  certificateDaysLeft?: number;
+}
+
+export interface Broker {
+  readonly config: BrokerConfig;
+  /** The named profile, or the default profile when no name is given. */
+  profile(name?: string): TokenProfile | undefined;
+  /** A token for a caller (see ProfileTokens.serve). */
+  serve(profileName: string): Promise<StoredToken>;
+  /** Renews every profile that is due; one profile's failure does not stop the others. */
+  renewAll(trigger: RenewalTrigger): Promise<RenewalOutcome[]>;
+  health(): Promise<ProfileHealth[]>;
+}
+
+const DAY_MS = 86_400_000;
+
+export function createBroker(options: BrokerOptions): Broker {
+  const { config } = options;
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const warningDays = options.certificateWarningDays ?? 30;
+  const connection = {
+    vaultUrl: config.keyVaultUrl,
+    credential: options.credential,
+    ...(options.keyVaultClientOptions ? { clientOptions: options.keyVaultClientOptions } : {}),
+  };
+
+  // Profiles sharing a signing source share one signer (one certificate read, one crypto client).
+  const signers = new Map<string, KeyVaultSigner>();
+  const signerFor = (profile: TokenProfile): KeyVaultSigner => {
+    const key = JSON.stringify(profile.signing);
+    let signer = signers.get(key);
+    if (!signer) {
+      signer = createKeyVaultSigner({
+        ...connection,
+        source: profile.signing,
+        now,
+        onRefreshError: (error) => logger.log("warn", "signing-key-refresh-failed", { code: error.code, message: error.message }),
+      });
+      signers.set(key, signer);
+    }
+    return signer;
+  };
+  // One client per issuer: metadata is discovered once and shared.
+  const clients = new Map<string, MaskinportenClient>();
+  const clientFor = (profile: TokenProfile): MaskinportenClient => {
+    let client = clients.get(profile.issuer);
+    if (!client) {
+      client = createMaskinportenClient({
+        issuer: profile.issuer,
+        now,
+        ...options.maskinporten,
+        onRetry: ({ attempt, delayMs, error }) =>
+          logger.log("warn", "maskinporten-retry", {
+            issuer: profile.issuer,
+            attempt,
+            delayMs,
+            message: error instanceof Error ? error.message : String(error),
+          }),
+      });
+      clients.set(profile.issuer, client);
+    }
+    return client;
+  };
+
+  const store: TokenStore = createKeyVaultTokenStore({
+    ...connection,
+    onRepair: (profile) => logger.log("warn", "token-store-repaired", { profile }),
+  });
+  const issue = createTokenIssuer({ signerFor, clientFor, grantOptions: { now } });
+  const policy = {
+    renewWhenRemainingRatio: config.renewal.renewWhenRemainingRatio,
+    minServeRemainingMs: options.minServeRemainingMs ?? DEFAULT_MIN_SERVE_REMAINING_MS,
+  };
+  const keepers = new Map(
+    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now })]),
+  );
+  const lastCertificateWarning = new Map<string, number>();
+
+  async function certificateHealth(profile: TokenProfile): Promise<Pick<ProfileHealth, "certificateNotAfter" | "certificateDaysLeft">> {
+    if (profile.signing.kind !== "certificate") return {};
+    try {
+      const key = await signerFor(profile).currentKey();
+      if (!key.certificateNotAfter) return {};
+      return {
+        certificateNotAfter: key.certificateNotAfter,
+        certificateDaysLeft: Math.floor((key.certificateNotAfter.getTime() - now()) / DAY_MS),
+      };
+    } catch {
+      return {};
+    }
+  }
+
+  async function warnIfCertificateExpiring(profile: TokenProfile): Promise<void> {
+    const { certificateDaysLeft, certificateNotAfter } = await certificateHealth(profile);
+    if (certificateDaysLeft === undefined || certificateDaysLeft > warningDays || profile.signing.kind !== "certificate") return;
+    const certificate = profile.signing.certificateName;
+    // Once a day per certificate is enough for an alert rule; more is noise.
+    if (now() - (lastCertificateWarning.get(certificate) ?? -Infinity) < DAY_MS) return;
+    lastCertificateWarning.set(certificate, now());
+    logger.log("warn", "certificate-expiry", {
+      certificate,
+      notAfter: certificateNotAfter!.toISOString(),
+      daysLeft: certificateDaysLeft,
+    });
+  }
+
+  return {
+    config,
+    profile(name) {
+      return config.profiles.find((p) => p.name === (name ?? config.defaultProfile));
+    },
+    serve(profileName) {
+      const keeper = keepers.get(profileName);
+      if (!keeper) throw new BrokerError(ErrorCode.UnknownProfile, `Unknown token profile "${profileName}"`);
+      return keeper.serve();
+    },
+    async renewAll(trigger) {
+      const outcomes = await Promise.all([...keepers.values()].map((keeper) => keeper.renewIfDue(trigger)));
+      await Promise.all(config.profiles.map((profile) => warnIfCertificateExpiring(profile)));
+      return outcomes;
+    },
+    async health() {
+      return Promise.all(
+        [...keepers.values()].map(async (keeper) => ({ ...keeper.status(), ...(await certificateHealth(keeper.profile)) })),
+      );
+    },
+  };
+}
