@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import type { TokenProfile } from "../../src/config/settings.js";
+import { ErrorCode } from "../../src/errors.js";
+import type { LogLevel } from "../../src/logging.js";
+import { MaskinportenError, rejectionError } from "../../src/maskinporten/errors.js";
+import { NoTokenError, ProfileTokens } from "../../src/renewal/profile-tokens.js";
+import type { StoredToken } from "../../src/token-store/stored-token.js";
+import { MemoryTokenStore } from "../support/memory-token-store.js";
+
+const profile: TokenProfile = {
+  name: "skatt",
+  clientId: "c",
+  scopes: ["s"],
+  issuer: "https://test.maskinporten.no/",
+  secretName: "maskinporten-skatt",
+  role: "Token.skatt",
+  signing: { kind: "certificate", certificateName: "cert", alg: "RS256", chain: [] },
+};
+
+function setup(lifetimeS = 120) {
+  let nowMs = 1_700_000_000_000;
+  const store = new MemoryTokenStore();
+  const logs: { level: LogLevel; event: string; fields: Record<string, unknown> }[] = [];
+  const issued: StoredToken[] = [];
+  let failure: unknown;
+  let gate: Promise<void> | undefined;
+  const keeper = new ProfileTokens({
+    profile,
+    store,
+    policy: { renewWhenRemainingRatio: 0.5, minServeRemainingMs: 15_000 },
+    logger: { log: (level, event, fields = {}) => logs.push({ level, event, fields }) },
+    now: () => nowMs,
+    issue: async () => {
+      await gate;
+      if (failure) throw failure;
+      const token = { accessToken: `token-${issued.length + 1}`, tokenType: "Bearer", scope: "s", issuedAt: new Date(nowMs), expiresAt: new Date(nowMs + lifetimeS * 1000) };
+      issued.push(token);
+      return token;
+    },
+  });
+  return {
+    keeper,
+    store,
+    logs,
+    issued,
+    advance: (ms: number) => (nowMs += ms),
+    failWith: (error: unknown) => (failure = error),
+    hold: () => {
+      let release!: () => void;
+      gate = new Promise((resolve) => (release = resolve));
+      return () => {
+        gate = undefined;
+        release();
+      };
+    },
+  };
+}
+
+describe("ProfileTokens", () => {
+  it("renews on a cold start, then serves from memory without touching the store", async () => {
+    const { keeper, store, issued } = setup();
+    const first = await keeper.serve();
+    expect(first.accessToken).toBe("token-1");
+    const readsAfterFirst = store.reads;
+    for (let i = 0; i < 100; i++) expect((await keeper.serve()).accessToken).toBe("token-1");
+    expect(store.reads).toBe(readsAfterFirst);
+    expect(issued).toHaveLength(1);
+    expect(store.writes).toBe(1);
+  });
+
+  it("single-flight: many concurrent cold requests make one store read and one renewal", async () => {
+    const { keeper, store, issued, hold } = setup();
+    const release = hold();
+    const requests = Array.from({ length: 50 }, () => keeper.serve());
+    release();
+    const tokens = await Promise.all(requests);
+    expect(new Set(tokens.map((t) => t.accessToken))).toEqual(new Set(["token-1"]));
+    expect(issued).toHaveLength(1);
+    // One read from the cold serve path, one inside the renewal (another broker may have renewed).
+    expect(store.reads).toBeLessThanOrEqual(3);
+  });
+
+  it("adopts a token another broker stored instead of asking Maskinporten", async () => {
+    const { keeper, store, issued } = setup();
+    const other = { accessToken: "from-other-broker", tokenType: "Bearer", scope: "s", issuedAt: new Date(1_700_000_000_000), expiresAt: new Date(1_700_000_120_000) };
+    await store.write("skatt", "maskinporten-skatt", other);
+    expect((await keeper.serve()).accessToken).toBe("from-other-broker");
+    expect(issued).toHaveLength(0);
+  });
+
+  it("serves a due token at once and renews it in the background", async () => {
+    const { keeper, issued, advance } = setup();
+    await keeper.serve();
+    advance(70_000);
+    expect((await keeper.serve()).accessToken).toBe("token-1");
+    await new Promise((resolve) => setImmediate(resolve));
+    await keeper.renewIfDue("timer");
+    expect(issued).toHaveLength(2);
+    expect((await keeper.serve()).accessToken).toBe("token-2");
+  });
+
+  it("a failed renewal keeps the current token and logs Maskinporten's description and trace id", async () => {
+    const { keeper, logs, advance, failWith } = setup();
+    await keeper.serve();
+    advance(70_000);
+    failWith(rejectionError(400, { error: "invalid_grant", error_description: "Invalid assertion. (trace_id: 0123abcd)" }, undefined));
+    const outcome = await keeper.renewIfDue("timer");
+    expect(outcome).toMatchObject({ outcome: "failed", error: { maskinportenError: "invalid_grant", traceId: "0123abcd", status: 400 } });
+    expect((await keeper.serve()).accessToken).toBe("token-1");
+    const failure = logs.find((l) => l.event === "renewal" && l.fields.outcome === "failed");
+    expect(failure?.level).toBe("error");
+    expect(String(failure?.fields.message)).toContain("Invalid assertion. (trace_id: 0123abcd)");
+    expect(failure?.fields.traceId).toBe("0123abcd");
+  });
+
+  it("answers NoTokenError with Retry-After once nothing valid exists and backs off on demand", async () => {
+    const { keeper, issued, failWith } = setup();
+    failWith(new MaskinportenError(ErrorCode.MaskinportenUnavailable, "down", { transient: true, status: 503 }));
+    const error = await keeper.serve().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoTokenError);
+    expect((error as NoTokenError).retryAfterSeconds).toBe(5);
+    // Within the backoff window callers are refused without another attempt.
+    const again = await keeper.serve().catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(NoTokenError);
+    expect(issued).toHaveLength(0);
+    expect(keeper.status()).toMatchObject({ consecutiveFailures: 1, lastError: { code: ErrorCode.MaskinportenUnavailable } });
+  });
+
+  it("a failed store write still serves the new token from memory", async () => {
+    const { keeper, store } = setup();
+    store.failWrites = true;
+    const outcome = await keeper.renewIfDue("timer");
+    expect(outcome.outcome).toBe("failed");
+    expect((await keeper.serve()).accessToken).toBe("token-1");
+  });
+
+  it("one profile in memory never moves backwards", async () => {
+    const { keeper, store, advance } = setup();
+    await keeper.serve();
+    advance(70_000);
+    // A racing broker wrote an older token version last.
+    const older = { accessToken: "older", tokenType: "Bearer", scope: "s", issuedAt: new Date(1_699_999_990_000), expiresAt: new Date(1_700_000_110_000) };
+    store.versions.get("maskinporten-skatt")!.push(older);
+    await keeper.renewIfDue("timer");
+    expect((await keeper.serve()).accessToken).toBe("token-2");
+  });
+});
