@@ -1,0 +1,17 @@
+import { app, type InvocationContext, type Timer } from "@azure/functions";
+import { getRuntime } from "../src/app/runtime.js";
+import type { RenewalOutcome } from "../src/renewal/profile-tokens.js";
+
+/** Runs the renewal policy for every profile; per-profile outcomes are logged by the broker too. */
+export async function renewHandler(timer: Timer, context: InvocationContext): Promise<RenewalOutcome[]> {
+  const runtime = getRuntime(); // a config error fails the invocation, which is what an operator should see
+  const outcomes = await runtime.broker.renewAll("timer");
+  runtime.logger.log(outcomes.some((o) => o.outcome === "failed") ? "warn" : "info", "renewal-tick", {
+    invocationId: context.invocationId,
+    pastDue: timer.isPastDue,
+    outcomes: outcomes.map((o) => ({ profile: o.profile, outcome: o.outcome, expiresAt: o.expiresAt?.toISOString() ?? null })),
+  });
+  return outcomes;
+}
+
+app.timer("renew", { schedule: "%RENEW_SCHEDULE%", runOnStartup: false, handler: renewHandler });

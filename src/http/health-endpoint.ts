@@ -1,0 +1,50 @@
+/**
+ * GET /api/health: anonymous callers learn only healthy/unhealthy; an authenticated caller also
+ * gets details for the profiles whose role it holds (expiry, last renewal, last error, days until
+ * the signing certificate expires).
+ */
+import type { CallerVerifier, HeaderSource } from "../auth/index.js";
+import type { Broker, ProfileHealth } from "../broker.js";
+import type { Logger } from "../logging.js";
+import { jsonResult, type HttpResult } from "./responses.js";
+import { authenticate } from "./token-endpoint.js";
+
+export interface HealthDependencies {
+  broker: Broker;
+  verifier?: CallerVerifier;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Healthy unless some profile has no usable token and its last renewal failed. */
+export function isHealthy(profiles: readonly ProfileHealth[], nowMs: number): boolean {
+  return profiles.every((p) => (p.expiresAt !== undefined && p.expiresAt.getTime() > nowMs) || p.lastError === undefined);
+}
+
+export async function handleHealthRequest(headers: HeaderSource, deps: HealthDependencies): Promise<HttpResult> {
+  const now = (deps.now ?? Date.now)();
+  const profiles = await deps.broker.health();
+  const healthy = isHealthy(profiles, now);
+  const status = healthy ? 200 : 503;
+  const summary = { status: healthy ? "healthy" : "unhealthy" };
+  if (!headers.get("authorization")) return jsonResult(status, summary);
+
+  const authenticated = await authenticate(headers, deps.verifier);
+  if (!("caller" in authenticated)) return jsonResult(status, summary);
+  const roles = new Set(authenticated.caller.roles);
+  const visible = profiles.filter((p) => roles.has(deps.broker.profile(p.profile)?.role ?? ""));
+  return jsonResult(status, {
+    ...summary,
+    profiles: visible.map((p) => ({
+      profile: p.profile,
+      tokenExpiresAt: p.expiresAt?.toISOString() ?? null,
+      lastRenewalAt: p.lastRenewalAt?.toISOString() ?? null,
+      consecutiveFailures: p.consecutiveFailures,
+      lastError: p.lastError
+        ? { at: p.lastError.at.toISOString(), code: p.lastError.code, message: p.lastError.message, traceId: p.lastError.traceId ?? null }
+        : null,
+      certificateNotAfter: p.certificateNotAfter?.toISOString() ?? null,
+      certificateDaysLeft: p.certificateDaysLeft ?? null,
+    })),
+  });
+}

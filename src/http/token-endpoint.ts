@@ -1,0 +1,98 @@
+/**
+ * GET /api/token/{profile?} as DESIGN.md §5: authenticate, then look up the profile (404 only
+ * after authentication), then authorise by app role, then serve. One audit line per request.
+ */
+import { authorize, isCallerAuthError, type Caller, type CallerVerifier, type HeaderSource } from "../auth/index.js";
+import type { Broker } from "../broker.js";
+import { BrokerError } from "../errors.js";
+import type { Logger } from "../logging.js";
+import { NoTokenError } from "../renewal/profile-tokens.js";
+import { errorResult, forbidden, jsonResult, unauthorized, unavailable, type HttpResult } from "./responses.js";
+
+export interface TokenRequest {
+  headers: HeaderSource;
+  /** The `{profile?}` route segment; undefined for GET /api/token. */
+  profile?: string;
+}
+
+export interface EndpointDependencies {
+  broker: Broker;
+  /** Undefined when caller authentication is not configured: then nobody is let in. */
+  verifier?: CallerVerifier;
+  logger: Logger;
+  now?: () => number;
+}
+
+const KEY_SET_RETRY_SECONDS = 5;
+
+export async function handleTokenRequest(request: TokenRequest, deps: EndpointDependencies): Promise<HttpResult> {
+  const now = deps.now ?? Date.now;
+  const audit = (result: HttpResult, fields: Record<string, unknown>): HttpResult => {
+    deps.logger.log(result.status === 200 ? "info" : "warn", "token-request", {
+      status: result.status,
+      outcome: result.status === 200 ? "served" : "refused",
+      requestedProfile: request.profile ?? null,
+      ...fields,
+    });
+    return result;
+  };
+
+  const authenticated = await authenticate(request.headers, deps.verifier);
+  if (!("caller" in authenticated)) return audit(authenticated.result, { reason: authenticated.reason });
+  const caller = authenticated.caller;
+  const who = { callerAppId: caller.appId, callerObjectId: caller.objectId ?? null };
+
+  const profile = deps.broker.profile(request.profile);
+  if (!profile) {
+    return audit(errorResult(404, "not_found", "No such token profile."), { ...who, reason: "unknown_profile" });
+  }
+  try {
+    authorize(caller, profile.role);
+  } catch {
+    return audit(forbidden(), { ...who, profile: profile.name, reason: "missing_role" });
+  }
+
+  try {
+    const token = await deps.broker.serve(profile.name);
+    const expiresIn = Math.max(0, Math.floor((token.expiresAt.getTime() - now()) / 1000));
+    return audit(
+      jsonResult(200, {
+        access_token: token.accessToken,
+        token_type: token.tokenType,
+        expires_in: expiresIn,
+        expires_at: token.expiresAt.toISOString(),
+        scope: token.scope,
+        profile: profile.name,
+      }),
+      { ...who, profile: profile.name, tokenExpiresAt: token.expiresAt.toISOString() },
+    );
+  } catch (error) {
+    if (error instanceof NoTokenError) {
+      return audit(unavailable("No valid token is available right now; renewal is failing.", error.retryAfterSeconds), {
+        ...who,
+        profile: profile.name,
+        reason: "no_token",
+      });
+    }
+    const code = error instanceof BrokerError ? error.code : "ERR_UNEXPECTED";
+    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...who, profile: profile.name, reason: code });
+  }
+}
+
+type Authentication = { caller: Caller } | { result: HttpResult; reason: string };
+
+export async function authenticate(headers: HeaderSource, verifier: CallerVerifier | undefined): Promise<Authentication> {
+  if (!verifier) return { result: unauthorized(), reason: "caller_auth_not_configured" };
+  try {
+    return { caller: await verifier.verifyRequest(headers) };
+  } catch (error) {
+    if (isCallerAuthError(error)) {
+      // Entra's key endpoint being down is our outage, not a bad caller.
+      if (error.reason === "key_set_unavailable") {
+        return { result: unavailable("Caller keys cannot be fetched right now.", KEY_SET_RETRY_SECONDS), reason: error.reason };
+      }
+      return { result: unauthorized(), reason: error.reason };
+    }
+    return { result: unauthorized(), reason: "unexpected_auth_error" };
+  }
+}
