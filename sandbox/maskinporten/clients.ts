@@ -1,0 +1,76 @@
+/**
+ * Client registrations as the validator needs them: checked once when registered, keys turned
+ * into public KeyObjects, lists into sets.
+ */
+import { createPublicKey, KeyObject, X509Certificate, type JsonWebKey } from "node:crypto";
+import type { ClientRegistration, RegisteredKey } from "./types.js";
+
+const ORGANISATION_NUMBER = /^\d{9}$/;
+
+export type CertificatePolicy =
+  | { kind: "any-trusted" }
+  | { kind: "registered"; leaves: X509Certificate[] }
+  /** A client with pre-registered keys only: every grant must name a kid. */
+  | { kind: "none" };
+
+export interface RegisteredClient {
+  clientId: string;
+  organisationNumber: string;
+  scopes: ReadonlySet<string>;
+  tokenLifetimeSeconds: number;
+  certificates: CertificatePolicy;
+  keys: ReadonlyMap<string, KeyObject>;
+  allowedResources: ReadonlySet<string>;
+  consumerOrgs: ReadonlySet<string>;
+  systemUserOrgs: ReadonlySet<string> | undefined;
+  tokenFormat: "jwt" | "opaque";
+}
+
+/** Throws a TypeError for a registration a test wrote wrongly; nothing here is a grant problem. */
+export function normaliseRegistration(registration: ClientRegistration): RegisteredClient {
+  const { clientId, organisationNumber } = registration;
+  const wrong = (what: string) => new TypeError(`registerClient(${JSON.stringify(clientId)}): ${what}`);
+  if (typeof clientId !== "string" || clientId.length === 0) throw wrong("clientId must be a non-empty string");
+  if (!ORGANISATION_NUMBER.test(organisationNumber)) throw wrong("organisationNumber must be 9 digits");
+  const lifetime = registration.tokenLifetimeSeconds ?? 120;
+  if (!Number.isInteger(lifetime) || lifetime < 1) throw wrong("tokenLifetimeSeconds must be a positive integer");
+  for (const org of [...(registration.consumerOrgs ?? []), ...(registration.systemUserOrgs ?? [])]) {
+    if (!ORGANISATION_NUMBER.test(org)) throw wrong(`${JSON.stringify(org)} is not a 9-digit organisation number`);
+  }
+
+  const keys = new Map<string, KeyObject>();
+  for (const [kid, key] of Object.entries(registration.keys ?? {})) {
+    const publicKey = toPublicKey(key);
+    if (publicKey.asymmetricKeyType !== "rsa") throw wrong(`key ${JSON.stringify(kid)} is not an RSA key`);
+    keys.set(kid, publicKey);
+  }
+
+  let certificates: CertificatePolicy;
+  if (Array.isArray(registration.certificates)) {
+    certificates = { kind: "registered", leaves: registration.certificates.map((der) => new X509Certificate(der)) };
+  } else if (registration.certificates === "any-trusted" || keys.size === 0) {
+    certificates = { kind: "any-trusted" };
+  } else {
+    certificates = { kind: "none" };
+  }
+
+  return {
+    clientId,
+    organisationNumber,
+    scopes: new Set(registration.scopes),
+    tokenLifetimeSeconds: lifetime,
+    certificates,
+    keys,
+    allowedResources: new Set(registration.allowedResources ?? []),
+    consumerOrgs: new Set(registration.consumerOrgs ?? []),
+    systemUserOrgs: registration.systemUserOrgs ? new Set(registration.systemUserOrgs) : undefined,
+    tokenFormat: registration.tokenFormat ?? "jwt",
+  };
+}
+
+function toPublicKey(key: RegisteredKey): KeyObject {
+  if (key instanceof KeyObject) return key.type === "public" ? key : createPublicKey(key);
+  // Only the public members: a private JWK handed in by mistake must not make a private key here.
+  const publicMembers: JsonWebKey = { kty: key.kty, n: key.n, e: key.e };
+  return createPublicKey({ key: publicMembers, format: "jwk" });
+}
