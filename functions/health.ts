@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { getRuntime } from "../src/app/runtime.js";
 import { handleHealthRequest } from "../src/http/health-endpoint.js";
 import { configFailure, toResponse } from "./http-result.js";
@@ -13,4 +13,5 @@ export async function healthHandler(request: HttpRequest): Promise<HttpResponseI
   return toResponse(await handleHealthRequest(request.headers, runtime));
 }
 
-app.http("health", { route: "health", methods: ["GET"], authLevel: "anonymous", handler: healthHandler });
+// @azure/functions is CommonJS without detectable named exports: take `app` from the default export.
+functions.app.http("health", { route: "health", methods: ["GET"], authLevel: "anonymous", handler: healthHandler });

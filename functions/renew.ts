@@ -1,4 +1,4 @@
-import { app, type InvocationContext, type Timer } from "@azure/functions";
+import functions, { type InvocationContext, type Timer } from "@azure/functions";
 import { getRuntime } from "../src/app/runtime.js";
 import type { RenewalOutcome } from "../src/renewal/profile-tokens.js";
 
@@ -14,4 +14,5 @@ export async function renewHandler(timer: Timer, context: InvocationContext): Pr
   return outcomes;
 }
 
-app.timer("renew", { schedule: "%RENEW_SCHEDULE%", runOnStartup: false, handler: renewHandler });
+// @azure/functions is CommonJS without detectable named exports: take `app` from the default export.
+functions.app.timer("renew", { schedule: "%RENEW_SCHEDULE%", runOnStartup: false, handler: renewHandler });

@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { getRuntime } from "../src/app/runtime.js";
 import { handleTokenRequest } from "../src/http/token-endpoint.js";
 import { configFailure, toResponse } from "./http-result.js";
@@ -14,4 +14,5 @@ export async function tokenHandler(request: HttpRequest): Promise<HttpResponseIn
   return toResponse(await handleTokenRequest({ headers: request.headers, ...(profile ? { profile } : {}) }, runtime));
 }
 
-app.http("token", { route: "token/{profile?}", methods: ["GET"], authLevel: "anonymous", handler: tokenHandler });
+// @azure/functions is CommonJS without detectable named exports: take `app` from the default export.
+functions.app.http("token", { route: "token/{profile?}", methods: ["GET"], authLevel: "anonymous", handler: tokenHandler });

@@ -1,0 +1,254 @@
+/**
+ * The offline sandbox: Key Vault, Maskinporten and Entra ID stand-ins on 127.0.0.1, an enterprise
+ * certificate imported non-exportable, and the broker's own function handlers served with Azure's
+ * routes and its timer on its schedule. `npm start` runs it; the end-to-end tests start it too.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname } from "node:path";
+import functions, { type HttpResponseInit } from "@azure/functions";
+import { Cron } from "croner";
+import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
+import { jsonLogger, type Logger } from "../src/logging.js";
+import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
+import { entraClientCredential } from "./entra-client-credential.js";
+import { startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
+import { startMaskinportenStandIn, type MaskinportenStandIn } from "./maskinporten/index.js";
+import { issueEnterpriseCertificate } from "./pki.js";
+
+export const SANDBOX_ORGANISATION = "991825827";
+const KEY_VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
+
+export interface SandboxOptions {
+  /** Broker port; 7071 (as `func start`) unless given; 0 picks a free one. */
+  port?: number;
+  /** NCRONTAB for the renewal timer. Default every 30 s, so renewals are visible in a short session. */
+  renewSchedule?: string;
+  /** Lifetime of tokens the Maskinporten stand-in issues. Default 120 s, Maskinporten's own default. */
+  tokenLifetimeSeconds?: number;
+  /** Where to write env.json; undefined writes nothing. */
+  envFile?: string;
+  /** Broker log sink. Default: JSON lines on stdout. */
+  logger?: Logger;
+}
+
+export interface SandboxProfile {
+  name: string;
+  role: string;
+  secretName: string;
+  scopes: string[];
+}
+
+export interface SandboxEnv {
+  brokerUrl: string;
+  keyVaultUrl: string;
+  /** PEM to trust for the Key Vault stand-in's TLS (clients: tlsOptions.ca). */
+  keyVaultCaPem: string;
+  maskinportenIssuer: string;
+  entraIssuer: string;
+  entraAuthorityHost: string;
+  entraTokenUrl: string;
+  entraMintUrl: string;
+  /** The broker's app id (the `aud` callers' tokens carry) and app id URI (for `scope=<uri>/.default`). */
+  audience: string;
+  audienceUri: string;
+  tenantId: string;
+  profiles: SandboxProfile[];
+  /** A client-credentials caller holding every profile's role. */
+  caller: { clientId: string; clientSecret: string; scope: string };
+  /** The app settings the broker runs with. */
+  settings: Record<string, string>;
+}
+
+export interface Sandbox {
+  env: SandboxEnv;
+  keyVault: KeyVaultStandIn;
+  maskinporten: MaskinportenStandIn;
+  entra: EntraStandIn;
+  /** Runs the timer function once now (as the schedule would). */
+  tick(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const PROFILES = [
+  { name: "skatt", clientId: "sandbox-skatt-client", scopes: ["skatteetaten:testnorge"] },
+  { name: "sdir", clientId: "sandbox-sdir-client", scopes: ["sdir:fartoy.read"], resource: "https://api.sdir.no" },
+] as const;
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const logger = options.logger ?? jsonLogger();
+  const pki = issueEnterpriseCertificate({ organisationNumber: SANDBOX_ORGANISATION, organisation: "Sandbox Rederi AS" });
+
+  const entra = await startEntraStandIn();
+  entra.registerResource({ appId: KEY_VAULT_APP_ID, identifierUris: ["https://vault.azure.net"] });
+  const brokerIdentity = { clientId: "sandbox-broker-identity", clientSecret: randomSecret() };
+  entra.registerClient(brokerIdentity);
+  const caller = { clientId: "sandbox-caller", clientSecret: randomSecret() };
+  entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
+
+  const keyVault = await startKeyVaultStandIn({ tenantId: entra.tenantId });
+  await keyVault.importCertificate("virksomhetssertifikat", {
+    privateKey: pki.leaf.privateKey,
+    certificateDer: pki.leaf.certificateDer,
+    exportable: false,
+  });
+
+  const maskinporten = await startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer] });
+  for (const profile of PROFILES) {
+    maskinporten.registerClient({
+      clientId: profile.clientId,
+      organisationNumber: SANDBOX_ORGANISATION,
+      scopes: [...profile.scopes],
+      tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 120,
+      ...("resource" in profile ? { allowedResources: [profile.resource] } : {}),
+    });
+  }
+
+  const settings: Record<string, string> = {
+    KEY_VAULT_URL: keyVault.url,
+    MASKINPORTEN_ENVIRONMENT: maskinporten.issuer,
+    TOKEN_PROFILES: PROFILES.map((p) => p.name).join(","),
+    SIGNING_CERTIFICATE_NAME: "virksomhetssertifikat",
+    SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
+    RENEW_SCHEDULE: options.renewSchedule ?? "*/30 * * * * *",
+    CALLER_TENANT_ID: entra.tenantId,
+    CALLER_AUDIENCES: [entra.audience, ...entra.audienceUris].join(","),
+    CALLER_AUTHORITY_HOST: entra.authorityHost,
+  };
+  for (const profile of PROFILES) {
+    const prefix = `PROFILE_${profile.name.toUpperCase()}_`;
+    settings[`${prefix}CLIENT_ID`] = profile.clientId;
+    settings[`${prefix}SCOPES`] = profile.scopes.join(" ");
+    if ("resource" in profile) settings[`${prefix}RESOURCE`] = profile.resource;
+  }
+
+  const credential = entraClientCredential({ tokenUrl: entra.tokenUrl, ...brokerIdentity });
+  setRuntimeFactory(() =>
+    createRuntime({
+      settings,
+      credential,
+      logger,
+      // Test-only trust of the stand-in: its own CA, and a challenge resource that is not *.vault.azure.net.
+      keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: keyVault.caPem } },
+    }),
+  );
+  const handlers = await importFunctionHandlers();
+
+  const server = createServer((request, response) => {
+    void route(request, response, handlers).catch((error: unknown) => {
+      logger.log("error", "sandbox-request-failed", { message: error instanceof Error ? error.message : String(error) });
+      if (!response.headersSent) response.writeHead(500).end();
+    });
+  });
+  await listen(server, options.port ?? 7071);
+  const brokerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  let invocation = 0;
+  const tick = async () => {
+    const context = new functions.InvocationContext({ invocationId: `sandbox-${++invocation}`, functionName: "renew" });
+    const now = new Date().toISOString();
+    await handlers.renewHandler({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } }, context);
+  };
+  // The timer renews once at start so the first request finds a token, then on its schedule (UTC).
+  await tick();
+  const timer = new Cron(settings.RENEW_SCHEDULE!, { timezone: "UTC", protect: true }, () => {
+    void tick().catch((error: unknown) => logger.log("error", "sandbox-timer-failed", { message: String(error) }));
+  });
+
+  const env: SandboxEnv = {
+    brokerUrl,
+    keyVaultUrl: keyVault.url,
+    keyVaultCaPem: keyVault.caPem,
+    maskinportenIssuer: maskinporten.issuer,
+    entraIssuer: entra.issuer,
+    entraAuthorityHost: entra.authorityHost,
+    entraTokenUrl: entra.tokenUrl,
+    entraMintUrl: entra.mintUrl,
+    audience: entra.audience,
+    audienceUri: entra.audienceUris[0] ?? `api://${entra.audience}`,
+    tenantId: entra.tenantId,
+    profiles: PROFILES.map((p) => ({ name: p.name, role: `Token.${p.name}`, secretName: `maskinporten-${p.name}`, scopes: [...p.scopes] })),
+    caller: { ...caller, scope: `${entra.audienceUris[0] ?? entra.audience}/.default` },
+    settings,
+  };
+  if (options.envFile) {
+    await mkdir(dirname(options.envFile), { recursive: true });
+    await writeFile(options.envFile, JSON.stringify(env, null, 2) + "\n", { mode: 0o600 });
+  }
+
+  return {
+    env,
+    keyVault,
+    maskinporten,
+    entra,
+    tick,
+    async close() {
+      timer.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await Promise.all([keyVault.close(), maskinporten.close(), entra.close()]);
+    },
+  };
+}
+
+type Handlers = Awaited<ReturnType<typeof importFunctionHandlers>>;
+
+/**
+ * The very handlers Azure runs. Outside the Functions host their `app.*` registrations only warn
+ * that the package is in "test mode"; those two expected lines are kept off the console.
+ */
+async function importFunctionHandlers() {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!String(args[0]).includes('"@azure/functions" package')) warn(...args);
+  };
+  try {
+    const [{ tokenHandler }, { healthHandler }, { renewHandler }] = await Promise.all([
+      import("../functions/token.js"),
+      import("../functions/health.js"),
+      import("../functions/renew.js"),
+    ]);
+    return { tokenHandler, healthHandler, renewHandler };
+  } finally {
+    console.warn = warn;
+  }
+}
+
+async function route(request: IncomingMessage, response: ServerResponse, handlers: Handlers): Promise<void> {
+  const url = new URL(request.url ?? "/", "http://127.0.0.1");
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  const tokenRoute = /^\/api\/token(?:\/([^/]+))?\/?$/.exec(url.pathname);
+  let result: HttpResponseInit;
+  if (request.method === "GET" && tokenRoute) {
+    const params: Record<string, string> = tokenRoute[1] ? { profile: decodeURIComponent(tokenRoute[1]) } : {};
+    result = await handlers.tokenHandler(new functions.HttpRequest({ method: "GET", url: url.href, headers, params }));
+  } else if (request.method === "GET" && url.pathname === "/api/health") {
+    result = await handlers.healthHandler(new functions.HttpRequest({ method: "GET", url: url.href, headers }));
+  } else {
+    result = { status: 404, jsonBody: { error: "not_found", error_description: "No such route." } };
+  }
+  const body = result.jsonBody === undefined ? "" : JSON.stringify(result.jsonBody);
+  response.writeHead(result.status ?? 200, {
+    ...(result.headers as Record<string, string> | undefined),
+    ...(result.jsonBody === undefined ? {} : { "content-type": "application/json" }),
+  });
+  response.end(body);
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function randomSecret(): string {
+  return crypto.randomUUID().replace(/-/g, "");
+}
