@@ -176,7 +176,7 @@ function validateOptions(options: CallerVerifierOptions): Settings {
   if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0 || clockToleranceSeconds > 300) {
     throw configError("clockToleranceSeconds must be between 0 and 300");
   }
-  const positive = (value: number | undefined, fallback: number, name: string): number => {
+  const nonNegativeInteger = (value: number | undefined, fallback: number, name: string): number => {
     const result = value ?? fallback;
     if (!Number.isInteger(result) || result < 0) throw configError(`${name} must be a non-negative integer`);
     return result;
@@ -189,11 +189,11 @@ function validateOptions(options: CallerVerifierOptions): Settings {
     issuers,
     clockToleranceSeconds,
     now: options.now ?? Date.now,
-    jwksCacheMaxAgeMs: positive(options.jwksCacheMaxAgeMs, DEFAULTS.jwksCacheMaxAgeMs, "jwksCacheMaxAgeMs"),
-    jwksCooldownMs: positive(options.jwksCooldownMs, DEFAULTS.jwksCooldownMs, "jwksCooldownMs"),
-    jwksTimeoutMs: positive(options.jwksTimeoutMs, DEFAULTS.jwksTimeoutMs, "jwksTimeoutMs"),
-    maxAuthorizationLength: positive(options.maxAuthorizationLength, DEFAULT_MAX_AUTHORIZATION_LENGTH, "maxAuthorizationLength"),
-    verifiedTokenCacheEntries: positive(
+    jwksCacheMaxAgeMs: nonNegativeInteger(options.jwksCacheMaxAgeMs, DEFAULTS.jwksCacheMaxAgeMs, "jwksCacheMaxAgeMs"),
+    jwksCooldownMs: nonNegativeInteger(options.jwksCooldownMs, DEFAULTS.jwksCooldownMs, "jwksCooldownMs"),
+    jwksTimeoutMs: nonNegativeInteger(options.jwksTimeoutMs, DEFAULTS.jwksTimeoutMs, "jwksTimeoutMs"),
+    maxAuthorizationLength: nonNegativeInteger(options.maxAuthorizationLength, DEFAULT_MAX_AUTHORIZATION_LENGTH, "maxAuthorizationLength"),
+    verifiedTokenCacheEntries: nonNegativeInteger(
       options.verifiedTokenCacheEntries,
       DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
       "verifiedTokenCacheEntries",
