@@ -94,18 +94,20 @@ async function run(lines: string[], extraArgs: string[] = [], name?: string): Pr
   return runBin([file, ...extraArgs]);
 }
 
-function runBin(args: string[]): Promise<Run> {
-  return new Promise((resolvePromise) => {
+async function runBin(args: string[]): Promise<Run> {
+  const result = await new Promise<Run>((resolvePromise) => {
     // Async on purpose: the stand-in answers from this process's event loop.
     execFile(NODE, [binPath, ...args], { cwd: work, env: { ...process.env, NODE_OPTIONS: "" } }, (error, stdout, stderr) => {
       const status = error ? (typeof error.code === "number" ? error.code : null) : 0;
-      for (const secret of SECRETS) {
-        expect(stdout).not.toContain(secret);
-        expect(stderr).not.toContain(secret);
-      }
       resolvePromise({ status, stdout, stderr });
     });
   });
+  // Whatever happened, no password may show up in the output.
+  for (const secret of SECRETS) {
+    expect(result.stdout).not.toContain(secret);
+    expect(result.stderr).not.toContain(secret);
+  }
+  return result;
 }
 
 function jks(extra: string[] = []): string[] {
