@@ -14,6 +14,8 @@ export interface IssuedToken {
   /** When we received it (our clock). */
   issuedAt: Date;
   expiresAt: Date;
+  /** The response body as Maskinporten sent it (the CLI prints it whole, as the seed tool did). */
+  raw: Record<string, unknown>;
 }
 
 /** 1 s … 1 day: Maskinporten lifetimes are 120 s by default and at most a few hours. */
@@ -55,5 +57,6 @@ export function parseTokenResponse(bodyText: string, status: number, receivedAtM
     scope,
     issuedAt: new Date(receivedAtMs),
     expiresAt: new Date(receivedAtMs + Math.floor(expiresIn) * 1000),
+    raw: fields,
   };
 }
