@@ -31,6 +31,8 @@ export interface SandboxOptions {
   envFile?: string;
   /** Broker log sink. Default: JSON lines on stdout. */
   logger?: Logger;
+  /** App settings to add or replace (e.g. RENEW_BEFORE_EXPIRY_RATIO in tests). */
+  settingsOverrides?: Record<string, string>;
 }
 
 export interface SandboxProfile {
@@ -115,6 +117,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     CALLER_TENANT_ID: entra.tenantId,
     CALLER_AUDIENCES: [entra.audience, ...entra.audienceUris].join(","),
     CALLER_AUTHORITY_HOST: entra.authorityHost,
+    ...options.settingsOverrides,
   };
   for (const profile of PROFILES) {
     const prefix = `PROFILE_${profile.name.toUpperCase()}_`;

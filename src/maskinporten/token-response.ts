@@ -50,13 +50,16 @@ export function parseTokenResponse(bodyText: string, status: number, receivedAtM
   if (typeof tokenType !== "string" || tokenType.length === 0) throw badResponse("token_type is not a string", status);
   const scope = fields.scope === undefined ? requestedScopes.join(" ") : fields.scope;
   if (typeof scope !== "string") throw badResponse("scope is not a string", status);
+  // Whole seconds, rounded down: Key Vault keeps secret attributes in seconds, so the secret's
+  // `expires` and its `expires_at` tag agree, and we never claim a token lives longer than it does.
+  const issuedAtMs = Math.floor(receivedAtMs / 1000) * 1000;
   return {
     accessToken,
     tokenType,
     expiresIn,
     scope,
-    issuedAt: new Date(receivedAtMs),
-    expiresAt: new Date(receivedAtMs + Math.floor(expiresIn) * 1000),
+    issuedAt: new Date(issuedAtMs),
+    expiresAt: new Date(issuedAtMs + Math.floor(expiresIn) * 1000),
     raw: fields,
   };
 }
