@@ -1,0 +1,125 @@
+/**
+ * The token endpoint over a real broker (stand-ins for Key Vault, Maskinporten and Entra ID):
+ * single-flight on a cold cache, 503 with Retry-After when nothing valid can be had, and a failed
+ * renewal that keeps serving the token already held.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createRuntime, type Runtime } from "../../src/app/runtime.js";
+import { handleTokenRequest } from "../../src/http/token-endpoint.js";
+import { formatLogLine, type Logger } from "../../src/logging.js";
+import { startEntraStandIn, type EntraStandIn } from "../../sandbox/entra/standin.js";
+import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
+import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
+import { issueEnterpriseCertificate } from "../../sandbox/pki.js";
+import { staticCredential } from "../support/credentials.js";
+
+const ORG = "991825827";
+const pki = issueEnterpriseCertificate({ organisationNumber: ORG });
+let kv: KeyVaultStandIn;
+let mp: MaskinportenStandIn;
+let entra: EntraStandIn;
+let nowMs = Date.now();
+const logs: string[] = [];
+const logger: Logger = { log: (level, event, fields) => logs.push(formatLogLine(level, event, fields)) };
+
+beforeAll(async () => {
+  [kv, mp, entra] = await Promise.all([
+    startKeyVaultStandIn({ now: () => nowMs }),
+    startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer], now: () => nowMs }),
+    startEntraStandIn({ now: () => nowMs }),
+  ]);
+  await kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
+  mp.registerClient({ clientId: "c", organisationNumber: ORG, scopes: ["s:read"], tokenLifetimeSeconds: 300 });
+});
+afterAll(async () => {
+  await Promise.all([kv?.close(), mp?.close(), entra?.close()]);
+});
+
+let secretCounter = 0;
+function newRuntime(secretName = `token-${++secretCounter}`): Runtime {
+  return createRuntime({
+    settings: {
+      KEY_VAULT_URL: kv.url,
+      MASKINPORTEN_ENVIRONMENT: mp.issuer,
+      TOKEN_PROFILES: "p",
+      SIGNING_CERTIFICATE_NAME: "cert",
+      SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
+      PROFILE_P_CLIENT_ID: "c",
+      PROFILE_P_SCOPES: "s:read",
+      PROFILE_P_SECRET_NAME: secretName,
+      CALLER_TENANT_ID: entra.tenantId,
+      CALLER_AUDIENCES: entra.audience,
+      CALLER_AUTHORITY_HOST: entra.authorityHost,
+    },
+    credential: staticCredential(),
+    keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
+    logger,
+    now: () => nowMs,
+    maskinporten: { sleep: async () => {}, retry: { maxAttempts: 2 } },
+  });
+}
+
+const request = (runtime: Runtime, token: string) =>
+  handleTokenRequest({ headers: new Headers({ authorization: `Bearer ${token}` }), profile: "p" }, runtime);
+
+beforeEach(() => {
+  nowMs = Date.now();
+  mp.clearFaults();
+  kv.clearFaults();
+});
+
+describe("token endpoint over a real broker", () => {
+  it("single-flight: 50 concurrent requests on a cold instance make one secret read and no renewal when the secret is fresh", async () => {
+    const runtime = newRuntime("shared-token");
+    const caller = entra.mintToken({ roles: ["Token.p"] });
+    await request(runtime, caller); // another instance has stored a fresh token
+    const fresh = newRuntime("shared-token");
+    kv.resetCounters();
+    mp.resetCounters();
+    const results = await Promise.all(Array.from({ length: 50 }, () => request(fresh, caller)));
+    expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+    expect(new Set(results.map((r) => r.body.access_token)).size).toBe(1);
+    expect(kv.counters.secretGet).toBe(1);
+    expect(kv.counters.secretSet).toBe(0);
+    expect(mp.counters.tokenRequests).toBe(0); // the first broker had stored a fresh token: adopted, not renewed
+  });
+
+  it("single-flight with nothing stored: at most one renewal for 50 concurrent requests", async () => {
+    const runtime = newRuntime();
+    const caller = entra.mintToken({ roles: ["Token.p"] });
+    mp.resetCounters();
+    const results = await Promise.all(Array.from({ length: 50 }, () => request(runtime, caller)));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(mp.counters.tokenRequests).toBe(1);
+  });
+
+  it("answers 503 with Retry-After when no valid token exists and Maskinporten fails", async () => {
+    const runtime = newRuntime();
+    mp.injectFault({ kind: "status", status: 503 }, { times: Infinity });
+    const response = await request(runtime, entra.mintToken({ roles: ["Token.p"] }));
+    expect(response.status).toBe(503);
+    expect(Number(response.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(response.body).toEqual({ error: "temporarily_unavailable", error_description: expect.any(String) });
+    const failure = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === "renewal" && l.outcome === "failed");
+    expect(failure).toMatchObject({ code: "ERR_MASKINPORTEN_UNAVAILABLE", status: 503 });
+  });
+
+  it("keeps serving the token it holds while renewal fails, and recovers after", async () => {
+    const runtime = newRuntime();
+    const caller = entra.mintToken({ roles: ["Token.p"], exp: Math.floor(nowMs / 1000) + 3600 });
+    const first = await request(runtime, caller);
+    expect(first.status).toBe(200);
+    mp.injectFault({ kind: "error", error: "invalid_grant", description: "Invalid assertion. Client authentication failed. (trace_id: 5e1f)" }, { times: Infinity });
+    nowMs += 200_000; // past half the 300 s lifetime: due
+    const outcomes = await runtime.broker.renewAll("timer");
+    expect(outcomes[0]).toMatchObject({ outcome: "failed", error: { traceId: "5e1f", maskinportenError: "invalid_grant" } });
+    const during = await request(runtime, caller);
+    expect(during.status).toBe(200);
+    expect(during.body.access_token).toBe(first.body.access_token);
+    mp.clearFaults();
+    nowMs += 10_000; // past the 5 s on-demand backoff
+    expect((await runtime.broker.renewAll("timer"))[0]?.outcome).toBe("renewed");
+    const after = await request(runtime, caller);
+    expect(after.body.access_token).not.toBe(first.body.access_token);
+  });
+});
