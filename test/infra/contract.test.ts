@@ -4,7 +4,10 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RENEW_RATIO, DEFAULT_RENEW_SCHEDULE, parseBrokerConfig, profileSettingPrefix } from "../../src/config/settings.js";
 import { bicepParams, bicepVarBody, stripComments } from "./bicep-text.js";
+import { formatLogLine } from "../../src/logging.js";
 import {
+  alertQuery,
+  alertQueryMatches,
   brokerSettingNames,
   checkAppSettings,
   checkContract,
@@ -302,5 +305,36 @@ describe("CI workflow for users' repositories", () => {
     for (const command of commands) expect(workflow).toMatch(new RegExp(`^\\s*- run: ${command}$`, "m"));
     expect(workflow).toMatch(/node-version: "22"/);
     expect(workflow).toMatch(/java-version: "17"/);
+  });
+});
+
+describe("alert queries match the broker's log lines", () => {
+  const alerts = read("infra/app/alerts.bicep");
+  const kql = (name: string) => {
+    const match = new RegExp(`var ${name} = '''([\\s\\S]*?)'''`).exec(alerts);
+    expect(match, name).not.toBeNull();
+    return alertQuery(match![1]!);
+  };
+
+  it("counts a failed renewal and nothing else, per profile", () => {
+    const query = kql("renewalFailedQuery");
+    const failed = formatLogLine("error", "renewal", { profile: "skatt", trigger: "timer", outcome: "failed", stage: "issue", code: "ERR_MASKINPORTEN_REJECTED" });
+    expect(alertQueryMatches(query, failed)).toBe(true);
+    expect(alertQueryMatches(query, `Executing 'Functions.renew' ${failed}`)).toBe(true);
+    expect(alertQueryMatches(query, formatLogLine("info", "renewal", { profile: "skatt", outcome: "renewed" }))).toBe(false);
+    expect(alertQueryMatches(query, formatLogLine("warn", "renewal-tick", { outcomes: [{ profile: "skatt", outcome: "failed" }] }))).toBe(false);
+    expect(query.projected).toContain("profile");
+    // The broker really logs this shape.
+    expect(read("src/renewal/profile-tokens.ts")).toMatch(/log\("error", "renewal", \{[\s\S]*?outcome: "failed"/);
+  });
+
+  it("counts certificate-expiry lines and measures daysLeft", () => {
+    const query = kql("certificateExpiryQuery");
+    const line = formatLogLine("warn", "certificate-expiry", { certificate: "maskinporten-signing", notAfter: "2030-01-01T00:00:00.000Z", daysLeft: 12 });
+    expect(alertQueryMatches(query, line)).toBe(true);
+    expect(alertQueryMatches(query, formatLogLine("warn", "signing-key-refresh-failed", { code: "ERR_KEY_VAULT" }))).toBe(false);
+    expect(query.projected).toEqual(expect.arrayContaining(["certificate", "daysLeft"]));
+    expect(alerts).toMatch(/metricMeasureColumn: 'daysLeft'\s+operator: 'LessThanOrEqual'\s+threshold: 30/);
+    expect(read("src/broker.ts")).toMatch(/log\("warn", "certificate-expiry", \{[\s\S]*?daysLeft/);
   });
 });

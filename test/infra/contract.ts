@@ -351,3 +351,37 @@ export function checkNoPlainSecrets(sources: InfraSources): string[] {
 export function checkContract(sources: InfraSources): string[] {
   return [...checkAppSettings(sources), ...checkKeyVaultRoles(sources), ...checkNoPlainSecrets(sources)];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Alert queries against the broker's log lines
+
+export interface AlertQuery {
+  /** Terms the query requires with `Message has "..."`. */
+  terms: string[];
+  /** `tostring(entry.<field>) == "<value>"` conditions on the parsed JSON. */
+  equals: Record<string, string>;
+  /** Fields the query projects from the entry (`name = tostring(entry.<field>)`). */
+  projected: string[];
+}
+
+/** The parts of alerts.bicep's KQL that decide which log lines count. */
+export function alertQuery(kql: string): AlertQuery {
+  return {
+    terms: [...kql.matchAll(/Message has "([^"]+)"/g)].map((m) => m[1]!),
+    equals: Object.fromEntries([...kql.matchAll(/tostring\(entry\.(\w+)\)\s*==\s*"([^"]+)"/g)].map((m) => [m[1]!, m[2]!])),
+    projected: [...kql.matchAll(/\w+\s*=\s*to\w+\(entry\.(\w+)\)/g)].map((m) => m[1]!),
+  };
+}
+
+/**
+ * Whether a log line, as the host writes it to AppTraces.Message, is one the query counts. Mirrors
+ * the KQL: term filter, the JSON object taken out of the message, field equality.
+ */
+export function alertQueryMatches(query: AlertQuery, message: string): boolean {
+  const terms = new Set(message.split(/[^A-Za-z0-9_-]+/).filter(Boolean));
+  if (!query.terms.every((term) => terms.has(term))) return false;
+  const json = /(\{.*\})/.exec(message)?.[1];
+  if (!json) return false;
+  const entry = JSON.parse(json) as Record<string, unknown>;
+  return Object.entries(query.equals).every(([field, value]) => String(entry[field]) === value);
+}
