@@ -156,8 +156,14 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
       counters.increment("reset");
       finish(0, "reset");
       const socket = req.socket as Socket & { resetAndDestroy?: () => void };
-      if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
-      else socket.destroy();
+      // A TLS socket refuses resetAndDestroy (ERR_INVALID_HANDLE_TYPE): dropping it without a
+      // close_notify is the same fault as seen by the client. Throwing here would answer 500 instead.
+      try {
+        if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+        else socket.destroy();
+      } catch {
+        socket.destroy();
+      }
       return;
     }
     if (fault?.type === "status") {
