@@ -67,6 +67,8 @@ export class ProfileTokens {
   private nextAttemptAtMs = 0;
   private lastRenewalAt: Date | undefined;
   private lastError: FailureRecord | undefined;
+  /** The held token when writing it to the store failed: the shared copy is behind until written. */
+  private unstored: StoredToken | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: ProfileTokensOptions) {
@@ -107,9 +109,13 @@ export class ProfileTokens {
     throw new NoTokenError(this.profile.name, this.retryAfterSeconds(), outcome.error);
   }
 
-  /** For the timer: renew when due or missing, else do nothing (no I/O when memory is fresh). */
+  /**
+   * For the timer: renew when due or missing, else do nothing (no I/O when memory is fresh) unless
+   * the fresh token never reached the store, which is then written again.
+   */
   async renewIfDue(trigger: RenewalTrigger): Promise<RenewalOutcome> {
     if (tokenState(this.held, this.now(), this.options.policy) === "fresh") {
+      if (this.unstored !== undefined && this.unstored === this.held) return this.storeHeld(trigger);
       return { profile: this.profile.name, outcome: "fresh", expiresAt: this.held!.expiresAt };
     }
     return this.renew(trigger);
@@ -135,6 +141,31 @@ export class ProfileTokens {
       this.renewal = undefined;
     });
     return this.renewal;
+  }
+
+  /** Single-flight with renewals: a renewal in progress writes a newer token anyway. */
+  private storeHeld(trigger: RenewalTrigger): Promise<RenewalOutcome> {
+    this.renewal ??= this.writeUnstored(trigger).finally(() => {
+      this.renewal = undefined;
+    });
+    return this.renewal;
+  }
+
+  private async writeUnstored(trigger: RenewalTrigger): Promise<RenewalOutcome> {
+    const { profile, logger } = this.options;
+    const base = { profile: profile.name, trigger };
+    const token = this.unstored!;
+    try {
+      const { current, written } = await this.options.store.write(profile.name, profile.secretName, token);
+      this.adopt(current);
+      this.unstored = undefined;
+      this.consecutiveFailures = 0;
+      this.nextAttemptAtMs = 0;
+      logger.log("info", "token-store-caught-up", { ...base, stored: written, expiresAt: this.held!.expiresAt.toISOString() });
+      return { profile: profile.name, outcome: "fresh", expiresAt: this.held!.expiresAt };
+    } catch (error) {
+      return this.fail(error, base, "store-write");
+    }
   }
 
   private readStore(): Promise<StoredToken | undefined> {
@@ -181,6 +212,7 @@ export class ProfileTokens {
     try {
       const { current, written } = await this.options.store.write(profile.name, profile.secretName, issued);
       this.adopt(current);
+      this.unstored = undefined;
       this.consecutiveFailures = 0;
       this.nextAttemptAtMs = 0;
       this.lastRenewalAt = new Date(this.now());
@@ -193,7 +225,9 @@ export class ProfileTokens {
       });
       return { profile: profile.name, outcome: "renewed", expiresAt: this.held!.expiresAt };
     } catch (error) {
-      // The new token is held and served from memory; only the shared copy is stale.
+      // The new token is held and served from memory; only the shared copy is stale. The next
+      // timer run writes it again (renewIfDue), so secret readers do not wait for the next renewal.
+      if (this.held === issued) this.unstored = issued;
       return this.fail(error, base, "store-write");
     }
   }
