@@ -1,0 +1,16 @@
+/** Seeded PRNG (mulberry32): the same seed gives the same simulated day. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** A seed from the environment or a fresh one; printed by the soak so any run can be repeated. */
+export function newSeed(): number {
+  return Math.floor(Math.random() * 2 ** 31);
+}
