@@ -107,20 +107,33 @@ export class EntraDirectory {
     }
     const identifier = scopes[0]!.slice(0, -DEFAULT_SCOPE_SUFFIX.length);
     const resource = this.#findResource(identifier);
-    if (resource === undefined) {
-      throw new EntraProtocolError(
-        400,
-        "invalid_resource",
-        500011,
-        `The resource principal named ${identifier} was not found in the tenant named ${this.#tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
-      );
-    }
+    if (resource === undefined) throw this.unknownResource(identifier);
 
+    return { client: { clientId: record.clientId, objectId: record.objectId }, resource, roles: this.rolesOn(resource, record.roles) };
+  }
+
+  /** The registered resource an app id or Application ID URI names (case-insensitive). */
+  findResource(identifier: string): Required<ResourceRegistration> | undefined {
+    return this.#findResource(identifier);
+  }
+
+  /** The app roles held on `resource`, from assignments keyed by its app id or any of its URIs. */
+  rolesOn(resource: Required<ResourceRegistration>, assignments: Record<string, string[]>): string[] {
     const roles = new Set<string>();
-    for (const [key, assigned] of Object.entries(record.roles)) {
+    for (const [key, assigned] of Object.entries(assignments)) {
       if (this.#findResource(key) === resource) assigned.forEach((role) => roles.add(role));
     }
-    return { client: { clientId: record.clientId, objectId: record.objectId }, resource, roles: [...roles] };
+    return [...roles];
+  }
+
+  /** AADSTS500011, as Entra words it, for a resource no registration names. */
+  unknownResource(identifier: string): EntraProtocolError {
+    return new EntraProtocolError(
+      400,
+      "invalid_resource",
+      500011,
+      `The resource principal named ${identifier} was not found in the tenant named ${this.#tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+    );
   }
 
   #findResource(identifier: string): Required<ResourceRegistration> | undefined {

@@ -6,15 +6,23 @@
  *   GET  /{tenant}/discovery/v2.0/keys                     JWKS (also /{tenant}/discovery/keys)
  *   POST /{tenant}/oauth2/v2.0/token                       client credentials → v2.0 app-only access token
  *   POST /mint                                             sandbox only: sign any claims (see mintToken)
+ *   GET  /msi/token                                        App Service managed identity endpoint (managed-identity.ts)
  *
  * The issuer is the stand-in's own base, so the broker is configured with an "authority host"
  * (`authorityHost`) exactly as for a sovereign cloud; nothing else differs from real Entra.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EntraDirectory, type ClientRegistration, type RegisteredClient, type ResourceRegistration } from "./directory.js";
 import { EntraProtocolError, missingParameter } from "./entra-errors.js";
+import {
+  AppServiceManagedIdentities,
+  ManagedIdentityError,
+  managedIdentityTokenClaims,
+  type EnabledManagedIdentity,
+  type ManagedIdentityOptions,
+} from "./managed-identity.js";
 import { EntraKeyRing } from "./signing-keys.js";
 
 export const DEFAULT_TENANT_ID = "5b1a8e3c-7d24-4f6a-9c0e-2f8d6b4a1e70";
@@ -27,6 +35,8 @@ const TOKEN_LIFETIME_SECONDS = 3600;
 const MAX_BODY_BYTES = 64 * 1024;
 /** The mint body member that overrides JOSE header parameters instead of being a claim. */
 export const MINT_HEADER_MEMBER = "_header";
+/** Where the App Service managed identity endpoint lives (App Service itself uses `/msi/token` too). */
+const MANAGED_IDENTITY_PATH = "/msi/token";
 
 export interface EntraStandInOptions {
   /** Default 0: a free port, so test files can run in parallel. */
@@ -48,10 +58,17 @@ export interface EntraStandIn {
   readonly tenantId: string;
   /** `{authorityHost}/{tenantId}/v2.0` */
   readonly issuer: string;
+  /**
+   * Issuer of v1.0 tokens (managed identity tokens): `{authorityHost}/{tenantId}/`, standing in
+   * for `https://sts.windows.net/{tenantId}/` as the broker's entraV1Issuer() expects.
+   */
+  readonly v1Issuer: string;
   readonly metadataUrl: string;
   readonly jwksUri: string;
   readonly tokenUrl: string;
   readonly mintUrl: string;
+  /** `{authorityHost}/msi/token`: the IDENTITY_ENDPOINT of enabled managed identities. */
+  readonly managedIdentityEndpoint: string;
   readonly audience: string;
   readonly audienceUris: readonly string[];
   readonly defaultCallerAppId: string;
@@ -62,6 +79,11 @@ export interface EntraStandIn {
   registerResource(resource: ResourceRegistration): void;
   /** In-process equivalent of `POST /mint` (same defaults, same `_header` member). */
   mintToken(body: Record<string, unknown>): string;
+  /**
+   * Gives the sandbox app a managed identity (system-assigned unless `userAssigned`) and returns
+   * it with the app's IDENTITY_ENDPOINT / IDENTITY_HEADER, the same for all of its identities.
+   */
+  enableManagedIdentity(options?: ManagedIdentityOptions): EnabledManagedIdentity;
   /** New signing key for new tokens; the old one stays published until retireOldKeys(). Returns the new kid. */
   rotateKeys(): string;
   retireOldKeys(): void;
@@ -71,6 +93,11 @@ export interface EntraStandIn {
   /** Tokens issued by the token endpoint (minted tokens are counted in tokensMinted). */
   readonly tokensIssued: number;
   readonly tokensMinted: number;
+  /** Tokens the managed identity endpoint issued, and requests it refused (any 4xx). */
+  readonly managedIdentityTokensIssued: number;
+  readonly managedIdentityRequestsRefused: number;
+  /** Managed identity tokens issued to one identity. */
+  managedIdentityTokensIssuedFor(clientId: string): number;
 
   /** Stops listening and drops keep-alive connections, so it resolves promptly. */
   close(): Promise<void>;
@@ -85,14 +112,25 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
 
   const directory = new EntraDirectory(tenantId);
   directory.registerResource({ appId: audience, identifierUris: audienceUris });
-  const counters = { jwksRequests: 0, metadataRequests: 0, tokensIssued: 0, tokensMinted: 0 };
+  const counters = {
+    jwksRequests: 0,
+    metadataRequests: 0,
+    tokensIssued: 0,
+    tokensMinted: 0,
+    managedIdentityTokensIssued: 0,
+    managedIdentityRequestsRefused: 0,
+  };
+  const managedIdentityTokensByClient = new Map<string, number>();
 
   // The issuer depends on the port, known only after listen(); the key ring needs it for the JWKS.
   let urls: ReturnType<typeof endpointUrls> | undefined;
   let keyRing: EntraKeyRing | undefined;
+  let managedIdentities: AppServiceManagedIdentities | undefined;
   const ready = () => {
-    if (urls === undefined || keyRing === undefined) throw new Error("Entra stand-in is not listening yet");
-    return { urls, keyRing };
+    if (urls === undefined || keyRing === undefined || managedIdentities === undefined) {
+      throw new Error("Entra stand-in is not listening yet");
+    }
+    return { urls, keyRing, managedIdentities };
   };
 
   function mintToken(body: Record<string, unknown>): string {
@@ -163,10 +201,50 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
     return { token_type: "Bearer", expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken };
   }
 
+  /** The App Service token endpoint; refusals use its own error shape, not Entra's. */
+  function serveManagedIdentityToken(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): void {
+    const { urls, keyRing, managedIdentities } = ready();
+    const correlationId = randomUUID();
+    const headers = { "x-correlation-id": correlationId };
+    try {
+      if (request.method !== "GET") throw new ManagedIdentityError(405, "The token endpoint only answers GET.");
+      const header = request.headers["x-identity-header"];
+      const grant = managedIdentities.grant({ identityHeader: Array.isArray(header) ? header[0] : header, query });
+      const claims = managedIdentityTokenClaims(grant, {
+        v1Issuer: urls.v1Issuer,
+        tenantId,
+        nowSeconds: Math.floor(now() / 1000),
+      });
+      const accessToken = keyRing.signCompact(claims);
+      counters.managedIdentityTokensIssued++;
+      const clientId = grant.identity.clientId.toLowerCase();
+      managedIdentityTokensByClient.set(clientId, (managedIdentityTokensByClient.get(clientId) ?? 0) + 1);
+      sendJson(
+        response,
+        200,
+        {
+          access_token: accessToken,
+          expires_on: String(claims["exp"]),
+          resource: grant.requestedResource,
+          token_type: "Bearer",
+          client_id: grant.identity.clientId,
+        },
+        headers,
+      );
+    } catch (error) {
+      if (!(error instanceof ManagedIdentityError)) throw error;
+      counters.managedIdentityRequestsRefused++;
+      sendJson(response, error.status, error.body(correlationId), headers);
+    }
+  }
+
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const { urls, keyRing } = ready();
-    const path = new URL(request.url ?? "/", urls.authorityHost).pathname;
+    const url = new URL(request.url ?? "/", urls.authorityHost);
+    const path = url.pathname;
     const method = request.method ?? "GET";
+
+    if (path === MANAGED_IDENTITY_PATH) return serveManagedIdentityToken(request, response, url.searchParams);
 
     if (path === "/mint") {
       if (method !== "POST") return sendJson(response, 405, { error: "invalid_request", error_description: "POST only" });
@@ -244,6 +322,8 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
   urls = endpointUrls(`http://127.0.0.1:${port}`, tenantId);
   keyRing = new EntraKeyRing(urls.issuer);
   const ring = keyRing;
+  managedIdentities = new AppServiceManagedIdentities(directory, urls.managedIdentityEndpoint);
+  const identities = managedIdentities;
 
   return {
     ...urls,
@@ -257,6 +337,7 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
     registerClient: (registration) => directory.registerClient(registration),
     registerResource: (resource) => directory.registerResource(resource),
     mintToken,
+    enableManagedIdentity: (identityOptions) => identities.enable(identityOptions),
     rotateKeys: () => ring.rotate(),
     retireOldKeys: () => ring.retireOldKeys(),
     get jwksRequests() {
@@ -271,6 +352,13 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
     get tokensMinted() {
       return counters.tokensMinted;
     },
+    get managedIdentityTokensIssued() {
+      return counters.managedIdentityTokensIssued;
+    },
+    get managedIdentityRequestsRefused() {
+      return counters.managedIdentityRequestsRefused;
+    },
+    managedIdentityTokensIssuedFor: (clientId) => managedIdentityTokensByClient.get(clientId.toLowerCase()) ?? 0,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
@@ -283,10 +371,12 @@ function endpointUrls(authorityHost: string, tenantId: string) {
   return {
     authorityHost,
     issuer: `${authorityHost}/${tenantId}/v2.0`,
+    v1Issuer: `${authorityHost}/${tenantId}/`,
     metadataUrl: `${authorityHost}/${tenantId}/v2.0/.well-known/openid-configuration`,
     jwksUri: `${authorityHost}/${tenantId}/discovery/v2.0/keys`,
     tokenUrl: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
     mintUrl: `${authorityHost}/mint`,
+    managedIdentityEndpoint: `${authorityHost}${MANAGED_IDENTITY_PATH}`,
   };
 }
 
