@@ -11,9 +11,10 @@ import functions, { type HttpResponseInit } from "@azure/functions";
 import { Cron } from "croner";
 import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
 import { jsonLogger, type Logger } from "../src/logging.js";
+import { createEntraAccessTokenCheck } from "./entra/access-token-check.js";
 import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
 import { entraClientCredential } from "./entra-client-credential.js";
-import { startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
+import { KEY_VAULT_RESOURCE, startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "./maskinporten/index.js";
 import { issueEnterpriseCertificate } from "./pki.js";
 
@@ -83,13 +84,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const pki = issueEnterpriseCertificate({ organisationNumber: SANDBOX_ORGANISATION, organisation: "Sandbox Rederi AS" });
 
   const entra = await startEntraStandIn();
-  entra.registerResource({ appId: KEY_VAULT_APP_ID, identifierUris: ["https://vault.azure.net"] });
+  entra.registerResource({ appId: KEY_VAULT_APP_ID, identifierUris: [KEY_VAULT_RESOURCE] });
   const brokerIdentity = { clientId: "sandbox-broker-identity", clientSecret: randomSecret() };
   entra.registerClient(brokerIdentity);
   const caller = { clientId: "sandbox-caller", clientSecret: randomSecret() };
   entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
 
-  const keyVault = await startKeyVaultStandIn({ tenantId: entra.tenantId });
+  // Like a real vault, only Entra tokens for Key Vault from the sandbox tenant get in.
+  const keyVault = await startKeyVaultStandIn({
+    tenantId: entra.tenantId,
+    acceptToken: createEntraAccessTokenCheck(entra, { audiences: [KEY_VAULT_RESOURCE, KEY_VAULT_APP_ID] }),
+  });
   await keyVault.importCertificate("virksomhetssertifikat", {
     privateKey: pki.leaf.privateKey,
     certificateDer: pki.leaf.certificateDer,
@@ -148,10 +153,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const brokerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   let invocation = 0;
+  const schedule = new Cron(settings.RENEW_SCHEDULE!, { timezone: "UTC", paused: true });
   const tick = async () => {
     const context = new functions.InvocationContext({ invocationId: `sandbox-${++invocation}`, functionName: "renew" });
-    const now = new Date().toISOString();
-    await handlers.renewHandler({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } }, context);
+    // As the host reports it: the previous and the next occurrence of the schedule.
+    const [next, after] = schedule.nextRuns(2);
+    const last = new Date(2 * next!.getTime() - after!.getTime()).toISOString();
+    const scheduleStatus = { last, next: next!.toISOString(), lastUpdated: new Date().toISOString() };
+    await handlers.renewHandler({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus }, context);
   };
   // The timer renews once at start so the first request finds a token, then on its schedule (UTC).
   await tick();
