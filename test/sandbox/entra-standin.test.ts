@@ -2,8 +2,10 @@ import { createHash, X509Certificate } from "node:crypto";
 import { Agent, request as httpRequest } from "node:http";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEntraAccessTokenCheck } from "../../sandbox/entra/access-token-check.js";
+import type { EnabledManagedIdentity } from "../../sandbox/entra/managed-identity.js";
 import { startEntraStandIn, type EntraStandIn } from "../../sandbox/entra/standin.js";
-import { decodeJson, segments } from "../auth/helpers.js";
+import { decodeJson, segments, verifierFor } from "../auth/helpers.js";
 
 const CLIENT = { clientId: "3f2a9c1e-5b7d-4e8f-a0b1-c2d3e4f5a6b7", clientSecret: "s3cret~value.with-chars" };
 const ROLE = "Token.Read.default";
@@ -254,5 +256,239 @@ describe("close", () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+const KEY_VAULT = "https://vault.azure.net";
+const KEY_VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
+
+describe("App Service managed identity endpoint", () => {
+  let system: EnabledManagedIdentity;
+  let user: EnabledManagedIdentity;
+
+  beforeAll(() => {
+    standIn.registerResource({ appId: KEY_VAULT_APP_ID, identifierUris: [KEY_VAULT] });
+    system = standIn.enableManagedIdentity();
+    user = standIn.enableManagedIdentity({ userAssigned: true, name: "id-workload", roles: { [standIn.audience]: [ROLE] } });
+  });
+
+  /** A request as MSAL's App Service source sends it; `query` members set to null are left out. */
+  async function requestToken(query: Record<string, string | null>, header: string | null = system.env.IDENTITY_HEADER, method = "GET") {
+    const url = new URL(system.env.IDENTITY_ENDPOINT);
+    for (const [name, value] of Object.entries({ "api-version": "2019-08-01", resource: KEY_VAULT, ...query })) {
+      if (value !== null) url.searchParams.set(name, value);
+    }
+    const response = await fetch(url, { method, headers: header === null ? {} : { "X-IDENTITY-HEADER": header } });
+    return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  it("gives every identity of the app the same IDENTITY_ENDPOINT and IDENTITY_HEADER", () => {
+    expect(system.env.IDENTITY_ENDPOINT).toBe(`${standIn.authorityHost}/msi/token`);
+    expect(standIn.managedIdentityEndpoint).toBe(system.env.IDENTITY_ENDPOINT);
+    expect(system.env.IDENTITY_HEADER).toMatch(/^[0-9a-f-]{36}$/);
+    expect(user.env).toEqual(system.env);
+    expect(system.kind).toBe("system-assigned");
+    expect(user.kind).toBe("user-assigned");
+  });
+
+  it("issues the system-assigned identity's v1.0 token when the request names no identity", async () => {
+    const before = { all: standIn.managedIdentityTokensIssued, system: standIn.managedIdentityTokensIssuedFor(system.clientId) };
+    const { status, headers, body } = await requestToken({});
+    expect(status).toBe(200);
+    expect(headers.get("content-type")).toMatch(/^application\/json/);
+    expect(Object.keys(body).sort()).toEqual(["access_token", "client_id", "expires_on", "resource", "token_type"]);
+    expect(body).toMatchObject({ resource: KEY_VAULT, token_type: "Bearer", client_id: system.clientId });
+    expect(body["expires_on"]).toMatch(/^\d+$/); // epoch seconds, as a string
+
+    const { payload, protectedHeader } = await jwtVerify(body["access_token"] as string, createLocalJWKSet(await jwks()), {
+      algorithms: ["RS256"],
+      issuer: standIn.v1Issuer,
+      audience: KEY_VAULT,
+    });
+    expect(protectedHeader).toEqual({ typ: "JWT", alg: "RS256", kid: standIn.currentKid });
+    expect(Object.keys(payload).sort()).toEqual(
+      ["aio", "appid", "appidacr", "aud", "exp", "iat", "idp", "idtyp", "iss", "nbf", "oid", "rh", "sub", "tid", "uti", "ver", "xms_mirid"],
+    );
+    expect(payload).toMatchObject({
+      iss: `${standIn.authorityHost}/${standIn.tenantId}/`,
+      idp: standIn.v1Issuer,
+      appid: system.clientId,
+      appidacr: "2",
+      idtyp: "app",
+      oid: system.objectId,
+      sub: system.objectId,
+      tid: standIn.tenantId,
+      ver: "1.0",
+      xms_mirid: system.resourceId,
+    });
+    expect(system.resourceId).toMatch(/^\/subscriptions\/[0-9a-f-]{36}\/resourcegroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+$/);
+    expect(payload.exp).toBe(Number(body["expires_on"]));
+    expect(payload.nbf).toBe(payload.iat);
+    expect(payload.exp! - payload.iat!).toBe(86_400 + 300);
+    expect(standIn.managedIdentityTokensIssued).toBe(before.all + 1);
+    expect(standIn.managedIdentityTokensIssuedFor(system.clientId)).toBe(before.system + 1);
+  });
+
+  it.each([
+    ["client_id", () => user.clientId.toUpperCase()],
+    ["object_id", () => user.objectId],
+    ["principal_id", () => user.objectId],
+    ["mi_res_id", () => user.resourceId],
+  ])("issues a user-assigned identity's token when the request names it by %s", async (selector, value) => {
+    const { status, body } = await requestToken({ [selector]: value() });
+    expect(status).toBe(200);
+    expect(body["client_id"]).toBe(user.clientId);
+    const payload = decodeJson(segments(body["access_token"] as string)[1]);
+    expect(payload).toMatchObject({ appid: user.clientId, oid: user.objectId, xms_mirid: user.resourceId });
+    expect(user.resourceId).toMatch(/\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/id-workload$/);
+    expect(payload).not.toHaveProperty("roles"); // its roles are on the broker's API, not on Key Vault
+  });
+
+  it("puts the identity's app roles on the resource it asked for in the token, which the broker's caller verifier takes", async () => {
+    const { status, body } = await requestToken({ resource: standIn.audienceUris[0]!, client_id: user.clientId });
+    expect(status).toBe(200);
+    expect(body["resource"]).toBe(standIn.audienceUris[0]);
+    const token = body["access_token"] as string;
+    expect(decodeJson(segments(token)[1])).toMatchObject({ aud: standIn.audienceUris[0], roles: [ROLE] });
+    // A workload's managed identity calling the broker's HTTP API is a real caller.
+    const caller = await verifierFor(standIn).verify(`Bearer ${token}`);
+    expect(caller).toMatchObject({ appId: user.clientId, objectId: user.objectId, roles: [ROLE] });
+  });
+
+  it("keeps a trailing slash of the resource in aud, as Entra does (and Key Vault then refuses the token)", async () => {
+    const { status, body } = await requestToken({ resource: `${KEY_VAULT}/` });
+    expect(status).toBe(200);
+    expect(body["resource"]).toBe(`${KEY_VAULT}/`);
+    const token = body["access_token"] as string;
+    expect(decodeJson(segments(token)[1])["aud"]).toBe(`${KEY_VAULT}/`);
+    expect(await createEntraAccessTokenCheck(standIn, { audiences: [KEY_VAULT, KEY_VAULT_APP_ID] })(token)).toBe(false);
+  });
+
+  it.each([
+    ["no X-IDENTITY-HEADER", {}, null, 401, /X-IDENTITY-HEADER/],
+    ["a wrong X-IDENTITY-HEADER", {}, "5e29463d-71da-4fe0-8e69-999b57db23b0", 401, /X-IDENTITY-HEADER/],
+    ["no api-version", { "api-version": null }, undefined, 400, /api-version/],
+    ["api-version 2017-09-01 (the old protocol)", { "api-version": "2017-09-01" }, undefined, 400, /2017-09-01/],
+    ["no resource", { resource: null }, undefined, 400, /resource/],
+    ["an unknown resource", { resource: "https://storage.azure.com" }, undefined, 400, /^AADSTS500011: The resource principal named https:\/\/storage\.azure\.com /],
+    ["an unknown user-assigned client id", { client_id: "00000000-0000-4000-8000-000000000000" }, undefined, 400, /^Unable to load the proper Managed Identity\.$/],
+    ["two identity selectors", { client_id: "a", object_id: "b" }, undefined, 400, /client_id and object_id/],
+  ] as const)("refuses %s in the token endpoint's error shape", async (_name, query, header, status, message) => {
+    const before = { issued: standIn.managedIdentityTokensIssued, refused: standIn.managedIdentityRequestsRefused };
+    const result = await requestToken(query, header === undefined ? system.env.IDENTITY_HEADER : header);
+    expect(result.status).toBe(status);
+    expect(Object.keys(result.body).sort()).toEqual(["correlationId", "message", "statusCode"]);
+    expect(result.body["statusCode"]).toBe(status);
+    expect(result.body["message"]).toMatch(message);
+    expect(result.body["correlationId"]).toBe(result.headers.get("x-correlation-id"));
+    expect(JSON.stringify(result.body)).not.toContain(system.env.IDENTITY_HEADER);
+    expect(standIn.managedIdentityRequestsRefused).toBe(before.refused + 1);
+    expect(standIn.managedIdentityTokensIssued).toBe(before.issued);
+  });
+
+  it("answers only GET", async () => {
+    const result = await requestToken({}, system.env.IDENTITY_HEADER, "POST");
+    expect(result.status).toBe(405);
+    expect(result.body["statusCode"]).toBe(405);
+  });
+
+  it("allows one system-assigned identity per app and one identity per client id", () => {
+    expect(() => standIn.enableManagedIdentity()).toThrow(/already has a system-assigned identity/);
+    expect(() => standIn.enableManagedIdentity({ userAssigned: true, clientId: user.clientId })).toThrow(/already enabled/);
+  });
+
+  it("refuses a request that names no identity when the app has only user-assigned ones", async () => {
+    const userOnly = await startEntraStandIn();
+    try {
+      const identity = userOnly.enableManagedIdentity({ userAssigned: true });
+      userOnly.registerResource({ appId: KEY_VAULT_APP_ID, identifierUris: [KEY_VAULT] });
+      const url = `${identity.env.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent(KEY_VAULT)}`;
+      const headers = { "X-IDENTITY-HEADER": identity.env.IDENTITY_HEADER };
+      const unnamed = await fetch(url, { headers });
+      expect(unnamed.status).toBe(400);
+      expect(((await unnamed.json()) as Record<string, unknown>)["message"]).toBe("Unable to load the proper Managed Identity.");
+      const named = await fetch(`${url}&client_id=${identity.clientId}`, { headers });
+      expect(named.status).toBe(200);
+    } finally {
+      await userOnly.close();
+    }
+  });
+
+  it("dates iat/nbf five minutes back and expires a day after issue, on the injected clock", async () => {
+    const issuedAtMs = Date.UTC(2030, 0, 1);
+    const clocked = await startEntraStandIn({ now: () => issuedAtMs });
+    try {
+      const identity = clocked.enableManagedIdentity();
+      clocked.registerResource({ appId: KEY_VAULT_APP_ID, identifierUris: [KEY_VAULT] });
+      const response = await fetch(`${identity.env.IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=${encodeURIComponent(KEY_VAULT)}`, {
+        headers: { "X-IDENTITY-HEADER": identity.env.IDENTITY_HEADER },
+      });
+      const body = (await response.json()) as Record<string, unknown>;
+      const issuedAt = issuedAtMs / 1000;
+      expect(body["expires_on"]).toBe(String(issuedAt + 86_400));
+      expect(decodeJson(segments(body["access_token"] as string)[1])).toMatchObject({ iat: issuedAt - 300, nbf: issuedAt - 300, exp: issuedAt + 86_400 });
+    } finally {
+      await clocked.close();
+    }
+  });
+});
+
+describe("createEntraAccessTokenCheck (what Key Vault checks)", () => {
+  const audiences = [KEY_VAULT, KEY_VAULT_APP_ID];
+  const check = (token: string) => createEntraAccessTokenCheck(standIn, { audiences })(token);
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+  it("accepts a v1.0 token for https://vault.azure.net and a v2.0 client-credentials token for Key Vault's app id", async () => {
+    expect(await check(standIn.mintToken({ iss: standIn.v1Issuer, ver: "1.0", aud: KEY_VAULT, appid: CLIENT.clientId }))).toBe(true);
+    const { status, body } = await postToken({
+      grant_type: "client_credentials",
+      client_id: CLIENT.clientId,
+      client_secret: CLIENT.clientSecret,
+      scope: `${KEY_VAULT}/.default`,
+    });
+    expect(status).toBe(200);
+    const token = body["access_token"] as string;
+    expect(decodeJson(segments(token)[1])["aud"]).toBe(KEY_VAULT_APP_ID);
+    expect(await check(token)).toBe(true);
+  });
+
+  it.each([
+    ["another audience", () => standIn.mintToken({ aud: standIn.audience })],
+    ["an audience that differs only by a trailing slash", () => standIn.mintToken({ aud: `${KEY_VAULT}/` })],
+    ["an expired token (beyond 5 min skew)", () => standIn.mintToken({ aud: KEY_VAULT, iat: nowSeconds() - 7200, exp: nowSeconds() - 301 })],
+    ["a token not valid yet", () => standIn.mintToken({ aud: KEY_VAULT, nbf: nowSeconds() + 3600 })],
+    ["no exp", () => standIn.mintToken({ aud: KEY_VAULT, exp: null })],
+    ["another tenant's tid", () => standIn.mintToken({ aud: KEY_VAULT, tid: "9d3c5b1a-0e2f-4a6b-8c7d-1e2f3a4b5c6d" })],
+    ["no tid", () => standIn.mintToken({ aud: KEY_VAULT, tid: null })],
+    ["another issuer", () => standIn.mintToken({ aud: KEY_VAULT, iss: "https://sts.windows.net/" + standIn.tenantId + "/" })],
+    ["a header that lies about its algorithm", () => standIn.mintToken({ aud: KEY_VAULT, _header: { alg: "RS512" } })],
+    ["an unknown kid", () => standIn.mintToken({ aud: KEY_VAULT, _header: { kid: "nope" } })],
+    ["an unsigned token", () => `${Buffer.from('{"alg":"none"}').toString("base64url")}.${segments(standIn.mintToken({ aud: KEY_VAULT }))[1]}.`],
+    ["not a JWT at all", () => "sandbox-access-token"],
+  ])("refuses %s", async (_name, token) => {
+    expect(await check(token())).toBe(false);
+  });
+
+  it("refuses a token signed by another stand-in for the same tenant", async () => {
+    const impostor = await startEntraStandIn({ tenantId: standIn.tenantId });
+    try {
+      expect(await check(impostor.mintToken({ iss: standIn.issuer, aud: KEY_VAULT }))).toBe(false);
+    } finally {
+      await impostor.close();
+    }
+  });
+
+  it("uses the injected clock", async () => {
+    const token = standIn.mintToken({ aud: KEY_VAULT });
+    const later = createEntraAccessTokenCheck(standIn, { audiences, now: () => Date.now() + 2 * 3600_000 });
+    expect(await later(token)).toBe(false);
+  });
+
+  it("throws, rather than answering no, when the key set cannot be fetched", async () => {
+    const gone = await startEntraStandIn();
+    const token = gone.mintToken({ aud: KEY_VAULT });
+    const goneCheck = createEntraAccessTokenCheck(gone, { audiences });
+    await gone.close();
+    await expect(goneCheck(token)).rejects.toThrow();
   });
 });
