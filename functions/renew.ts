@@ -5,7 +5,7 @@ import type { RenewalOutcome } from "../src/renewal/profile-tokens.js";
 /** Runs the renewal policy for every profile; per-profile outcomes are logged by the broker too. */
 export async function renewHandler(timer: Timer, context: InvocationContext): Promise<RenewalOutcome[]> {
   const runtime = getRuntime(); // a config error fails the invocation, which is what an operator should see
-  const outcomes = await runtime.broker.renewAll("timer");
+  const outcomes = await runtime.broker.renewAll("timer", scheduleOf(timer));
   runtime.logger.log(outcomes.some((o) => o.outcome === "failed") ? "warn" : "info", "renewal-tick", {
     invocationId: context.invocationId,
     pastDue: timer.isPastDue,
@@ -16,3 +16,10 @@ export async function renewHandler(timer: Timer, context: InvocationContext): Pr
 
 // @azure/functions is CommonJS without detectable named exports: take `app` from the default export.
 functions.app.timer("renew", { schedule: "%RENEW_SCHEDULE%", runOnStartup: false, handler: renewHandler });
+
+/** The schedule's interval, from the host's record of the last and next occurrence (when it keeps one). */
+function scheduleOf(timer: Timer): { intervalMs: number } | undefined {
+  const last = Date.parse(timer.scheduleStatus?.last ?? "");
+  const next = Date.parse(timer.scheduleStatus?.next ?? "");
+  return next > last ? { intervalMs: next - last } : undefined;
+}

@@ -67,7 +67,7 @@ param signingChain string = ''
 param defaultProfile string = ''
 
 @description('NCRONTAB (6 fields, UTC) of the renewal timer.')
-param renewSchedule string = '0 */5 * * * *'
+param renewSchedule string = '0 * * * * *'
 
 @description('Renew when less than this share of the token lifetime is left (0 < r < 1).')
 param renewBeforeExpiryRatio string = '0.5'

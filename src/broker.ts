@@ -11,7 +11,7 @@ import { createKeyVaultTokenStore } from "./keyvault/token-store.js";
 import { silentLogger, type Logger } from "./logging.js";
 import { createMaskinportenClient, type MaskinportenClient, type MaskinportenClientOptions } from "./maskinporten/client.js";
 import { createTokenIssuer } from "./renewal/issue-token.js";
-import { DEFAULT_MIN_SERVE_REMAINING_MS } from "./renewal/policy.js";
+import { DEFAULT_MIN_SERVE_REMAINING_MS, scheduleTooSlow } from "./renewal/policy.js";
 import { ProfileTokens, type ProfileStatus, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
 import type { StoredToken } from "./token-store/stored-token.js";
 import type { TokenStore } from "./token-store/token-store.js";
@@ -39,8 +39,11 @@ export interface Broker {
   profile(name?: string): TokenProfile | undefined;
   /** A token for a caller (see ProfileTokens.serve). */
   serve(profileName: string): Promise<StoredToken>;
-  /** Renews every profile that is due; one profile's failure does not stop the others. */
-  renewAll(trigger: RenewalTrigger): Promise<RenewalOutcome[]>;
+  /**
+   * Renews every profile that is due; one profile's failure does not stop the others. With the
+   * timer's interval, also warns when it is too slow for a profile's token lifetime.
+   */
+  renewAll(trigger: RenewalTrigger, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
   health(): Promise<ProfileHealth[]>;
 }
 
@@ -107,7 +110,13 @@ export function createBroker(options: BrokerOptions): Broker {
   const keepers = new Map(
     config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now })]),
   );
-  const lastCertificateWarning = new Map<string, number>();
+  // Warnings an alert rule reads: once a day per subject is enough, more is noise.
+  const lastWarning = new Map<string, number>();
+  const warnDaily = (subject: string, event: string, fields: Record<string, unknown>) => {
+    if (now() - (lastWarning.get(`${event}:${subject}`) ?? -Infinity) < DAY_MS) return;
+    lastWarning.set(`${event}:${subject}`, now());
+    logger.log("warn", event, fields);
+  };
 
   async function certificateHealth(profile: TokenProfile): Promise<Pick<ProfileHealth, "certificateNotAfter" | "certificateDaysLeft">> {
     if (profile.signing.kind !== "certificate") return {};
@@ -127,13 +136,22 @@ export function createBroker(options: BrokerOptions): Broker {
     const { certificateDaysLeft, certificateNotAfter } = await certificateHealth(profile);
     if (certificateDaysLeft === undefined || certificateDaysLeft > warningDays || profile.signing.kind !== "certificate") return;
     const certificate = profile.signing.certificateName;
-    // Once a day per certificate is enough for an alert rule; more is noise.
-    if (now() - (lastCertificateWarning.get(certificate) ?? -Infinity) < DAY_MS) return;
-    lastCertificateWarning.set(certificate, now());
-    logger.log("warn", "certificate-expiry", {
+    warnDaily(certificate, "certificate-expiry", {
       certificate,
       notAfter: certificateNotAfter!.toISOString(),
       daysLeft: certificateDaysLeft,
+    });
+  }
+
+  function warnIfScheduleTooSlow(keeper: ProfileTokens, intervalMs: number): void {
+    const token = keeper.heldToken();
+    if (!token || !scheduleTooSlow(token, policy, intervalMs)) return;
+    warnDaily(keeper.profile.name, "renewal-schedule-too-slow", {
+      profile: keeper.profile.name,
+      tokenLifetimeSeconds: Math.round((token.expiresAt.getTime() - token.issuedAt.getTime()) / 1000),
+      scheduleIntervalSeconds: Math.round(intervalMs / 1000),
+      renewWhenRemainingRatio: policy.renewWhenRemainingRatio,
+      message: "RENEW_SCHEDULE fires less often than lifetime × RENEW_BEFORE_EXPIRY_RATIO: the stored token lapses between ticks; shorten the schedule",
     });
   }
 
@@ -147,9 +165,10 @@ export function createBroker(options: BrokerOptions): Broker {
       if (!keeper) throw new BrokerError(ErrorCode.UnknownProfile, `Unknown token profile "${profileName}"`);
       return keeper.serve();
     },
-    async renewAll(trigger) {
+    async renewAll(trigger, schedule) {
       const outcomes = await Promise.all([...keepers.values()].map((keeper) => keeper.renewIfDue(trigger)));
       await Promise.all(config.profiles.map((profile) => warnIfCertificateExpiring(profile)));
+      if (schedule) for (const keeper of keepers.values()) warnIfScheduleTooSlow(keeper, schedule.intervalMs);
       return outcomes;
     },
     async health() {

@@ -79,7 +79,8 @@ export class ConfigError extends BrokerError {
   }
 }
 
-export const DEFAULT_RENEW_SCHEDULE = "0 */5 * * * *";
+/** Every minute: a 120 s token (Maskinporten's default lifetime) renewed at half its life never lapses. */
+export const DEFAULT_RENEW_SCHEDULE = "0 * * * * *";
 export const DEFAULT_RENEW_RATIO = 0.5;
 const PROFILE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;

@@ -41,3 +41,12 @@ export function failureBackoffMs(failures: number): number {
   if (failures <= 0) return 0;
   return Math.min(300_000, 5_000 * 2 ** (failures - 1));
 }
+
+/**
+ * A timer firing every `intervalMs` can only keep a token valid if it ticks at least once in the
+ * window between "due" and "expired" (lifetime × ratio).
+ */
+export function scheduleTooSlow(token: StoredToken, policy: RenewalPolicy, intervalMs: number): boolean {
+  const lifetime = token.expiresAt.getTime() - token.issuedAt.getTime();
+  return intervalMs > lifetime * policy.renewWhenRemainingRatio;
+}

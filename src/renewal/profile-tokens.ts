@@ -121,6 +121,11 @@ export class ProfileTokens {
     return this.renew(trigger);
   }
 
+  /** The token held in memory, if any (no I/O). */
+  heldToken(): StoredToken | undefined {
+    return this.held;
+  }
+
   status(): ProfileStatus {
     return {
       profile: this.profile.name,

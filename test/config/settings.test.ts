@@ -29,7 +29,7 @@ describe("parseBrokerConfig", () => {
     const config = parseBrokerConfig(base);
     expect(config.keyVaultUrl).toBe("https://my-vault.vault.azure.net/");
     expect(config.defaultProfile).toBe("skatt");
-    expect(config.renewal).toEqual({ schedule: "0 */5 * * * *", renewWhenRemainingRatio: 0.5 });
+    expect(config.renewal).toEqual({ schedule: "0 * * * * *", renewWhenRemainingRatio: 0.5 });
     expect(config.callers).toBeUndefined();
     expect(config.profiles).toEqual([
       {

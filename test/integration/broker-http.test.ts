@@ -122,4 +122,17 @@ describe("token endpoint over a real broker", () => {
     const after = await request(runtime, caller);
     expect(after.body.access_token).not.toBe(first.body.access_token);
   });
+
+  it("warns once a day when the timer is too slow for the token lifetime", async () => {
+    const runtime = newRuntime();
+    const tooSlow = () => logs.filter((l) => l.includes('"event":"renewal-schedule-too-slow"'));
+    const before = tooSlow().length;
+    await runtime.broker.renewAll("timer", { intervalMs: 60_000 }); // 300 s token, due at 150 s: fits
+    expect(tooSlow().length).toBe(before);
+    await runtime.broker.renewAll("timer", { intervalMs: 300_000 });
+    await runtime.broker.renewAll("timer", { intervalMs: 300_000 });
+    expect(tooSlow().slice(before).map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: "warn", profile: "p", tokenLifetimeSeconds: 300, scheduleIntervalSeconds: 300 }),
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { failureBackoffMs, laterToken, renewDueAtMs, tokenState } from "../../src/renewal/policy.js";
+import { failureBackoffMs, laterToken, renewDueAtMs, scheduleTooSlow, tokenState } from "../../src/renewal/policy.js";
 import type { StoredToken } from "../../src/token-store/stored-token.js";
 
 const policy = { renewWhenRemainingRatio: 0.5, minServeRemainingMs: 15_000 };
@@ -41,5 +41,11 @@ describe("renewal policy", () => {
 
   it("backs off 5 s doubling to 5 minutes", () => {
     expect([0, 1, 2, 3, 7, 8, 20].map(failureBackoffMs)).toEqual([0, 5_000, 10_000, 20_000, 300_000, 300_000, 300_000]);
+  });
+
+  it("knows when a timer interval cannot keep the token valid", () => {
+    expect(scheduleTooSlow(t, policy, 60_000)).toBe(false);
+    expect(scheduleTooSlow(t, policy, 61_000)).toBe(true);
+    expect(scheduleTooSlow(t, policy, 300_000)).toBe(true);
   });
 });
