@@ -7,7 +7,7 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatLogLine, type Logger } from "../../src/logging.js";
 import { startSandbox, type Sandbox } from "../../sandbox/sandbox.js";
-import { staticCredential } from "../support/credentials.js";
+import { entraClientCredential } from "../../sandbox/entra-client-credential.js";
 
 let sandbox: Sandbox;
 const logLines: string[] = [];
@@ -70,7 +70,9 @@ describe("sandbox end to end", () => {
     expect(sandbox.maskinporten.verifyAccessToken(String(body.access_token))).toMatchObject({ client_id: "sandbox-skatt-client" });
 
     // A workload with the plain SDK (test-only trust of the stand-in's TLS certificate).
-    const secrets = new SecretClient(sandbox.env.keyVaultUrl, staticCredential(), {
+    const { caller, entraTokenUrl } = sandbox.env;
+    const workloadIdentity = entraClientCredential({ tokenUrl: entraTokenUrl, clientId: caller.clientId, clientSecret: caller.clientSecret });
+    const secrets = new SecretClient(sandbox.env.keyVaultUrl, workloadIdentity, {
       disableChallengeResourceVerification: true,
       tlsOptions: { ca: sandbox.env.keyVaultCaPem },
     });
