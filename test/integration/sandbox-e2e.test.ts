@@ -70,8 +70,8 @@ describe("sandbox end to end", () => {
     expect(sandbox.maskinporten.verifyAccessToken(String(body.access_token))).toMatchObject({ client_id: "sandbox-skatt-client" });
 
     // A workload with the plain SDK (test-only trust of the stand-in's TLS certificate).
-    const { caller, entraTokenUrl } = sandbox.env;
-    const workloadIdentity = entraClientCredential({ tokenUrl: entraTokenUrl, clientId: caller.clientId, clientSecret: caller.clientSecret });
+    const workload = sandbox.env.caller;
+    const workloadIdentity = entraClientCredential({ tokenUrl: sandbox.env.entraTokenUrl, clientId: workload.clientId, clientSecret: workload.clientSecret });
     const secrets = new SecretClient(sandbox.env.keyVaultUrl, workloadIdentity, {
       disableChallengeResourceVerification: true,
       tlsOptions: { ca: sandbox.env.keyVaultCaPem },
