@@ -1,4 +1,5 @@
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { isLoopbackUrl } from "../config/environments.js";
 import { BrokerError, ErrorCode } from "../errors.js";
 import { APP_SERVICE_PRINCIPAL_HEADER, claimsFromAppServicePrincipal } from "./app-service-principal.js";
 import { CallerAuthError, unauthenticated } from "./auth-error.js";
@@ -164,8 +165,7 @@ function validateOptions(options: CallerVerifierOptions): Settings {
   } catch (cause) {
     throw new BrokerError(ErrorCode.Config, "Caller verification: authorityHost is not a URL", { cause });
   }
-  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(authorityUrl.hostname);
-  if (authorityUrl.protocol !== "https:" && !(authorityUrl.protocol === "http:" && loopback)) {
+  if (authorityUrl.protocol !== "https:" && !(authorityUrl.protocol === "http:" && isLoopbackUrl(authorityUrl))) {
     throw configError("authorityHost must be https (plain http only on loopback, for the stand-in)");
   }
 
