@@ -144,7 +144,11 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
   const keyVaultUrl = parseVaultUrl(read, "KEY_VAULT_URL");
   const globalEnvironment = read.optional("MASKINPORTEN_ENVIRONMENT");
 
-  const names = splitList(read.required("TOKEN_PROFILES", 'a comma-separated list of profile names, e.g. "skatt,sdir"') ?? "");
+  const profilesText = read.required("TOKEN_PROFILES", 'a comma-separated list of profile names, e.g. "skatt,sdir"');
+  const names = splitList(profilesText ?? "");
+  if (profilesText !== undefined && names.length === 0) {
+    read.problem("TOKEN_PROFILES", `"${profilesText}" names no profile; expected a comma-separated list of profile names, e.g. "skatt,sdir"`);
+  }
   const seen = new Set<string>();
   const profiles: TokenProfile[] = [];
   for (const name of names) {
