@@ -135,4 +135,23 @@ describe("token endpoint over a real broker", () => {
       expect.objectContaining({ level: "warn", profile: "p", tokenLifetimeSeconds: 300, scheduleIntervalSeconds: 300 }),
     ]);
   });
+
+  it("logs certificate-expiry with daysLeft once a day when the signing certificate expires within 30 days", async () => {
+    const soon = issueEnterpriseCertificate({ organisationNumber: ORG, notAfter: new Date(nowMs + 12.5 * 86_400_000) });
+    await kv.importCertificate("expiring", { privateKey: soon.leaf.privateKey, certificateDer: soon.leaf.certificateDer });
+    const runtime = createRuntime({
+      settings: { KEY_VAULT_URL: kv.url, MASKINPORTEN_ENVIRONMENT: mp.issuer, TOKEN_PROFILES: "p", SIGNING_CERTIFICATE_NAME: "expiring", PROFILE_P_CLIENT_ID: "c", PROFILE_P_SCOPES: "s:read" },
+      credential: staticCredential(),
+      keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
+      logger,
+      now: () => nowMs,
+    });
+    const expiring = () => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "certificate-expiry" && l.certificate === "expiring");
+    await runtime.broker.renewAll("timer");
+    await runtime.broker.renewAll("timer");
+    expect(expiring()).toEqual([expect.objectContaining({ level: "warn", daysLeft: 12 })]);
+    nowMs += 86_400_000 + 1;
+    await runtime.broker.renewAll("timer");
+    expect(expiring().map((l) => l.daysLeft)).toEqual([12, 11]);
+  });
 });
