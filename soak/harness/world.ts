@@ -32,6 +32,8 @@ export const DEFAULT_PROFILES: readonly WorldProfile[] = [
 export interface WorldOptions {
   /** Fake clock start (epoch ms); default the current time. */
   startMs?: number;
+  /** Let the fake clock also run this many times faster than real time (see FakeClock). */
+  realTimeFactor?: number;
   profiles?: readonly WorldProfile[];
   /** Lifetime of tokens Maskinporten issues (its client registration decides, not the grant). */
   tokenLifetimeSeconds?: number;
@@ -66,7 +68,7 @@ export interface World {
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
-  const clock = new FakeClock(options.startMs ?? Date.now());
+  const clock = new FakeClock(options.startMs ?? Date.now(), { realTimeFactor: options.realTimeFactor ?? 0 });
   const profiles = options.profiles ?? DEFAULT_PROFILES;
   const pki = issueEnterpriseCertificate({ organisationNumber: ORGANISATION, organisation: "Reliability Rederi AS" });
 
