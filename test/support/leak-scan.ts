@@ -24,6 +24,14 @@ export interface LeakFinding {
 /** Shorter secrets would match ordinary words and numbers; such passwords are not scanned for. */
 export const MIN_SECRET_LENGTH = 6;
 const MIN_TOKEN_LENGTH = 24;
+/**
+ * Token-like secrets (the token alphabet only) are found through an index of their first
+ * PREFIX characters, so a scan costs one lookup per character of output rather than one search per
+ * secret: suites register tens of thousands of (forged) caller tokens.
+ */
+const PREFIX = 24;
+const TOKEN_ALPHABET = /^[A-Za-z0-9._~+/=-]+$/;
+const TOKEN_RUN = /[A-Za-z0-9._~+/=-]{24,}/g;
 
 // A compact JWS with a JSON header and JSON payload: a token or grant in the clear. The logger's
 // scrubber redacts these; anything reaching output in this shape got past it.
@@ -32,6 +40,10 @@ const PRIVATE_KEY = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/g;
 
 export class LeakScanner {
   readonly #secrets = new Map<string, SecretKind>();
+  /** First PREFIX characters → token-like secrets starting so. */
+  readonly #byPrefix = new Map<string, string[]>();
+  /** Secrets with other characters (passwords): searched for one by one. */
+  readonly #others = new Set<string>();
   #texts: Array<{ channel: Channel; text: string }> = [];
   #sources: Array<() => Iterable<readonly [string, SecretKind]>> = [];
 
@@ -41,6 +53,14 @@ export class LeakScanner {
     const min = kind === "password" || kind === "planted" ? MIN_SECRET_LENGTH : MIN_TOKEN_LENGTH;
     if (value.length < min || this.#secrets.has(value)) return;
     this.#secrets.set(value, kind);
+    if (value.length >= PREFIX && TOKEN_ALPHABET.test(value)) {
+      const prefix = value.slice(0, PREFIX);
+      const list = this.#byPrefix.get(prefix);
+      if (list) list.push(value);
+      else this.#byPrefix.set(prefix, [value]);
+    } else {
+      this.#others.add(value);
+    }
   }
 
   /**
@@ -72,10 +92,21 @@ export class LeakScanner {
       }
     }
     const findings: LeakFinding[] = [];
+    const found = (channel: Channel, text: string, at: number, secret: string) => {
+      const kind = this.#secrets.get(secret)!;
+      findings.push({ kind, channel, context: redactedContext(text, at, secret.length, kind) });
+    };
     for (const { channel, text } of this.#texts) {
-      for (const [secret, kind] of this.#secrets) {
+      for (const run of text.matchAll(TOKEN_RUN)) {
+        for (let i = run.index; i + PREFIX <= run.index + run[0].length; i++) {
+          for (const secret of this.#byPrefix.get(text.slice(i, i + PREFIX)) ?? []) {
+            if (text.startsWith(secret, i)) found(channel, text, i, secret);
+          }
+        }
+      }
+      for (const secret of this.#others) {
         const at = text.indexOf(secret);
-        if (at >= 0) findings.push({ kind, channel, context: redactedContext(text, at, secret.length, kind) });
+        if (at >= 0) found(channel, text, at, secret);
       }
       for (const [pattern, kind] of [
         [JWS_SHAPE, "jws-shape"],
@@ -94,8 +125,29 @@ export class LeakScanner {
     this.#texts = [];
   }
 
+  /** How many secrets are known: pass to forgetSecretsSince() to drop those registered later. */
+  checkpoint(): number {
+    return this.#secrets.size;
+  }
+
+  /** Drops secrets registered after `checkpoint` (a flood test's throwaway tokens, once scanned). */
+  forgetSecretsSince(checkpoint: number): void {
+    let index = 0;
+    for (const secret of [...this.#secrets.keys()]) {
+      if (index++ < checkpoint) continue;
+      this.#secrets.delete(secret);
+      this.#others.delete(secret);
+      const prefix = secret.slice(0, PREFIX);
+      const list = this.#byPrefix.get(prefix)?.filter((s) => s !== secret);
+      if (list && list.length > 0) this.#byPrefix.set(prefix, list);
+      else this.#byPrefix.delete(prefix);
+    }
+  }
+
   reset(): void {
     this.#secrets.clear();
+    this.#byPrefix.clear();
+    this.#others.clear();
     this.#texts = [];
     this.#sources = [];
   }
