@@ -43,7 +43,7 @@ export interface Broker {
    * Renews every profile that is due; one profile's failure does not stop the others. With the
    * timer's interval, also warns when it is too slow for a profile's token lifetime.
    */
-  renewAll(trigger: RenewalTrigger, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
+  renewAll(trigger: Exclude<RenewalTrigger, "demand">, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
   health(): Promise<ProfileHealth[]>;
 }
 

@@ -110,15 +110,22 @@ export class ProfileTokens {
   }
 
   /**
-   * For the timer: renew when due or missing, else do nothing (no I/O when memory is fresh) unless
-   * the fresh token never reached the store, which is then written again.
+   * For the timer: renew when due or missing, then publish the held token to the store if the store
+   * is behind. Only the timer writes the store: the Functions host runs a timer on one instance at a
+   * time, and Key Vault has no conditional write, so a single writer is what keeps the secret from
+   * ever going backwards. With a fresh token already published this does no I/O at all.
    */
-  async renewIfDue(trigger: RenewalTrigger): Promise<RenewalOutcome> {
-    if (tokenState(this.held, this.now(), this.options.policy) === "fresh") {
-      if (this.unstored !== undefined && this.unstored === this.held) return this.storeHeld(trigger);
-      return { profile: this.profile.name, outcome: "fresh", expiresAt: this.held!.expiresAt };
+  async renewIfDue(trigger: Exclude<RenewalTrigger, "demand">): Promise<RenewalOutcome> {
+    let outcome: RenewalOutcome | undefined;
+    if (tokenState(this.held, this.now(), this.options.policy) !== "fresh") {
+      outcome = await this.renew(trigger);
+      if (outcome.outcome === "failed") return outcome;
     }
-    return this.renew(trigger);
+    if (this.unstored !== undefined && this.unstored === this.held) {
+      const published = await this.publishHeld(trigger);
+      if (published.outcome === "failed") return published;
+    }
+    return outcome ?? { profile: this.profile.name, outcome: "fresh", ...(this.held ? { expiresAt: this.held.expiresAt } : {}) };
   }
 
   /** The token held in memory, if any (no I/O). */
@@ -148,8 +155,8 @@ export class ProfileTokens {
     return this.renewal;
   }
 
-  /** Single-flight with renewals: a renewal in progress writes a newer token anyway. */
-  private storeHeld(trigger: RenewalTrigger): Promise<RenewalOutcome> {
+  /** Single-flight with renewals. */
+  private publishHeld(trigger: RenewalTrigger): Promise<RenewalOutcome> {
     this.renewal ??= this.writeUnstored(trigger).finally(() => {
       this.renewal = undefined;
     });
@@ -214,25 +221,27 @@ export class ProfileTokens {
       return this.fail(error, base, "issue");
     }
     this.adopt(issued);
+    this.lastRenewalAt = new Date(this.now());
+    this.consecutiveFailures = 0;
+    this.nextAttemptAtMs = 0;
+    if (this.held === issued) this.unstored = issued;
+    const renewed = { profile: profile.name, outcome: "renewed" as const, expiresAt: this.held!.expiresAt };
+    const logRenewed = (stored: boolean) =>
+      logger.log("info", "renewal", { ...base, outcome: "renewed", stored, expiresAt: this.held!.expiresAt.toISOString(), durationMs: this.now() - startedMs });
+    // On demand, the token serves this instance's callers from memory; the timer publishes it.
+    if (trigger === "demand") {
+      logRenewed(false);
+      return renewed;
+    }
     try {
       const { current, written } = await this.options.store.write(profile.name, profile.secretName, issued);
       this.adopt(current);
       this.unstored = undefined;
-      this.consecutiveFailures = 0;
-      this.nextAttemptAtMs = 0;
-      this.lastRenewalAt = new Date(this.now());
-      logger.log("info", "renewal", {
-        ...base,
-        outcome: "renewed",
-        stored: written,
-        expiresAt: this.held!.expiresAt.toISOString(),
-        durationMs: this.now() - startedMs,
-      });
-      return { profile: profile.name, outcome: "renewed", expiresAt: this.held!.expiresAt };
+      logRenewed(written);
+      return renewed;
     } catch (error) {
       // The new token is held and served from memory; only the shared copy is stale. The next
       // timer run writes it again (renewIfDue), so secret readers do not wait for the next renewal.
-      if (this.held === issued) this.unstored = issued;
       return this.fail(error, base, "store-write");
     }
   }

@@ -72,7 +72,8 @@ describe("token endpoint over a real broker", () => {
   it("single-flight: 50 concurrent requests on a cold instance make one secret read and no renewal when the secret is fresh", async () => {
     const runtime = newRuntime("shared-token");
     const caller = entra.mintToken({ roles: ["Token.p"] });
-    await request(runtime, caller); // another instance has stored a fresh token
+    await request(runtime, caller);
+    await runtime.broker.renewAll("timer"); // another instance's timer has published a fresh token
     const fresh = newRuntime("shared-token");
     kv.resetCounters();
     mp.resetCounters();

@@ -71,8 +71,9 @@ describe("profile → Key Vault-signed grant → Maskinporten token", () => {
     expect(credential.requests[0]).toMatchObject({ scopes: ["https://vault.azure.net/.default"], tenantId: kv.tenantId });
   });
 
-  it("serves both profiles through the broker and stores each token in its secret", async () => {
+  it("renews both profiles on the timer, stores each token in its secret and serves it", async () => {
     const broker = createBroker({ config: parseBrokerConfig(settings()), credential: staticCredential(), keyVaultClientOptions: clientOptions() });
+    await broker.renewAll("timer");
     const [sdir, skatt] = await Promise.all([broker.serve("sdir"), broker.serve("skatt")]);
     expect(mp.verifyAccessToken(skatt.accessToken)).toMatchObject({ client_id: "kid-client" });
     const kidGrant = mp.grants.find((g) => g.claims?.iss === "kid-client" && g.outcome === "accepted")!;

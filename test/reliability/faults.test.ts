@@ -280,6 +280,7 @@ describe("Key Vault faults", () => {
     // A token issued now (Maskinporten's lifetime counts from the whole second it was issued in).
     expect(token.expiresAt).toBeGreaterThan(world.clock.now() + LIFETIME_S * 1000 - 1000);
     expect(log.find("token-store-read-failed").length).toBeGreaterThan(0);
-    expect(log.find("renewal", { outcome: "failed", stage: "store-write" }).length).toBeGreaterThan(0);
+    // On demand the new token stays in memory; only the timer writes the secret.
+    expect(log.find("renewal", { outcome: "renewed", stored: false }).length).toBeGreaterThan(0);
   });
 });

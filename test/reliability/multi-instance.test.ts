@@ -2,7 +2,8 @@
  * Three broker instances (three runtimes: own memory, own single-flight, own SDK clients) sharing
  * one Key Vault stand-in and one Maskinporten stand-in, under concurrent caller load that forces
  * on-demand renewals, window after window. Key Vault answers with jitter so writes interleave, and
- * the shared clock runs 100× real time so racing renewals get different issue times.
+ * the shared clock runs 10× real time so racing renewals get different issue times (faster, and a
+ * grant that takes a second of real time under load would arrive more than Maskinporten's 10 s late).
  *
  * Invariants:
  *   - every caller gets a valid token;
@@ -27,7 +28,7 @@ let brokers: Runtime[];
 let activity: HttpActivity;
 
 beforeAll(async () => {
-  world = await startWorld({ tokenLifetimeSeconds: LIFETIME_S, realTimeFactor: 100 });
+  world = await startWorld({ tokenLifetimeSeconds: LIFETIME_S, realTimeFactor: 10 });
   brokers = Array.from({ length: INSTANCES }, () => world.runtime());
   activity = trackHttpActivity();
 });
@@ -65,7 +66,7 @@ async function runLoad(): Promise<void> {
     // Alternate: into the renewal window of the current token (due, still valid), or past its expiry.
     world.clock.advance(w % 2 === 0 ? 65_000 : 125_000);
     const startMs = world.clock.now();
-    // Jitter on Key Vault reads and writes (0-40 ms real = 0-4 s on this clock: a slow or throttled
+    // Jitter on Key Vault reads and writes (0-40 ms real = 0-0.4 s on this clock: a slow or throttled
     // vault), so that the instances' read-check-write sequences interleave.
     for (let i = 0; i < 12; i++) {
       world.keyVault.injectFault({ match: random() < 0.5 ? "secretGet" : "secretSet", action: { type: "delay", ms: Math.floor(random() * 40) } });
@@ -121,19 +122,17 @@ describe("three broker instances sharing one vault, under concurrent load with o
     for (const f of figures) {
       expect(Math.max(...f.grantsPerWindow), `${f.profile}: grants per window ${f.grantsPerWindow.join(",")}`).toBeLessThanOrEqual(INSTANCES);
       expect(f.grantsPerWindow.every((n) => n >= 1), "each window renewed").toBe(true);
-      expect(f.versions).toBeGreaterThanOrEqual(WINDOWS);
+      // Only the timer (a singleton across instances) writes the secret.
+      expect(f.versions).toBeGreaterThanOrEqual(1);
     }
     // Racing never made Maskinporten refuse a grant (e.g. a reused jti).
-    expect(world.maskinporten.grants.filter((g) => g.outcome !== "accepted")).toEqual([]);
+    expect(world.maskinporten.grants.filter((g) => g.outcome !== "accepted").map((g) => g.reason)).toEqual([]);
   });
 
-  // KNOWN DEFECT, kept strict on purpose: src/keyvault/token-store.ts reads, writes, then checks, but
-  // Key Vault has no conditional write, so an instance that read before a racing instance wrote a
-  // later-expiring token still writes its earlier one after it (and when the racer's check ran
-  // before that, nobody repairs it). Every run of this load shows regressing versions (see the
-  // "multi-instance figures" line). `it.fails` keeps the suite green while the defect stands and
-  // turns red the day the store guarantees it: then make this an ordinary `it`.
-  it.fails("KNOWN DEFECT: never regress the token secret (each version expires no earlier than the one before)", () => {
+  // Key Vault has no conditional write, so racing writers could leave an earlier-expiring token on
+  // top. Only the timer writes the secret, and the Functions host runs it on one instance at a time;
+  // on-demand renewals stay in the instance's memory until the timer publishes them.
+  it("never regress the token secret (each version expires no earlier than the one before)", () => {
     for (const f of figures) {
       expect(f.regressions, `${f.profile}: secret versions going backwards`).toEqual([]);
       expect(f.windowsEndingRegressed, `${f.profile}: windows ending on an earlier token`).toBe(0);

@@ -65,7 +65,25 @@ describe("ProfileTokens", () => {
     for (let i = 0; i < 100; i++) expect((await keeper.serve()).accessToken).toBe("token-1");
     expect(store.reads).toBe(readsAfterFirst);
     expect(issued).toHaveLength(1);
+    // On demand the token is held in memory only: the timer is the single writer of the store.
+    expect(store.writes).toBe(0);
+    await keeper.renewIfDue("timer");
     expect(store.writes).toBe(1);
+    expect(issued).toHaveLength(1);
+    await keeper.renewIfDue("timer");
+    expect(store.writes).toBe(1);
+  });
+
+  it("only the timer writes the store; on-demand renewals are published by the next tick", async () => {
+    const { keeper, store, issued, advance } = setup();
+    await keeper.renewIfDue("timer");
+    expect(store.writes).toBe(1);
+    advance(110_000); // unusable: a caller renews on demand
+    expect((await keeper.serve()).accessToken).toBe("token-2");
+    expect(store.writes).toBe(1);
+    expect((await keeper.renewIfDue("timer")).outcome).toBe("fresh");
+    expect(store.versions.get("maskinporten-skatt")!.map((t) => t.accessToken)).toEqual(["token-1", "token-2"]);
+    expect(issued).toHaveLength(2);
   });
 
   it("single-flight: many concurrent cold requests make one store read and one renewal", async () => {
@@ -136,7 +154,7 @@ describe("ProfileTokens", () => {
 
   it("one profile in memory never moves backwards", async () => {
     const { keeper, store, advance } = setup();
-    await keeper.serve();
+    await keeper.renewIfDue("timer");
     advance(70_000);
     // A racing broker wrote an older token version last.
     const older = { accessToken: "older", tokenType: "Bearer", scope: "s", issuedAt: new Date(1_699_999_990_000), expiresAt: new Date(1_700_000_110_000) };
