@@ -15,18 +15,23 @@ export interface HttpActivity {
   /** Requests started since the tracker was created. */
   readonly started: number;
   readonly inFlight: number;
-  /** Resolves once nothing is in flight and nothing new started for a few event-loop turns. */
+  /**
+   * Resolves once no request is in flight and none started for a while. Cheap when nothing
+   * started since the last settle (a couple of event-loop turns); otherwise it also waits out
+   * `quietMs` of real time with nothing new, which covers the Azure SDK's short retry delays.
+   */
   settle(): Promise<void>;
   /** How many settle() calls gave up waiting (a stuck request); should stay 0. */
   readonly gaveUp: number;
   stop(): void;
 }
 
-export function trackHttpActivity(options: { quietTurns?: number; maxWaitMs?: number } = {}): HttpActivity {
-  const quietTurns = options.quietTurns ?? 3;
+export function trackHttpActivity(options: { quietMs?: number; maxWaitMs?: number } = {}): HttpActivity {
+  const quietMs = options.quietMs ?? 5;
   const maxWaitMs = options.maxWaitMs ?? 30_000;
   const inFlight = new Set<object>();
   let started = 0;
+  let settledAt = 0;
   let gaveUp = 0;
   const onStart = (message: unknown) => {
     started++;
@@ -49,24 +54,22 @@ export function trackHttpActivity(options: { quietTurns?: number; maxWaitMs?: nu
       return gaveUp;
     },
     async settle() {
+      // Work started by the last step creates its first request within a turn or two.
+      await nextTurn();
+      await nextTurn();
+      if (started === settledAt && inFlight.size === 0) return;
       const deadline = Date.now() + maxWaitMs;
-      let quiet = 0;
-      let seen = started;
-      while (quiet < quietTurns) {
-        if (inFlight.size > 0) {
-          if (Date.now() > deadline) {
-            gaveUp++;
-            inFlight.clear();
-            return;
-          }
-          await sleep(1);
-          quiet = 0;
-        } else {
-          await nextTurn();
-          quiet = started === seen ? quiet + 1 : 0;
+      for (;;) {
+        if (Date.now() > deadline) {
+          gaveUp++;
+          inFlight.clear();
+          break;
         }
-        seen = started;
+        const seen = started;
+        await sleep(inFlight.size > 0 ? 1 : quietMs);
+        if (inFlight.size === 0 && started === seen) break;
       }
+      settledAt = started;
     },
     stop() {
       for (const name of STARTS) diagnostics.unsubscribe(name, onStart);

@@ -118,7 +118,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         keyVaultClientOptions: {
           disableChallengeResourceVerification: true,
           tlsOptions: { ca: keyVault.caPem },
-          retryOptions: overrides.keyVaultRetry ?? { maxRetries: 1, retryDelayInMs: 5, maxRetryDelayInMs: 10 },
+          retryOptions: overrides.keyVaultRetry ?? { maxRetries: 1, retryDelayInMs: 1, maxRetryDelayInMs: 2 },
         },
         maskinporten: { sleep: clock.sleep, random: () => 0.5, timeoutMs: overrides.timeoutMs ?? 5_000 },
         ...(overrides.minServeRemainingMs !== undefined ? { minServeRemainingMs: overrides.minServeRemainingMs } : {}),
