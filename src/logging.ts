@@ -11,11 +11,22 @@ export interface Logger {
 const JWT_LIKE = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 
 export function scrubSecrets(text: string): string {
-  return text.replace(JWT_LIKE, "[redacted-jwt]");
+  // Every JWT starts with "eyJ": a plain substring test spares the regex on nearly every line.
+  return text.includes("eyJ") ? text.replace(JWT_LIKE, "[redacted-jwt]") : text;
 }
 
 export function formatLogLine(level: LogLevel, event: string, fields: Record<string, unknown> = {}, now = new Date()): string {
-  return scrubSecrets(JSON.stringify({ time: now.toISOString(), level, event, ...fields }, jsonReplacer));
+  const record = { time: now.toISOString(), level, event, ...fields };
+  // A replacer makes JSON.stringify call back for every key (2-3x slower); only objects can hold an Error.
+  return scrubSecrets(JSON.stringify(record, hasObjectField(fields) ? jsonReplacer : undefined));
+}
+
+function hasObjectField(fields: Record<string, unknown>): boolean {
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value === "object" && value !== null) return true;
+  }
+  return false;
 }
 
 function jsonReplacer(_key: string, value: unknown): unknown {

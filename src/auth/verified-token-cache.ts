@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Caller } from "./caller.js";
 
 export const DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
@@ -37,7 +37,8 @@ export class VerifiedTokenCache {
   }
 
   static keyOf(token: string): string {
-    return createHash("sha256").update(token).digest("base64");
+    // One-shot hash: no Hash object per request (this runs on every served request).
+    return hash("sha256", token, "base64");
   }
 
   get(key: string, nowMs: number): Caller | undefined {

@@ -55,17 +55,26 @@ export async function handleTokenRequest(request: TokenRequest, deps: EndpointDe
   try {
     const token = await deps.broker.serve(profile.name);
     const expiresIn = Math.max(0, Math.floor((token.expiresAt.getTime() - now()) / 1000));
-    return audit(
-      jsonResult(200, {
-        access_token: token.accessToken,
-        token_type: token.tokenType,
-        expires_in: expiresIn,
-        expires_at: token.expiresAt.toISOString(),
-        scope: token.scope,
-        profile: profile.name,
-      }),
-      { ...who, profile: profile.name, tokenExpiresAt: token.expiresAt.toISOString() },
-    );
+    const expiresAt = token.expiresAt.toISOString();
+    // The hot path: its audit line is built in one literal (same fields, same order as audit()
+    // makes) instead of three spreads; `npm run bench` showed the handler as a third of a request.
+    deps.logger.log("info", "token-request", {
+      status: 200,
+      outcome: "served",
+      requestedProfile: request.profile ?? null,
+      callerAppId: caller.appId,
+      callerObjectId: caller.objectId ?? null,
+      profile: profile.name,
+      tokenExpiresAt: expiresAt,
+    });
+    return jsonResult(200, {
+      access_token: token.accessToken,
+      token_type: token.tokenType,
+      expires_in: expiresIn,
+      expires_at: expiresAt,
+      scope: token.scope,
+      profile: profile.name,
+    });
   } catch (error) {
     if (error instanceof NoTokenError) {
       return audit(unavailable("No valid token is available right now; renewal is failing.", error.retryAfterSeconds), {
