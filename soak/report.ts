@@ -44,10 +44,10 @@ export function formatReport(r: SoakReport): string {
     row("renewal failures logged", r.renewalFailuresLogged),
     row("log lines scanned for tokens; leaks", `${r.logLines}; ${r.leaks}`, check(r.leaks === 0)),
     "",
-    `  outages that block renewal (${blocking.length}, overlapping ones merged into ${r.windows.length} windows): UTC start, length, refusals, recovery`,
+    `  outages that block renewal (${blocking.length}, overlapping ones merged into ${r.windows.length} windows): UTC start, length, refusals during and after, recovery`,
     ...r.windows.map(
       (w) =>
-        `    ${new Date(w.startMs).toISOString().slice(11, 19)} ${duration(w.endMs - w.startMs).padStart(14)}  refusals ${String(w.refusals).padStart(4)}  recovered in ${duration(w.recoveryMs).padEnd(14)} ${window(w)}`,
+        `    ${new Date(w.startMs).toISOString().slice(11, 19)} ${duration(w.endMs - w.startMs).padStart(14)}  refusals ${String(w.refusals).padStart(4)} + ${String(w.refusalsAfter).padStart(3)}  recovered in ${duration(w.recoveryMs).padEnd(14)} ${window(w)}`,
     ),
     `  outages that leave renewal working, and slowdowns (${partial.length}): ` +
       (partial.map((o) => `${new Date(o.startMs).toISOString().slice(11, 16)} ${o.dependency} ${o.kind} ${duration(o.endMs - o.startMs)}`).join("; ") || "none"),

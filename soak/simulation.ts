@@ -72,7 +72,13 @@ export interface OutageWindow {
   outages: Outage[];
   /** Requests refused during the window. */
   refusals: number;
-  /** From the end of the window to the first token served for every profile (ms). */
+  /** Requests refused after the window ended, before the broker recovered. */
+  refusalsAfter: number;
+  /**
+   * From the end of the window until the broker serves again for good: the first token served
+   * (for every profile) after the last refusal that follows the window, before the next window.
+   * 0 s when nothing was refused after the end.
+   */
   recoveryMs: number | undefined;
 }
 
@@ -346,13 +352,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await activity.settle();
 
     // ------------------------------------------------------------ figures
-    const windows: OutageWindow[] = mergeOutages(outages.filter((o) => o.blocksRenewal), endMs).map((w) => {
+    const merged = mergeOutages(outages.filter((o) => o.blocksRenewal), endMs);
+    const windows: OutageWindow[] = merged.map((w, i) => {
+      const nextStart = merged[i + 1]?.startMs ?? endMs;
       const refusals = results.filter((r) => r.status !== 200 && r.at >= w.startMs && r.at <= w.endMs).length;
-      const recoveries = profiles.map((profile) => results.find((r) => r.profile === profile && r.status === 200 && r.at >= w.endMs)?.at);
-      const recoveryMs = recoveries.every((r) => r !== undefined) ? Math.max(...recoveries.map((r) => r! - w.endMs)) : undefined;
-      return { ...w, refusals, recoveryMs };
+      const after = results.filter((r) => r.at > w.endMs && r.at < nextStart);
+      const lastRefusal = after.filter((r) => r.status !== 200).at(-1)?.at ?? w.endMs;
+      const recoveries = profiles.map((profile) => after.find((r) => r.profile === profile && r.status === 200 && r.at > lastRefusal)?.at);
+      const recoveryMs = recoveries.every((r) => r !== undefined) ? Math.max(0, ...recoveries.map((r) => r! - w.endMs)) : undefined;
+      return { ...w, refusals, refusalsAfter: after.filter((r) => r.status !== 200).length, recoveryMs };
     });
-    const survived = windows.filter((w) => w.refusals === 0).sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs));
+    const survived = windows.filter((w) => w.refusals + w.refusalsAfter === 0).sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs));
     const longOnes = windows.filter((w) => w.endMs - w.startMs > lifetimeMs && w.endMs < endMs);
     // Tokens the broker received, told apart by profile and expiry: a renewal that stored its token
     // logs it as `expiresAt`, one whose write failed logs it as `keptTokenExpiresAt`.
