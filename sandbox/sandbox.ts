@@ -229,9 +229,10 @@ async function importFunctionHandlers() {
 
 async function route(request: IncomingMessage, response: ServerResponse, handlers: Handlers): Promise<void> {
   const url = new URL(request.url ?? "/", "http://127.0.0.1");
+  // Repeated headers joined with ", " as the Functions host does (Node keeps only the first Authorization).
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  for (const [name, values] of Object.entries(request.headersDistinct)) {
+    if (values !== undefined) headers[name] = values.join(", ");
   }
   const tokenRoute = /^\/api\/token(?:\/([^/]+))?\/?$/.exec(url.pathname);
   let result: HttpResponseInit;
