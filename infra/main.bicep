@@ -42,7 +42,7 @@ param maskinportenEnvironment string = 'test'
 @description('Key Vault certificate holding the enterprise certificate (virksomhetssertifikat); its key has the same name.')
 param signingCertificateName string = 'maskinporten-signing'
 
-@description('Pin one certificate version (needed with signingKid, see docs/azure.md). Empty: the latest version.')
+@description('Pin one certificate version (needed with signingKid, see README.md "Operate"). Empty: the latest version.')
 param signingCertificateVersion string = ''
 
 @description('A plain Key Vault key instead of a certificate (needs signingKid). Empty: sign with signingCertificateName.')

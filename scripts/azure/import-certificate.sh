@@ -2,7 +2,7 @@
 # Imports an enterprise certificate (virksomhetssertifikat, PKCS#12 / .p12 / .pfx) into the broker's
 # Key Vault as a NON-exportable certificate: Key Vault signs with the private key, nobody can get it
 # out again. Importing under an existing name adds a new version: that is how a renewed certificate
-# goes in (the broker picks it up within an hour, see docs/azure.md "Operate").
+# goes in (the broker picks it up within an hour, see README.md "Operate").
 #
 #   scripts/azure/import-certificate.sh <file.p12> [--vault <name>] [--name <certificate>] [--hsm]
 #

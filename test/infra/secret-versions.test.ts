@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { secretVersionsPerDay, type VersionScenario } from "./secret-versions.js";
 
-// The numbers docs/azure.md ("How many secret versions pile up") quotes, from the real renewal code.
+// The numbers README.md ("How many secret versions pile up") quotes, from the real renewal code.
 const everyMinute = { scheduleSeconds: 60, ratio: 0.5 };
 const fast = { latencyMs: 300 }; // Maskinporten answers within the second the timer fired
 const slow = { latencyMs: 1_500 }; // the answer lands in the next second

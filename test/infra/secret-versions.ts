@@ -2,7 +2,7 @@
  * How many token secret versions a profile writes per day: the broker's own renewal code
  * (ProfileTokens and the renewal policy) driven through two simulated days on a virtual clock,
  * with a timer tick every `scheduleSeconds` and, optionally, a caller every `requestEverySeconds`.
- * Every stored token is one new Key Vault secret version. docs/azure.md quotes these numbers.
+ * Every stored token is one new Key Vault secret version. README.md ("How many secret versions pile up") quotes these numbers.
  */
 import type { TokenProfile } from "../../src/config/settings.js";
 import { silentLogger } from "../../src/logging.js";
