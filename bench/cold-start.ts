@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import { median } from "./renewal.js";
 
 const PROJECT = resolve(import.meta.dirname, "../..");
@@ -25,6 +25,11 @@ export interface ColdStartFigures {
   runs: number;
   broker: StartFigures;
   bundled: StartFigures;
+  /**
+   * What-if: the bundle with @azure/identity (and MSAL under it) replaced by an empty stub, i.e.
+   * what a credential without @azure/identity would leave. Not a deployable build.
+   */
+  bundledWithoutIdentity: StartFigures;
   bare: StartFigures;
   /** Compiled dist/functions + dist/src (JS and source maps), bytes. */
   distBytes: number;
@@ -33,6 +38,7 @@ export interface ColdStartFigures {
   productionPackages: number;
   /** The esbuild bundle: everything the functions need in one file, bytes. */
   bundleBytes: number;
+  bundleWithoutIdentityBytes: number;
 }
 
 export async function benchColdStart(options: { runs: number }): Promise<ColdStartFigures> {
@@ -44,11 +50,14 @@ export async function benchColdStart(options: { runs: number }): Promise<ColdSta
   try {
     const bundle = join(folder, "functions.mjs");
     await bundleFunctions(entries, bundle);
+    const bundleWithoutIdentity = join(folder, "functions-without-identity.mjs");
+    await bundleFunctions(entries, bundleWithoutIdentity, { stubIdentity: true });
 
-    const samples = { broker: [] as StartFigures[], bundled: [] as StartFigures[], bare: [] as StartFigures[] };
+    const samples = { broker: [] as StartFigures[], bundled: [] as StartFigures[], withoutIdentity: [] as StartFigures[], bare: [] as StartFigures[] };
     for (let i = 0; i < options.runs; i++) {
       samples.broker.push(timeImport(entries));
       samples.bundled.push(timeImport([bundle]));
+      samples.withoutIdentity.push(timeImport([bundleWithoutIdentity]));
       samples.bare.push(timeImport([bareApp]));
     }
     const summary = (list: StartFigures[]): StartFigures => ({
@@ -60,11 +69,13 @@ export async function benchColdStart(options: { runs: number }): Promise<ColdSta
       runs: options.runs,
       broker: summary(samples.broker),
       bundled: summary(samples.bundled),
+      bundledWithoutIdentity: summary(samples.withoutIdentity),
       bare: summary(samples.bare),
       distBytes: folderBytes(join(DIST, "functions")) + folderBytes(join(DIST, "src")),
       productionModulesBytes: production.bytes,
       productionPackages: production.packages,
       bundleBytes: statSync(bundle).size,
+      bundleWithoutIdentityBytes: statSync(bundleWithoutIdentity).size,
     };
   } finally {
     rmSync(folder, { recursive: true, force: true });
@@ -85,7 +96,7 @@ function timeImport(modules: string[]): StartFigures {
  * Node built-ins, which an ES module lacks: the banner provides one. `@azure/functions-core` is
  * the worker's own module and stays external.
  */
-async function bundleFunctions(entries: string[], outfile: string): Promise<void> {
+async function bundleFunctions(entries: string[], outfile: string, options: { stubIdentity?: boolean } = {}): Promise<void> {
   const stdin = entries.map((entry) => `import ${JSON.stringify(entry)};`).join("\n");
   const entry = join(tmpdir(), `broker-bundle-entry-${process.pid}.mjs`);
   writeFileSync(entry, stdin);
@@ -101,11 +112,23 @@ async function bundleFunctions(entries: string[], outfile: string): Promise<void
       external: ["@azure/functions-core"],
       banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
       logLevel: "error",
+      plugins: options.stubIdentity ? [identityStub] : [],
     });
   } finally {
     rmSync(entry, { force: true });
   }
 }
+
+const identityStub: Plugin = {
+  name: "identity-stub",
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^@azure\/identity$/ }, () => ({ path: "identity-stub", namespace: "identity-stub" }));
+    pluginBuild.onLoad({ filter: /.*/, namespace: "identity-stub" }, () => ({
+      contents: "export class DefaultAzureCredential {} export class ManagedIdentityCredential {}",
+      loader: "js",
+    }));
+  },
+};
 
 /** The packages `npm install --omit=dev` would install, from the lock file, and their size here. */
 function productionModules(): { bytes: number; packages: number } {

@@ -15,25 +15,27 @@ const TARGETS = { repeat: 0.8, unique: 0.5, coldStart: 1.5 };
 const started = performance.now();
 const progress = (line: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
 
-progress(`token endpoint (${quick ? "quick" : "full"})`);
-const endpoint = await benchTokenEndpoint(
-  quick
-    ? { connections: 16, rounds: 1, repeatSeconds: 2, uniqueRequestsPerRun: 1500, warmupSeconds: 1, repeatIdentities: 4 }
-    : { connections: 16, rounds: 5, repeatSeconds: 4, uniqueRequestsPerRun: 3000, warmupSeconds: 2, repeatIdentities: 4 },
-  progress,
-);
-progress("hot path, stage by stage");
-const stages = await benchHotPath(quick ? { iterations: 5_000, uniqueTokens: 300 } : { iterations: 20_000, uniqueTokens: 1_500 });
-progress("renewal");
-const renewal = await benchRenewal({ renewals: quick ? 5 : 20 });
-progress("cold start and package size");
-const coldStart = await benchColdStart({ runs: quick ? 3 : 9 });
-progress("CLI");
-const cli = await benchCli({ runs: quick ? 3 : 9 });
-progress("done");
+async function main(): Promise<void> {
+  progress(`token endpoint (${quick ? "quick" : "full"})`);
+  const endpoint = await benchTokenEndpoint(
+    quick
+      ? { connections: 16, rounds: 1, repeatSeconds: 2, uniqueRequestsPerRun: 1500, warmupSeconds: 1, repeatIdentities: 4, layerSeconds: 1, layerRounds: 1 }
+      : { connections: 16, rounds: 4, repeatSeconds: 4, uniqueRequestsPerRun: 3000, warmupSeconds: 2, repeatIdentities: 4, layerSeconds: 3, layerRounds: 2 },
+    progress,
+  );
+  progress("hot path, stage by stage");
+  const stages = await benchHotPath(quick ? { iterations: 5_000, uniqueTokens: 300 } : { iterations: 20_000, uniqueTokens: 1_500 });
+  progress("renewal");
+  const renewal = await benchRenewal({ renewals: quick ? 5 : 20 });
+  progress("cold start and package size");
+  const coldStart = await benchColdStart({ runs: quick ? 3 : 9 });
+  progress("CLI");
+  const cli = await benchCli({ runs: quick ? 3 : 9 });
+  progress("done");
 
-process.stdout.write(`${formatTable([...endpointRows(endpoint), ...stageRows(stages), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli)])}\n\n`);
-process.stdout.write(`${summary(endpoint, coldStart, cli)}\n`);
+  process.stdout.write(`${formatTable([...endpointRows(endpoint), ...layerRows(endpoint), ...stageRows(stages), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli)])}\n\n`);
+  process.stdout.write(`${summary(endpoint, coldStart, cli)}\n`);
+}
 
 function endpointRows(figures: EndpointFigures): Row[] {
   const { settings } = figures;
@@ -103,9 +105,27 @@ function endpointRows(figures: EndpointFigures): Row[] {
   return rows;
 }
 
+function layerRows(figures: EndpointFigures): Row[] {
+  const bare = figures.layers[0]?.cpuMicros ?? Number.NaN;
+  let previous = bare;
+  return figures.layers.map((layer, i) => {
+    const row: Row = {
+      section: "1 server CPU per request, layer by layer",
+      figure: layer.name,
+      value: `${Math.round(layer.cpuMicros)} µs${i === 0 ? "" : ` (+${Math.round(layer.cpuMicros - previous)})`}`,
+      baseline: i === 0 ? "" : `${Math.round(bare)} µs`,
+      ratio: i === 0 ? "" : fixed(bare / layer.cpuMicros),
+      target: "",
+      verdict: "",
+    };
+    previous = layer.cpuMicros;
+    return row;
+  });
+}
+
 function stageRows(list: Stage[]): Row[] {
   return list.map((stage) => ({
-    section: "1 where a request's time goes",
+    section: "1 in process, per call",
     figure: stage.name,
     value: `${fixed(stage.micros, 1)} µs`,
     baseline: "",
@@ -185,6 +205,7 @@ function coldStartRows(figures: ColdStartFigures): Row[] {
   return [
     row(`import of dist/functions/*.js vs a bare app (median of ${figures.runs})`, figures.broker.importMs, figures.bare.importMs, TARGETS.coldStart),
     row("import of the same, bundled by esbuild", figures.bundled.importMs, figures.bare.importMs, TARGETS.coldStart),
+    row("what-if: bundled without @azure/identity (stubbed)", figures.bundledWithoutIdentity.importMs, figures.bare.importMs),
     row("process start to entry imported (Node boot included)", figures.broker.readyMs, figures.bare.readyMs),
     row("… bundled", figures.bundled.readyMs, figures.bare.readyMs),
     size(`deployed: dist + production node_modules (${figures.productionPackages} packages)`, figures.distBytes + figures.productionModulesBytes),
@@ -246,3 +267,6 @@ function describeCounts(counts: Record<string, number>): string {
     .map(([name, short]) => `${short} ${counts[name]}`)
     .join(", ");
 }
+
+// Last, so that every constant above is initialised before main() uses it.
+await main();

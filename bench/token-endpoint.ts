@@ -9,6 +9,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startBareServer, type BareServer } from "./bare-server.js";
 import { getRuntime } from "../src/app/runtime.js";
 import { countingLogger } from "./counting-logger.js";
+import { benchLayers, type Layer } from "./layers.js";
 import { runLoad, type MeasuredLoad } from "./load.js";
 
 export interface EndpointSettings {
@@ -21,6 +22,9 @@ export interface EndpointSettings {
   uniqueRequestsPerRun: number;
   warmupSeconds: number;
   repeatIdentities: number;
+  /** Seconds per run and rounds of the layer-by-layer breakdown (see layers.ts). */
+  layerSeconds: number;
+  layerRounds: number;
 }
 
 export interface CasePair {
@@ -53,6 +57,8 @@ export interface EndpointFigures {
   logLinesPerRequest: number;
   /** The verified-caller-token cache over both measured runs. */
   verifierCache: { hits: number; misses: number };
+  /** Repeat-caller cost layer by layer, bare server to real handler (see layers.ts). */
+  layers: Layer[];
 }
 
 export async function benchTokenEndpoint(settings: EndpointSettings, progress: (line: string) => void): Promise<EndpointFigures> {
@@ -124,6 +130,21 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
     const operations = difference(before, snapshot(sandbox));
     const cacheAfter = getRuntime().verifier!.cacheStats();
     const served = [...repeatRounds, ...uniqueRounds].reduce((total, round) => total + round.broker.requests, 0);
+    const logLinesPerRequest = (logger.lines - linesBefore) / served;
+
+    progress("token endpoint: layer by layer");
+    // The sandbox imported the handlers already: this is the same module, wired to the same runtime.
+    const { tokenHandler } = await import("../functions/token.js");
+    const layers = await benchLayers({
+      tokenHandler,
+      profile: profile.name,
+      body,
+      headers,
+      authorizations: repeatCallers,
+      connections: settings.connections,
+      seconds: settings.layerSeconds,
+      rounds: settings.layerRounds,
+    });
 
     return {
       settings,
@@ -134,8 +155,9 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
       uniqueRatios: uniqueRounds.map((r) => r.ratio),
       operations: { served, ...operations },
       startupOperations,
-      logLinesPerRequest: (logger.lines - linesBefore) / served,
+      logLinesPerRequest,
       verifierCache: { hits: cacheAfter.hits - cacheBefore.hits, misses: cacheAfter.misses - cacheBefore.misses },
+      layers,
     };
   } finally {
     await bare?.close();

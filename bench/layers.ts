@@ -1,0 +1,107 @@
+/**
+ * The token endpoint's cost taken apart under the same load: servers that each add one layer of
+ * what a served request goes through, from the bare node:http server up to the real function
+ * handler. Their CPU per request, side by side in one run, says where the gap to the bare server
+ * comes from (the profile behind the token-endpoint ratio).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import { runLoad } from "./load.js";
+import { median } from "./renewal.js";
+
+export interface Layer {
+  name: string;
+  /** Median server CPU per served request (µs). */
+  cpuMicros: number;
+  requestsPerSecond: number;
+}
+
+export interface LayerOptions {
+  /** The real handler (functions/token.ts), already wired to a runtime. */
+  tokenHandler: (request: HttpRequest) => Promise<HttpResponseInit>;
+  profile: string;
+  body: string;
+  headers: Record<string, string>;
+  authorizations: readonly string[];
+  connections: number;
+  seconds: number;
+  rounds: number;
+}
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
+  const { body, headers, profile, tokenHandler } = options;
+  const jsonBody = JSON.parse(body) as unknown;
+  const requestFor = (request: IncomingMessage) =>
+    new functions.HttpRequest({ method: "GET", url: `http://127.0.0.1${request.url ?? "/"}`, headers: headersOf(request), params: { profile } });
+  const answer = (response: ServerResponse, result: HttpResponseInit) => {
+    response.writeHead(result.status ?? 200, result.headers as Record<string, string>);
+    response.end(JSON.stringify(result.jsonBody));
+  };
+  const layers: [string, Handler][] = [
+    ["bare node:http, fixed body", (_request, response) => response.writeHead(200, headers).end(body)],
+    [
+      "+ adapter: async, headers to a record, JSON body",
+      (request, response) =>
+        void (async () => {
+          headersOf(request);
+          await null;
+          answer(response, { status: 200, headers, jsonBody });
+        })(),
+    ],
+    [
+      "+ HttpRequest (@azure/functions, undici Request)",
+      (request, response) =>
+        void (async () => {
+          requestFor(request);
+          await null;
+          answer(response, { status: 200, headers, jsonBody });
+        })(),
+    ],
+    ["+ the real token handler", (request, response) => void tokenHandler(requestFor(request)).then((result) => answer(response, result))],
+  ];
+
+  const servers: { name: string; server: Server; url: string }[] = [];
+  try {
+    for (const [name, handler] of layers) {
+      const server = createServer(handler);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      servers.push({ name, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/token/${profile}` });
+    }
+    const load = (url: string, durationSeconds: number) =>
+      runLoad({ url, connections: options.connections, authorizations: options.authorizations, durationSeconds });
+    for (const { url } of servers) await load(url, 1); // warm-up
+    const samples = new Map<string, { cpu: number[]; rps: number[] }>();
+    for (let round = 0; round < options.rounds; round++) {
+      for (const { name, url } of servers) {
+        const result = await load(url, options.seconds);
+        if (result.non2xx > 0 || result.errors > 0) throw new Error(`layer "${name}": ${result.non2xx} non-2xx, ${result.errors} errors`);
+        const entry = samples.get(name) ?? { cpu: [], rps: [] };
+        entry.cpu.push(result.serverCpuMicrosPerRequest);
+        entry.rps.push(result.requestsPerSecond);
+        samples.set(name, entry);
+      }
+    }
+    return servers.map(({ name }) => ({
+      name,
+      cpuMicros: median(samples.get(name)!.cpu),
+      requestsPerSecond: median(samples.get(name)!.rps),
+    }));
+  } finally {
+    for (const { server } of servers) {
+      server.closeAllConnections();
+      server.close();
+    }
+  }
+}
+
+/** As the sandbox (and the Functions host) hand headers on: one string per name. */
+function headersOf(request: IncomingMessage): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) result[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return result;
+}
