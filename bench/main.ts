@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the broker measured against the physical limit on this machine, in one run.
  * Progress goes to stderr; stdout gets the table and, on its last line, the summary with the
- * token-endpoint ratio. BENCH_QUICK=1 runs a shorter version (for trying the bench itself).
+ * token-endpoint ratio. BENCH_QUICK=1 runs a shorter version (for trying the bench itself);
+ * BENCH_PROFILE_DIR=<folder> also writes CPU profiles of the broker under load there.
  */
 import { benchCli, type CliFigures } from "./cli.js";
 import { benchColdStart, type ColdStartFigures } from "./cold-start.js";
@@ -17,12 +18,11 @@ const progress = (line: string) => process.stderr.write(`[bench ${((performance.
 
 async function main(): Promise<void> {
   progress(`token endpoint (${quick ? "quick" : "full"})`);
-  const endpoint = await benchTokenEndpoint(
-    quick
-      ? { connections: 16, rounds: 1, repeatSeconds: 2, uniqueRequestsPerRun: 1500, warmupSeconds: 1, repeatIdentities: 4, layerSeconds: 1, layerRounds: 1 }
-      : { connections: 16, rounds: 4, repeatSeconds: 4, uniqueRequestsPerRun: 3000, warmupSeconds: 2, repeatIdentities: 4, layerSeconds: 3, layerRounds: 2 },
-    progress,
-  );
+  const endpointSettings = quick
+    ? { connections: 16, rounds: 1, repeatSeconds: 2, uniqueRequestsPerRun: 1500, warmupSeconds: 1, repeatIdentities: 4, layerSeconds: 1, layerRounds: 1 }
+    : { connections: 16, rounds: 4, repeatSeconds: 4, uniqueRequestsPerRun: 3000, warmupSeconds: 2, repeatIdentities: 4, layerSeconds: 3, layerRounds: 2 };
+  const profileDirectory = process.env.BENCH_PROFILE_DIR;
+  const endpoint = await benchTokenEndpoint({ ...endpointSettings, ...(profileDirectory ? { profileDirectory } : {}) }, progress);
   progress("hot path, stage by stage");
   const stages = await benchHotPath(quick ? { iterations: 5_000, uniqueTokens: 300 } : { iterations: 20_000, uniqueTokens: 1_500 });
   progress("renewal");

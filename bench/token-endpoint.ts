@@ -9,6 +9,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startBareServer, type BareServer } from "./bare-server.js";
 import { getRuntime } from "../src/app/runtime.js";
 import { countingLogger } from "./counting-logger.js";
+import { profiled } from "./cpu-profile.js";
 import { benchLayers, type Layer } from "./layers.js";
 import { runLoad, type MeasuredLoad } from "./load.js";
 
@@ -25,6 +26,8 @@ export interface EndpointSettings {
   /** Seconds per run and rounds of the layer-by-layer breakdown (see layers.ts). */
   layerSeconds: number;
   layerRounds: number;
+  /** When set, one more repeat and one more unique-token broker run are profiled into this folder. */
+  profileDirectory?: string;
 }
 
 export interface CasePair {
@@ -92,9 +95,11 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
 
     const repeatCallers = Array.from({ length: settings.repeatIdentities }, (_, i) => callerToken(i, "2"));
     const perRun = settings.uniqueRequestsPerRun;
-    progress(`token endpoint: minting ${perRun * (settings.rounds + 1)} unique caller tokens`);
+    // One set per round, one for the warm-up, and one for the profiled run if there is one.
+    const tokenSets = settings.rounds + 1 + (settings.profileDirectory ? 1 : 0);
+    progress(`token endpoint: minting ${perRun * tokenSets} unique caller tokens`);
     // The bare server is sent the same tokens as the broker in the same round: it ignores them.
-    const uniqueTokens = Array.from({ length: perRun * (settings.rounds + 1) }, (_, i) => callerToken(i, "3"));
+    const uniqueTokens = Array.from({ length: perRun * tokenSets }, (_, i) => callerToken(i, "3"));
     const tokensOfRun = (run: number) => uniqueTokens.slice(run * perRun, (run + 1) * perRun);
 
     const load = (target: string, authorizations: readonly string[], amountOrSeconds: { amount: number } | { durationSeconds: number }) =>
@@ -131,6 +136,13 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
     const cacheAfter = getRuntime().verifier!.cacheStats();
     const served = [...repeatRounds, ...uniqueRounds].reduce((total, round) => total + round.broker.requests, 0);
     const logLinesPerRequest = (logger.lines - linesBefore) / served;
+
+    if (settings.profileDirectory) {
+      const directory = settings.profileDirectory;
+      progress(`token endpoint: CPU profiles into ${directory}`);
+      await profiled(directory, "token-endpoint-repeat", () => load(url, repeatCallers, { durationSeconds: settings.repeatSeconds }));
+      await profiled(directory, "token-endpoint-unique", () => load(url, tokensOfRun(settings.rounds + 1), { amount: perRun }));
+    }
 
     progress("token endpoint: layer by layer");
     // The sandbox imported the handlers already: this is the same module, wired to the same runtime.
