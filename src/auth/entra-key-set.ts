@@ -35,14 +35,19 @@ export function createEntraKeySet(jwksUri: URL, options: EntraKeySetOptions): JW
     if (!remote.fresh && lastFailureAt !== undefined && Date.now() < lastFailureAt + options.cooldownMs) {
       throw new KeySetUnavailableError();
     }
-    try {
-      return await remote(protectedHeader, token);
-    } catch (error) {
-      // These two describe the token's kid, not the endpoint; anything else is a failed fetch.
-      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
-      if (error instanceof errors.JOSENotSupported) throw error;
-      lastFailureAt = Date.now();
-      throw new KeySetUnavailableError({ cause: error });
+    // One immediate retry: a reset on a stale keep-alive socket should not shut new callers out
+    // for a whole cooldown.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await remote(protectedHeader, token);
+      } catch (error) {
+        // These describe the token's kid, not the endpoint; anything else is a failed fetch.
+        if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+        if (error instanceof errors.JOSENotSupported) throw error;
+        if (attempt < 2) continue;
+        lastFailureAt = Date.now();
+        throw new KeySetUnavailableError({ cause: error });
+      }
     }
   };
 }
