@@ -98,10 +98,7 @@ export function createBroker(options: BrokerOptions): Broker {
     return client;
   };
 
-  const store: TokenStore = createKeyVaultTokenStore({
-    ...connection,
-    onRepair: (profile) => logger.log("warn", "token-store-repaired", { profile }),
-  });
+  const store: TokenStore = createKeyVaultTokenStore(connection);
   const issue = createTokenIssuer({ signerFor, clientFor, grantOptions: { now } });
   const policy = {
     renewWhenRemainingRatio: config.renewal.renewWhenRemainingRatio,

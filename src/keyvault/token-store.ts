@@ -1,7 +1,7 @@
 /**
- * Token store on Key Vault secrets. Key Vault has no conditional writes, so "never regress" is
- * kept by reading before writing and checking after: a racing broker that wrote an earlier-expiring
- * token after our check is overwritten once more with ours.
+ * Token store on Key Vault secrets. Key Vault has no conditional writes; the broker keeps a single
+ * writer (the timer), and the store reads before it writes so that even a second writer never puts
+ * an earlier-expiring token on top of a later one it can see.
  */
 import { SecretClient } from "@azure/keyvault-secrets";
 import { fromSecret, toSecret, type StoredToken } from "../token-store/stored-token.js";
@@ -9,12 +9,7 @@ import type { TokenStore } from "../token-store/token-store.js";
 import type { KeyVaultConnection } from "./connection.js";
 import { keyVaultError } from "./signer.js";
 
-export interface KeyVaultTokenStoreOptions extends KeyVaultConnection {
-  /** Told when a racing writer's earlier-expiring token was found after our write and repaired. */
-  onRepair?: (profile: string) => void;
-}
-
-export function createKeyVaultTokenStore(options: KeyVaultTokenStoreOptions): TokenStore {
+export function createKeyVaultTokenStore(options: KeyVaultConnection): TokenStore {
   const client = new SecretClient(options.vaultUrl, options.credential, options.clientOptions ?? {});
 
   async function read(profile: string, secretName: string): Promise<StoredToken | undefined> {
@@ -49,13 +44,7 @@ export function createKeyVaultTokenStore(options: KeyVaultTokenStoreOptions): To
       const before = await read(profile, secretName);
       if (before && before.expiresAt >= token.expiresAt) return { current: before, written: false };
       await put(secretName, profile, token);
-      const after = await read(profile, secretName);
-      if (after && after.expiresAt < token.expiresAt) {
-        options.onRepair?.(profile);
-        await put(secretName, profile, token);
-        return { current: token, written: true };
-      }
-      return { current: after && after.expiresAt > token.expiresAt ? after : token, written: true };
+      return { current: token, written: true };
     },
   };
 }
