@@ -1,17 +1,10 @@
 import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { getRuntime } from "../src/app/runtime.js";
 import { handleTokenRequest } from "../src/http/token-endpoint.js";
-import { configFailure, toResponse } from "./http-result.js";
+import { withRuntime } from "./http-result.js";
 
-export async function tokenHandler(request: HttpRequest): Promise<HttpResponseInit> {
-  let runtime;
-  try {
-    runtime = getRuntime();
-  } catch (error) {
-    return configFailure(error);
-  }
+export function tokenHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const profile = request.params.profile;
-  return toResponse(await handleTokenRequest({ headers: request.headers, ...(profile ? { profile } : {}) }, runtime));
+  return withRuntime((runtime) => handleTokenRequest({ headers: request.headers, ...(profile ? { profile } : {}) }, runtime));
 }
 
 // @azure/functions is CommonJS without detectable named exports: take `app` from the default export.
