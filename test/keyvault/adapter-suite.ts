@@ -1,6 +1,6 @@
 /**
  * The Key Vault adapter tests, written once and run against every Key Vault we can reach here:
- * our stand-in, and Lowkey Vault (an independent emulator) when a JDK is present.
+ * our stand-in.
  */
 import { createPublicKey, verify, X509Certificate, type KeyObject } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
