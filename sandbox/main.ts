@@ -1,5 +1,5 @@
 /**
- * `npm start`: the broker and its three stand-ins, offline, until Ctrl-C.
+ * `npm start`: the broker and its stand-ins (Key Vault, Maskinporten, Entra ID, Altinn exchange), offline, until Ctrl-C.
  */
 import { startSandbox } from "./sandbox.js";
 
@@ -17,6 +17,7 @@ maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten and Ent
   key vault     ${env.keyVaultUrl}   secrets: ${env.profiles.map((p) => p.secretName).join(", ")}
   maskinporten  ${env.maskinportenIssuer}
   entra id      ${env.entraIssuer}
+  altinn        ${env.altinnExchangeUrl}   (profile${env.profiles.filter((p) => p.altinnExchange).length === 1 ? "" : "s"} ${env.profiles.filter((p) => p.altinnExchange).map((p) => p.name).join(", ")} serve Altinn 3 tokens; verify them with ${env.altinnJwksUrl})
   details       ${envFile}
 
 Try it (a caller token from the Entra stand-in, then the Maskinporten token from the broker):

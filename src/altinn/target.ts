@@ -50,7 +50,8 @@ export function resolveAltinnExchange(value: string, testOrg: boolean, issuer: s
     return { problem: `${url.origin} must use https (plain http is only allowed to 127.0.0.1/localhost stand-ins)` };
   }
   if (url.username || url.password || url.search || url.hash) {
-    return { problem: `"${trimmed}" must be a base URL without credentials, query or fragment; ${expected}` };
+    // Only the origin is quoted: the rest may hold credentials.
+    return { problem: `the URL for ${url.origin} must be a base URL without credentials, query or fragment; ${expected}` };
   }
   const known = ISSUER_OF_HOST.find(([matches]) => matches(url.hostname.toLowerCase()));
   if (known && issuer !== undefined && issuer !== known[1]) {
