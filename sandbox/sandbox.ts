@@ -35,6 +35,8 @@ export interface SandboxOptions {
   envFile?: string;
   /** Broker log sink. Default: JSON lines on stdout. */
   logger?: Logger;
+  /** Tokens with less than this left are not served (default 15 s); tests with short-lived tokens lower it. */
+  minServeRemainingMs?: number;
   /** App settings to add or replace (e.g. RENEW_BEFORE_EXPIRY_RATIO in tests). */
   settingsOverrides?: Record<string, string>;
 }
@@ -160,6 +162,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       settings,
       credential,
       logger,
+      ...(options.minServeRemainingMs !== undefined ? { minServeRemainingMs: options.minServeRemainingMs } : {}),
       // Test-only trust of the stand-in: its own CA, and a challenge resource that is not *.vault.azure.net.
       keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: keyVault.caPem } },
     }),
