@@ -85,6 +85,18 @@ describe("Altinn token exchange", () => {
     expect(altinn.exchanges.at(-1)).toMatchObject({ outcome: "issued", testOrg: true });
   });
 
+  it("exchanges a system user token, keeping its authorization_details", async () => {
+    const client = createMaskinportenClient({ issuer: mp.issuer });
+    const systemUser = [{ type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000001" } }];
+    const scope = "skatteetaten:x";
+    const mpToken = await client.requestToken((audience) => createGrant({ audience, clientId: "so", scopes: [scope], authorizationDetails: systemUser }, signer, { now: () => nowMs }), [scope]);
+    const token = await createAltinnExchange({ now: () => nowMs })(target(altinn), mpToken.accessToken);
+    expect(decodeJwt(token.accessToken)).toMatchObject({
+      authorization_details: [expect.objectContaining({ type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000001" } })],
+      "urn:altinn:orgNumber": DIGDIR,
+    });
+  });
+
   it("takes the answer as plain text too (no Accept header negotiation)", () => {
     const jwt = `${Buffer.from('{"alg":"RS256"}').toString("base64url")}.${Buffer.from(`{"exp":${Math.floor(nowMs / 1000) + 1800}}`).toString("base64url")}.c2ln`;
     expect(parseAltinnAnswer(jwt, 200, nowMs).accessToken).toBe(jwt);
