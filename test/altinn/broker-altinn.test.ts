@@ -123,6 +123,11 @@ describe("Altinn profiles in the broker", () => {
     const health = (await broker.health()).find((h) => h.profile === "gated")!;
     expect(health.lastError).toMatchObject({ stage: "altinn-exchange", status: 403 });
     expect(health.altinn).toMatchObject({ consecutiveFailures: 1, lastError: { code: ErrorCode.AltinnRejected, status: 403 } });
+    // A refused Maskinporten token is not offered again: the next renewal starts from a new one.
+    const partnerTokens = () => mp.issuedTokens.filter((t) => t.client === "partner-client").length;
+    const issued = partnerTokens();
+    await outcomeOf("gated");
+    expect(partnerTokens()).toBe(issued + 1);
   });
 
   it("keeps the held Altinn token while the exchange is down, reuses the unexchanged Maskinporten token, and has nothing only once it expires", async () => {
