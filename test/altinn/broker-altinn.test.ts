@@ -172,3 +172,39 @@ describe("Altinn profiles in the broker", () => {
     expect((await secrets().getSecret(name)).value).toBe(served.accessToken);
   });
 });
+
+describe("Altinn refusing an expired Maskinporten token through the broker", () => {
+  it("fails the renewal at the Altinn stage with 401, once, and has no token to serve", async () => {
+    // Maskinporten (and the broker, whose grants it checks) run an hour behind Altinn: every token arrives expired.
+    const behind = () => Date.now() - 3_600_000;
+    const lateMp = await startMaskinportenStandIn({ now: behind, trustedRoots: [pki.root.certificateDer] });
+    const strictAltinn = await startAltinnStandIn({ maskinportenIssuer: lateMp.issuer });
+    try {
+      lateMp.registerClient({ clientId: "altinn-client", organisationNumber: ORG, scopes: ["altinn:serviceowner/instances.read"], tokenLifetimeSeconds: 120 });
+      const config = parseBrokerConfig({
+        KEY_VAULT_URL: kv.url,
+        MASKINPORTEN_ENVIRONMENT: lateMp.issuer,
+        TOKEN_PROFILES: "late",
+        SIGNING_CERTIFICATE_NAME: "virksomhetssertifikat",
+        SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
+        PROFILE_LATE_CLIENT_ID: "altinn-client",
+        PROFILE_LATE_SCOPES: "altinn:serviceowner/instances.read",
+        PROFILE_LATE_ALTINN_EXCHANGE: strictAltinn.baseUrl,
+        PROFILE_LATE_SECRET_NAME: `late-${Math.random().toString(36).slice(2)}`,
+      });
+      const late = createBroker({
+        config,
+        credential: staticCredential(),
+        keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
+        now: behind,
+        maskinporten: { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, sleep: async () => {} },
+      });
+      const [outcome] = await late.renewAll("timer");
+      expect(outcome).toMatchObject({ outcome: "failed", error: { stage: "altinn-exchange", code: ErrorCode.AltinnRejected, status: 401 } });
+      expect(strictAltinn.exchanges).toEqual([expect.objectContaining({ outcome: "refused", status: 401, reason: expect.stringMatching(/EXPIRED/) })]);
+      await expect(late.serve("late")).rejects.toBeInstanceOf(NoTokenError);
+    } finally {
+      await Promise.all([lateMp.close(), strictAltinn.close()]);
+    }
+  });
+});
