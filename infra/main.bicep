@@ -159,6 +159,8 @@ var profileSettings = reduce(profileEntries, {}, (settings, entry) => union(sett
   '${entry.prefix}ISS_ONBEHALFOF': entry.profile.?issOnBehalfOf ?? ''
   '${entry.prefix}AUTHORIZATION_DETAILS': empty(entry.profile.?authorizationDetails ?? []) ? '' : string(entry.profile.?authorizationDetails ?? [])
   '${entry.prefix}SYSTEMUSER_ORG': entry.profile.?systemUserOrg ?? ''
+  '${entry.prefix}ALTINN_EXCHANGE': entry.profile.?altinnExchange ?? ''
+  '${entry.prefix}ALTINN_TEST_ORG': (entry.profile.?altinnTestOrg ?? false) ? 'true' : ''
   '${entry.prefix}SECRET_NAME': entry.secretName
   '${entry.prefix}ROLE': entry.role
   '${entry.prefix}SIGNING_CERTIFICATE_NAME': entry.profile.?signing.?certificateName ?? ''

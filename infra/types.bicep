@@ -58,6 +58,12 @@ type tokenProfile = {
   @description('9-digit organisation number of the system user owner (adds urn:altinn:systemuser).')
   systemUserOrg: string?
 
+  @description('Serve an Altinn 3 token instead: "tt02" (with Maskinporten test), "prod" (with prod) or an Altinn platform base URL.')
+  altinnExchange: string?
+
+  @description('With altinnExchange: ask Altinn for the TTD test organisation (?test=true).')
+  altinnTestOrg: bool?
+
   @description('Key Vault secret holding the token; default maskinporten-<name>.')
   secretName: string?
 

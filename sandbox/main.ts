@@ -1,5 +1,5 @@
 /**
- * `npm start`: the broker and its three stand-ins, offline, until Ctrl-C.
+ * `npm start`: the broker and its stand-ins (Key Vault, Maskinporten, Entra ID, Altinn exchange), offline, until Ctrl-C.
  */
 import { startSandbox } from "./sandbox.js";
 
@@ -9,14 +9,16 @@ const port = process.env.PORT ? Number(process.env.PORT) : 7071;
 const sandbox = await startSandbox({ port, envFile });
 const { env } = sandbox;
 const profile = env.profiles[0]!;
+const altinnProfiles = env.profiles.filter((p) => p.altinnExchange).map((p) => p.name);
 
 process.stderr.write(`
-maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten and Entra ID are local stand-ins)
+maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten, Entra ID and Altinn's token exchange are local stand-ins)
 
   broker        ${env.brokerUrl}/api/token/{profile}   profiles: ${env.profiles.map((p) => `${p.name} (role ${p.role})`).join(", ")}
   key vault     ${env.keyVaultUrl}   secrets: ${env.profiles.map((p) => p.secretName).join(", ")}
   maskinporten  ${env.maskinportenIssuer}
   entra id      ${env.entraIssuer}
+  altinn        ${env.altinnExchangeUrl}   serves Altinn 3 tokens to profile${altinnProfiles.length === 1 ? "" : "s"} ${altinnProfiles.join(", ")}; their keys: ${env.altinnJwksUrl}
   details       ${envFile}
 
 Try it (a caller token from the Entra stand-in, then the Maskinporten token from the broker):
@@ -25,7 +27,7 @@ Try it (a caller token from the Entra stand-in, then the Maskinporten token from
       -d client_id=${env.caller.clientId} -d client_secret=${env.caller.clientSecret} \\
       -d scope=${env.caller.scope} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
   curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${profile.name}
-  curl -s ${env.brokerUrl}/api/health
+${altinnProfiles.map((name) => `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${name}      # an Altinn 3 token\n`).join("")}  curl -s ${env.brokerUrl}/api/health
 
 The renewal timer runs on "${env.settings.RENEW_SCHEDULE}" (UTC). Ctrl-C stops everything.
 

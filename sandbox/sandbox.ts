@@ -11,6 +11,7 @@ import functions, { type HttpResponseInit } from "@azure/functions";
 import { Cron } from "croner";
 import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
 import { jsonLogger, type Logger } from "../src/logging.js";
+import { startAltinnStandIn, type AltinnStandIn } from "./altinn/standin.js";
 import { createEntraAccessTokenCheck } from "./entra/access-token-check.js";
 import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
 import { entraClientCredential } from "./entra-client-credential.js";
@@ -28,10 +29,14 @@ export interface SandboxOptions {
   renewSchedule?: string;
   /** Lifetime of tokens the Maskinporten stand-in issues. Default 120 s, Maskinporten's own default. */
   tokenLifetimeSeconds?: number;
+  /** Lifetime of Altinn tokens the Altinn exchange stand-in issues. Default 1800 s, Altinn's own. */
+  altinnTokenLifetimeSeconds?: number;
   /** Where to write env.json; undefined writes nothing. */
   envFile?: string;
   /** Broker log sink. Default: JSON lines on stdout. */
   logger?: Logger;
+  /** Tokens with less than this left are not served (default 15 s); tests with short-lived tokens lower it. */
+  minServeRemainingMs?: number;
   /** App settings to add or replace (e.g. RENEW_BEFORE_EXPIRY_RATIO in tests). */
   settingsOverrides?: Record<string, string>;
 }
@@ -41,6 +46,8 @@ export interface SandboxProfile {
   role: string;
   secretName: string;
   scopes: string[];
+  /** Set for a profile that serves Altinn 3 tokens: its exchange URL. */
+  altinnExchange?: string;
 }
 
 export interface SandboxEnv {
@@ -57,6 +64,11 @@ export interface SandboxEnv {
   audience: string;
   audienceUri: string;
   tenantId: string;
+  /** The Altinn exchange stand-in: where the broker exchanges, and what a workload verifies Altinn tokens with. */
+  altinnExchangeUrl: string;
+  altinnIssuer: string;
+  altinnJwksUrl: string;
+  altinnOpenIdConfigurationUrl: string;
   profiles: SandboxProfile[];
   /** A client-credentials caller holding every profile's role. */
   caller: { clientId: string; clientSecret: string; scope: string };
@@ -69,6 +81,7 @@ export interface Sandbox {
   keyVault: KeyVaultStandIn;
   maskinporten: MaskinportenStandIn;
   entra: EntraStandIn;
+  altinn: AltinnStandIn;
   /** Runs the timer function once now (as the schedule would). */
   tick(): Promise<void>;
   close(): Promise<void>;
@@ -77,6 +90,8 @@ export interface Sandbox {
 const PROFILES = [
   { name: "skatt", clientId: "sandbox-skatt-client", scopes: ["skatteetaten:testnorge"] },
   { name: "sdir", clientId: "sandbox-sdir-client", scopes: ["sdir:fartoy.read"], resource: "https://api.sdir.no" },
+  // Served as an Altinn 3 token; the sandbox organisation number is Digdir's, so test=true maps it to TTD.
+  { name: "altinn", clientId: "sandbox-altinn-client", scopes: ["altinn:serviceowner/instances.read"], altinnTestOrg: true },
 ] as const;
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -112,6 +127,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
   }
 
+  const altinn = await startAltinnStandIn({
+    maskinportenIssuer: maskinporten.issuer,
+    ...(options.altinnTokenLifetimeSeconds !== undefined ? { tokenLifetimeSeconds: options.altinnTokenLifetimeSeconds } : {}),
+  });
+
   const settings: Record<string, string> = {
     KEY_VAULT_URL: keyVault.url,
     MASKINPORTEN_ENVIRONMENT: maskinporten.issuer,
@@ -129,7 +149,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     settings[`${prefix}CLIENT_ID`] = profile.clientId;
     settings[`${prefix}SCOPES`] = profile.scopes.join(" ");
     if ("resource" in profile) settings[`${prefix}RESOURCE`] = profile.resource;
+    if ("altinnTestOrg" in profile) {
+      settings[`${prefix}ALTINN_EXCHANGE`] = altinn.baseUrl;
+      settings[`${prefix}ALTINN_TEST_ORG`] = String(profile.altinnTestOrg);
+    }
   }
+  Object.assign(settings, options.settingsOverrides);
 
   const credential = entraClientCredential({ tokenUrl: entra.tokenUrl, ...brokerIdentity });
   setRuntimeFactory(() =>
@@ -137,6 +162,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       settings,
       credential,
       logger,
+      ...(options.minServeRemainingMs !== undefined ? { minServeRemainingMs: options.minServeRemainingMs } : {}),
       // Test-only trust of the stand-in: its own CA, and a challenge resource that is not *.vault.azure.net.
       keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: keyVault.caPem } },
     }),
@@ -180,7 +206,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     audience: entra.audience,
     audienceUri: entra.audienceUris[0] ?? `api://${entra.audience}`,
     tenantId: entra.tenantId,
-    profiles: PROFILES.map((p) => ({ name: p.name, role: `Token.${p.name}`, secretName: `maskinporten-${p.name}`, scopes: [...p.scopes] })),
+    altinnExchangeUrl: altinn.exchangeUrl,
+    altinnIssuer: altinn.issuer,
+    altinnJwksUrl: altinn.jwksUrl,
+    altinnOpenIdConfigurationUrl: altinn.openIdConfigurationUrl,
+    profiles: PROFILES.map((p) => ({
+      name: p.name,
+      role: `Token.${p.name}`,
+      secretName: `maskinporten-${p.name}`,
+      scopes: [...p.scopes],
+      ...("altinnTestOrg" in p ? { altinnExchange: `${altinn.exchangeUrl}${p.altinnTestOrg ? "?test=true" : ""}` } : {}),
+    })),
     caller: { ...caller, scope: `${entra.audienceUris[0] ?? entra.audience}/.default` },
     settings,
   };
@@ -194,12 +230,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     keyVault,
     maskinporten,
     entra,
+    altinn,
     tick,
     async close() {
       timer.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await Promise.all([keyVault.close(), maskinporten.close(), entra.close()]);
+      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close()]);
     },
   };
 }

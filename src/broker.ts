@@ -3,6 +3,8 @@
  * options, clock, logger). Function files and the sandbox both build their broker here.
  */
 import type { TokenCredential } from "@azure/identity";
+import { createAltinnExchange, type AltinnExchangeOptions } from "./altinn/exchange.js";
+import { withAltinnExchange, type AltinnStageStatus } from "./altinn/issue.js";
 import { BrokerError, ErrorCode } from "./errors.js";
 import type { BrokerConfig, TokenProfile } from "./config/settings.js";
 import type { KeyVaultClientOptions } from "./keyvault/connection.js";
@@ -23,12 +25,16 @@ export interface BrokerOptions {
   logger?: Logger;
   now?: () => number;
   maskinporten?: Pick<MaskinportenClientOptions, "timeoutMs" | "retry" | "sleep" | "random" | "metadataMaxAgeMs">;
+  /** Altinn exchange tuning; timeout, retry, sleep and random default to the Maskinporten ones. */
+  altinn?: Pick<AltinnExchangeOptions, "fetch" | "timeoutMs" | "retry" | "sleep" | "random">;
   minServeRemainingMs?: number;
   /** Warn when the signing certificate expires within this many days. */
   certificateWarningDays?: number;
 }
 
 export interface ProfileHealth extends ProfileStatus {
+  /** Profiles with an Altinn exchange: that stage on its own. */
+  altinn?: AltinnStageStatus;
   certificateNotAfter?: Date;
   certificateDaysLeft?: number;
 }
@@ -99,7 +105,19 @@ export function createBroker(options: BrokerOptions): Broker {
   };
 
   const store: TokenStore = createKeyVaultTokenStore(connection);
-  const issue = createTokenIssuer({ signerFor, clientFor, grantOptions: { now } });
+  const { timeoutMs, retry, sleep, random } = options.maskinporten ?? {};
+  const altinnExchange = createAltinnExchange({
+    now,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(retry ? { retry } : {}),
+    ...(sleep ? { sleep } : {}),
+    ...(random ? { random } : {}),
+    ...options.altinn,
+    onRetry: ({ attempt, delayMs, error }) =>
+      logger.log("warn", "altinn-exchange-retry", { attempt, delayMs, message: error instanceof Error ? error.message : String(error) }),
+  });
+  const issuing = withAltinnExchange(createTokenIssuer({ signerFor, clientFor, grantOptions: { now } }), altinnExchange, now);
+  const issue = issuing.issue;
   const policy = {
     renewWhenRemainingRatio: config.renewal.renewWhenRemainingRatio,
     minServeRemainingMs: options.minServeRemainingMs ?? DEFAULT_MIN_SERVE_REMAINING_MS,
@@ -170,7 +188,10 @@ export function createBroker(options: BrokerOptions): Broker {
     },
     async health() {
       return Promise.all(
-        [...keepers.values()].map(async (keeper) => ({ ...keeper.status(), ...(await certificateHealth(keeper.profile)) })),
+        [...keepers.values()].map(async (keeper) => {
+          const altinn = issuing.status(keeper.profile);
+          return { ...keeper.status(), ...(altinn ? { altinn } : {}), ...(await certificateHealth(keeper.profile)) };
+        }),
       );
     },
   };

@@ -26,5 +26,8 @@ export const ErrorCode = {
   Forbidden: "ERR_FORBIDDEN",
   NoToken: "ERR_NO_TOKEN",
   UnknownProfile: "ERR_UNKNOWN_PROFILE",
+  AltinnRejected: "ERR_ALTINN_REJECTED",
+  AltinnUnavailable: "ERR_ALTINN_UNAVAILABLE",
+  AltinnBadResponse: "ERR_ALTINN_BAD_RESPONSE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -6,6 +6,7 @@
 import { BrokerError, ErrorCode } from "../errors.js";
 import { maskinportenUrlProblem, resolveIssuer } from "../config/environments.js";
 import { KEYSTORE_TYPES, type KeystoreType } from "../signing/keystore.js";
+import { parseAltinnSettings, type AltinnExchangeTarget } from "../altinn/target.js";
 import type { JavaProperties } from "./properties.js";
 
 /** Every key the CLI understands, in the order `--help` explains them. */
@@ -28,6 +29,8 @@ export const CLIENT_PROPERTY_KEYS = [
   "keyvault.certificate",
   "keyvault.certificate.version",
   "keyvault.kid",
+  "altinn.exchange",
+  "altinn.test_org",
 ] as const;
 export type ClientPropertyKey = (typeof CLIENT_PROPERTY_KEYS)[number];
 
@@ -60,6 +63,8 @@ export interface CliConfig {
   consumerOrg?: string;
   pid?: string;
   signing: CliSigning;
+  /** Exchange the Maskinporten token for an Altinn 3 token here, and print that too. */
+  altinn?: AltinnExchangeTarget;
   /** Keys in the file that this tool does not know (typos, usually). */
   unknownKeys: string[];
 }
@@ -100,6 +105,15 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
   if (pid !== undefined && !/^\d{11}$/.test(pid)) problems.push("pid must be an 11-digit Norwegian national identity number");
 
   const signing = parseSigning(text, secret, problems);
+  const altinn = parseAltinnSettings(
+    (key) => text(key as ClientPropertyKey),
+    (key, message) => problems.push(`${key}: ${message}`),
+    { exchange: "altinn.exchange", testOrg: "altinn.test_org" },
+    audience,
+  );
+  if (altinn && tokenRequest.kind === "none") {
+    problems.push("altinn.exchange needs a Maskinporten token to exchange: set token.endpoint or environment");
+  }
 
   if (problems.length > 0 || !clientId || !audience || !signing) {
     throw new BrokerError(ErrorCode.Config, `${source}: ${problems.join("; ")}`);
@@ -114,6 +128,7 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
     ...(consumerOrg !== undefined ? { consumerOrg } : {}),
     ...(pid !== undefined ? { pid } : {}),
     signing,
+    ...(altinn ? { altinn } : {}),
     unknownKeys: [...properties.keys()].filter((key) => !known.has(key)),
   };
 }

@@ -9,6 +9,8 @@ export const EXIT_CODES = {
   keystoreOrSigning: 4,
   maskinportenRejected: 5,
   maskinportenUnavailable: 6,
+  altinnRejected: 7,
+  altinnUnavailable: 8,
 } as const;
 
 /** One line (or a few) per key; `--help` prints them all and a test checks none is missing. */
@@ -44,6 +46,10 @@ export const KEY_HELP: Record<ClientPropertyKey, string> = {
   "keyvault.certificate": "Name of the certificate in Key Vault whose key signs the grant (same key as the broker).",
   "keyvault.certificate.version": "Pin a certificate version (32 hex characters); the latest otherwise.",
   "keyvault.kid": "Put this kid in the header instead of x5c when signing in Key Vault (keystore.kid also works).",
+  "altinn.exchange":
+    "Exchange the Maskinporten token for an Altinn 3 platform token and print it: tt02 (with\n" +
+    "Maskinporten test), prod (with prod) or an Altinn platform base URL. Not a jwt-grant-generator key.",
+  "altinn.test_org": "true: ask Altinn for the TTD test organisation (?test=true; Digdir's own clients only).",
 };
 
 export function helpText(): string {
@@ -62,6 +68,8 @@ Output (stdout):
   text (default)  "Generated JWT-grant:", the grant, then "Retrieved token-response:" and the
                   token response (only when there is a token endpoint).
   json            exactly one line: {"grant":"…","token":{…}} ("token" only with a token endpoint).
+  With altinn.exchange, text mode adds "Retrieved Altinn token:" and the token, and json adds
+  "altinn":"<token>".
 
 Keys:
 ${keys}
@@ -72,5 +80,6 @@ grant each time. Exit codes:
   0 success    2 wrong command line          3 properties file or configuration problem
   1 other      4 keystore or signing problem  5 Maskinporten rejected the request (4xx)
                6 Maskinporten unavailable, unreachable or answered nonsense
+               7 Altinn refused the token exchange (4xx)   8 Altinn exchange unavailable
 `;
 }

@@ -152,6 +152,8 @@ async function warnAboutCertificateExpiry(signer: GrantSigner, env: CliEnvironme
 interface Outcome {
   grant: string;
   token?: Record<string, unknown>;
+  /** The Altinn 3 token, with altinn.exchange. */
+  altinn?: string;
 }
 
 async function obtain(config: CliConfig, signer: GrantSigner, env: CliEnvironment): Promise<Outcome> {
@@ -181,7 +183,19 @@ async function obtain(config: CliConfig, signer: GrantSigner, env: CliEnvironmen
     grant = await createGrant({ ...claims, audience }, signer, grantOptions);
     return grant;
   }, config.scopes);
-  return { grant, token: tokenResponseBody(token) };
+  if (!config.altinn) return { grant, token: tokenResponseBody(token) };
+  // Loaded only when asked for: the plain Maskinporten path stays as small as it was.
+  const { createAltinnExchange } = await import("../altinn/exchange.js");
+  const exchange = createAltinnExchange({
+    ...(env.maskinporten?.retry ? { retry: env.maskinporten.retry } : {}),
+    ...(env.maskinporten?.timeoutMs !== undefined ? { timeoutMs: env.maskinporten.timeoutMs } : {}),
+    ...(env.now ? { now: env.now } : {}),
+    onRetry: ({ attempt, error }) => {
+      env.stderr(`maskinporten-token: Altinn exchange attempt ${attempt} failed, retrying: ${error instanceof Error ? error.message : String(error)}\n`);
+    },
+  });
+  const altinn = await exchange(config.altinn, token.accessToken);
+  return { grant, token: tokenResponseBody(token), altinn: altinn.accessToken };
 }
 
 /** The token response as Maskinporten sent it when the client kept it, else its standard fields. */
@@ -195,11 +209,13 @@ function tokenResponseBody(token: IssuedToken): Record<string, unknown> {
 function formatText(outcome: Outcome): string {
   let text = `Generated JWT-grant:\n${outcome.grant}\n`;
   if (outcome.token) text += `\nRetrieved token-response:\n${JSON.stringify(outcome.token)}\n`;
+  if (outcome.altinn) text += `\nRetrieved Altinn token:\n${outcome.altinn}\n`;
   return text;
 }
 
 function formatJson(outcome: Outcome): string {
-  return `${JSON.stringify(outcome.token ? { grant: outcome.grant, token: outcome.token } : { grant: outcome.grant })}\n`;
+  const { grant, token, altinn } = outcome;
+  return `${JSON.stringify({ grant, ...(token ? { token } : {}), ...(altinn ? { altinn } : {}) })}\n`;
 }
 
 function describeFailure(error: unknown): string {
@@ -209,6 +225,12 @@ function describeFailure(error: unknown): string {
     if (error.error !== undefined) text += `  error: ${error.error}\n`;
     if (error.errorDescription !== undefined) text += `  error_description: ${error.errorDescription}\n`;
     if (error.traceId !== undefined) text += `  trace_id: ${error.traceId}\n`;
+  }
+  // Altinn's refusal: its status and traceId (duck-typed so the Altinn module loads only when used).
+  if (error instanceof BrokerError && error.code.startsWith("ERR_ALTINN_")) {
+    const { status, traceId } = error as BrokerError & { status?: number; traceId?: string };
+    if (status !== undefined) text += `  status: ${status}\n`;
+    if (traceId !== undefined) text += `  traceId: ${traceId}\n`;
   }
   return text;
 }
@@ -229,6 +251,11 @@ function exitCodeFor(error: unknown): number {
     case ErrorCode.MaskinportenUnavailable:
     case ErrorCode.MaskinportenBadResponse:
       return EXIT_CODES.maskinportenUnavailable;
+    case ErrorCode.AltinnRejected:
+      return EXIT_CODES.altinnRejected;
+    case ErrorCode.AltinnUnavailable:
+    case ErrorCode.AltinnBadResponse:
+      return EXIT_CODES.altinnUnavailable;
     default:
       return EXIT_CODES.failure;
   }

@@ -6,6 +6,7 @@
 import { BrokerError, ErrorCode } from "../errors.js";
 import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from "../signing/signer.js";
 import { isLoopbackUrl, resolveIssuer } from "./environments.js";
+import { parseAltinnSettings, type AltinnExchangeTarget } from "../altinn/target.js";
 
 export type Settings = Readonly<Record<string, string | undefined>>;
 
@@ -38,6 +39,11 @@ export interface TokenProfile {
   /** Entra app role a caller needs to fetch this profile's token. */
   role: string;
   signing: SigningSource;
+  /**
+   * Set: the profile's token is the Altinn 3 token this Maskinporten token is exchanged for. Part of
+   * what shapes the token (the fingerprint must include `altinn.url`).
+   */
+  altinn?: AltinnExchangeTarget;
 }
 
 export interface CallerAuthConfig {
@@ -260,6 +266,12 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
     defaultSecretName(name);
   const role = read.optional(`${p}ROLE`) ?? defaultRole(name);
   const signing = parseSigning(read, p);
+  const altinn = parseAltinnSettings(
+    (setting) => read.optional(setting),
+    (setting, message) => read.problem(setting, message),
+    { exchange: `${p}ALTINN_EXCHANGE`, testOrg: `${p}ALTINN_TEST_ORG` },
+    issuer,
+  );
 
   if (read.problems.length > before || !clientId || !issuer || !signing) return undefined;
   if (scopes.length === 0) return undefined;
@@ -269,6 +281,7 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
   if (pid) profile.pid = pid;
   if (issOnBehalfOf) profile.issOnBehalfOf = issOnBehalfOf;
   if (authorizationDetails) profile.authorizationDetails = authorizationDetails;
+  if (altinn) profile.altinn = altinn;
   return profile;
 }
 

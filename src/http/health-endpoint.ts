@@ -4,6 +4,7 @@
  * the signing certificate expires).
  */
 import type { CallerVerifier, HeaderSource } from "../auth/index.js";
+import type { AltinnStageStatus } from "../altinn/issue.js";
 import type { Broker, ProfileHealth } from "../broker.js";
 import type { Logger } from "../logging.js";
 import { jsonResult, type HttpResult } from "./responses.js";
@@ -41,10 +42,37 @@ export async function handleHealthRequest(headers: HeaderSource, deps: HealthDep
       lastRenewalAt: p.lastRenewalAt?.toISOString() ?? null,
       consecutiveFailures: p.consecutiveFailures,
       lastError: p.lastError
-        ? { at: p.lastError.at.toISOString(), code: p.lastError.code, message: p.lastError.message, traceId: p.lastError.traceId ?? null }
+        ? {
+            at: p.lastError.at.toISOString(),
+            ...(p.lastError.stage ? { stage: p.lastError.stage } : {}),
+            code: p.lastError.code,
+            message: p.lastError.message,
+            traceId: p.lastError.traceId ?? null,
+          }
         : null,
+      ...(p.altinn ? { altinn: altinnHealth(p.altinn) } : {}),
       certificateNotAfter: p.certificateNotAfter?.toISOString() ?? null,
       certificateDaysLeft: p.certificateDaysLeft ?? null,
     })),
   });
+}
+
+/** The Altinn exchange stage of a profile, apart from Maskinporten's: which of the two is failing shows at a glance. */
+function altinnHealth(stage: AltinnStageStatus): Record<string, unknown> {
+  return {
+    exchange: stage.exchange,
+    testOrg: stage.testOrg,
+    lastExchangeAt: stage.lastExchangeAt?.toISOString() ?? null,
+    tokenExpiresAt: stage.tokenExpiresAt?.toISOString() ?? null,
+    consecutiveFailures: stage.consecutiveFailures,
+    lastError: stage.lastError
+      ? {
+          at: stage.lastError.at.toISOString(),
+          code: stage.lastError.code,
+          message: stage.lastError.message,
+          status: stage.lastError.status ?? null,
+          traceId: stage.lastError.traceId ?? null,
+        }
+      : null,
+  };
 }

@@ -4,7 +4,7 @@
  * an earlier-expiring token on top of a later one it can see.
  */
 import { SecretClient } from "@azure/keyvault-secrets";
-import { fromSecret, toSecret, type StoredToken } from "../token-store/stored-token.js";
+import { fromSecret, sameAltinnTarget, toSecret, type StoredToken } from "../token-store/stored-token.js";
 import type { TokenStore } from "../token-store/token-store.js";
 import type { KeyVaultConnection } from "./connection.js";
 import { keyVaultError } from "./signer.js";
@@ -42,7 +42,9 @@ export function createKeyVaultTokenStore(options: KeyVaultConnection): TokenStor
     read,
     async write(profile, secretName, token) {
       const before = await read(profile, secretName);
-      if (before && before.expiresAt >= token.expiresAt) return { current: before, written: false };
+      // A token for another target (a Maskinporten token where the profile now serves Altinn ones,
+      // or the reverse) is no competitor, however late it expires.
+      if (before && sameAltinnTarget(before, token.altinn) && before.expiresAt >= token.expiresAt) return { current: before, written: false };
       await put(secretName, profile, token);
       return { current: token, written: true };
     },

@@ -6,8 +6,9 @@
 import { BrokerError, ErrorCode } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { MaskinportenError } from "../maskinporten/errors.js";
+import { AltinnExchangeError } from "../altinn/errors.js";
 import type { TokenProfile } from "../config/settings.js";
-import type { StoredToken } from "../token-store/stored-token.js";
+import { sameAltinnTarget, type StoredToken } from "../token-store/stored-token.js";
 import type { TokenStore } from "../token-store/token-store.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "./policy.js";
 
@@ -23,12 +24,16 @@ export interface RenewalOutcome {
 
 export interface FailureRecord {
   at: Date;
+  /** Which step failed: getting the Maskinporten token ("issue"), exchanging it at Altinn, or storing it. */
+  stage?: FailureStage;
   code: string;
   message: string;
   traceId?: string;
   maskinportenError?: string;
   status?: number;
 }
+
+export type FailureStage = "issue" | "altinn-exchange" | "store-write";
 
 export interface ProfileStatus {
   profile: string;
@@ -191,6 +196,9 @@ export class ProfileTokens {
   }
 
   private adopt(token: StoredToken | undefined): StoredToken | undefined {
+    // A stored token for another target (a Maskinporten token where this profile serves Altinn
+    // tokens, or another exchange) is not this profile's token, however late it expires.
+    if (token && !sameAltinnTarget(token, this.profile.altinn?.url)) return this.held;
     this.held = laterToken(this.held, token);
     return this.held;
   }
@@ -249,12 +257,12 @@ export class ProfileTokens {
   private fail(error: unknown, base: { profile: string; trigger: RenewalTrigger }, stage: "issue" | "store-write"): RenewalOutcome {
     this.consecutiveFailures++;
     this.nextAttemptAtMs = this.now() + failureBackoffMs(this.consecutiveFailures);
-    const record: FailureRecord = { at: new Date(this.now()), ...describeFailure(error) };
+    const failedStage: FailureStage = stage === "issue" && error instanceof AltinnExchangeError ? "altinn-exchange" : stage;
+    const record: FailureRecord = { at: new Date(this.now()), stage: failedStage, ...describeFailure(error) };
     this.lastError = record;
     this.options.logger.log("error", "renewal", {
       ...base,
       outcome: "failed",
-      stage,
       consecutiveFailures: this.consecutiveFailures,
       keptTokenExpiresAt: this.held?.expiresAt.toISOString() ?? null,
       ...record,
@@ -275,6 +283,14 @@ function describeFailure(error: unknown): Omit<FailureRecord, "at"> {
       message: error.message,
       ...(error.traceId ? { traceId: error.traceId } : {}),
       ...(error.error ? { maskinportenError: error.error } : {}),
+      ...(error.status !== undefined ? { status: error.status } : {}),
+    };
+  }
+  if (error instanceof AltinnExchangeError) {
+    return {
+      code: error.code,
+      message: error.message,
+      ...(error.traceId ? { traceId: error.traceId } : {}),
       ...(error.status !== undefined ? { status: error.status } : {}),
     };
   }

@@ -1,7 +1,8 @@
 /**
  * The token secret contract (DESIGN.md §5): value = the access token as issued; contentType
  * `application/jwt` for a JWT else `text/plain`; `expires` = token expiry, `notBefore` = issue
- * time; tags profile, scope, expires_at, issued_at, token_type. Pure: no SDK types here.
+ * time; tags profile, scope, expires_at, issued_at, token_type, and `altinn` (the exchange URL) for
+ * an Altinn 3 token. Pure: no SDK types here.
  */
 import type { IssuedToken } from "../maskinporten/token-response.js";
 
@@ -11,6 +12,13 @@ export interface StoredToken {
   scope: string;
   issuedAt: Date;
   expiresAt: Date;
+  /** An Altinn 3 token: the exchange URL it came from (secret tag `altinn`). Absent: a Maskinporten token. */
+  altinn?: string;
+}
+
+/** Whether a token is what the profile serves: the same Altinn exchange target, or none on both sides. */
+export function sameAltinnTarget(token: StoredToken, altinnUrl: string | undefined): boolean {
+  return token.altinn === altinnUrl;
 }
 
 export interface SecretShape {
@@ -40,6 +48,7 @@ export function toSecret(profile: string, token: StoredToken): SecretShape {
       expires_at: token.expiresAt.toISOString(),
       issued_at: token.issuedAt.toISOString(),
       token_type: token.tokenType,
+      ...(token.altinn !== undefined ? { altinn: token.altinn } : {}),
     },
   };
 }
@@ -57,7 +66,14 @@ export function fromSecret(
   const expiresAt = parseTime(tags.expires_at);
   const issuedAt = parseTime(tags.issued_at);
   if (!expiresAt || !issuedAt || expiresAt <= issuedAt) return undefined;
-  return { accessToken: secret.value, tokenType: tags.token_type || "Bearer", scope: tags.scope ?? "", issuedAt, expiresAt };
+  return {
+    accessToken: secret.value,
+    tokenType: tags.token_type || "Bearer",
+    scope: tags.scope ?? "",
+    issuedAt,
+    expiresAt,
+    ...(tags.altinn ? { altinn: tags.altinn } : {}),
+  };
 }
 
 function parseTime(value: string | undefined): Date | undefined {

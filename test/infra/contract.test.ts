@@ -82,6 +82,8 @@ describe("infra contract: app settings", () => {
       "TOKEN_PROFILES",
     ]);
     expect(names.profileSuffixes).toEqual([
+      "ALTINN_EXCHANGE",
+      "ALTINN_TEST_ORG",
       "AUTHORIZATION_DETAILS",
       "CLIENT_ID",
       "CONSUMER_ORG",

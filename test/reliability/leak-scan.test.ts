@@ -8,6 +8,7 @@ import { BrokerError } from "../../src/errors.js";
 import { errorResult, jsonResult } from "../../src/http/responses.js";
 import { formatLogLine, jsonLogger, silentLogger } from "../../src/logging.js";
 import { parseTokenResponse } from "../../src/maskinporten/token-response.js";
+import { parseAltinnAnswer } from "../../src/altinn/altinn-token.js";
 import { startEntraStandIn } from "../../sandbox/entra/standin.js";
 import { LeakScanner, leakScan } from "../support/leak-scan.js";
 
@@ -48,6 +49,14 @@ describe("leak scanner", () => {
     } finally {
       await entra.close();
     }
+  });
+
+  it("finds an Altinn token (every one the exchange accepts is registered) in console output", () => {
+    const part = (json: string) => Buffer.from(json).toString("base64url");
+    const jwt = `${part('{"alg":"RS256","typ":"JWT"}')}.${part(`{"exp":${Math.floor(Date.now() / 1000) + 1800}}`)}.${"altinnSignature0123456789".repeat(2)}`;
+    const token = parseAltinnAnswer(JSON.stringify(jwt), 200, Date.now()).accessToken;
+    console.log(`exchanged ${token}`);
+    expect(leakScan.scan().map((f) => `${f.channel}:${f.kind}`)).toEqual(expect.arrayContaining(["console:altinn-token"]));
   });
 
   it("finds a secret in an HTTP error body, but not the token a 200 answer is meant to carry", () => {

@@ -10,7 +10,8 @@
  * Secrets: every grant createGrant returns, every access token parseTokenResponse accepts, every
  * caller token parseBearerToken extracts, every token read back from a secret, every keystore
  * password loadKeystoreKey is given, every token a Maskinporten stand-in issued and every token an
- * Entra stand-in minted in process.
+ * Entra stand-in minted in process, every Altinn token parseAltinnAnswer accepts and every token an
+ * Altinn stand-in issued.
  *
  * The modules below are wrapped, not replaced: each export behaves exactly as before.
  */
@@ -92,6 +93,28 @@ vi.mock("../../src/maskinporten/token-response.js", async (importOriginal) => {
     return token;
   };
   return { ...original, parseTokenResponse };
+});
+
+vi.mock("../../src/altinn/altinn-token.js", async (importOriginal) => {
+  const original = await importOriginal<typeof import("../../src/altinn/altinn-token.js")>();
+  const { leakScan: scan } = await import("./leak-scan.js");
+  const parseAltinnAnswer: typeof original.parseAltinnAnswer = (...args) => {
+    const token = original.parseAltinnAnswer(...args);
+    scan.addToken(token.accessToken, "altinn-token");
+    return token;
+  };
+  return { ...original, parseAltinnAnswer };
+});
+
+vi.mock("../../sandbox/altinn/standin.js", async (importOriginal) => {
+  const original = await importOriginal<typeof import("../../sandbox/altinn/standin.js")>();
+  const { leakScan: scan } = await import("./leak-scan.js");
+  const startAltinnStandIn: typeof original.startAltinnStandIn = async (...args) => {
+    const standIn = await original.startAltinnStandIn(...args);
+    scan.addSecretSource(() => standIn.issuedTokens.map((t) => [t.access_token, "altinn-token"] as const));
+    return standIn;
+  };
+  return { ...original, startAltinnStandIn };
 });
 
 vi.mock("../../src/auth/bearer.js", async (importOriginal) => {

@@ -20,7 +20,7 @@ export class MemoryTokenStore implements TokenStore {
 
   async write(profile: string, secretName: string, token: StoredToken) {
     const latest = await this.read(profile, secretName);
-    if (latest && latest.expiresAt >= token.expiresAt) return { current: latest, written: false };
+    if (latest && latest.altinn === token.altinn && latest.expiresAt >= token.expiresAt) return { current: latest, written: false };
     if (this.failWrites) throw new Error("store write failed");
     this.writes++;
     this.versions.set(secretName, [...(this.versions.get(secretName) ?? []), token]);
