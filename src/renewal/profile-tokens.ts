@@ -7,6 +7,7 @@ import { BrokerError, ErrorCode } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { MaskinportenError } from "../maskinporten/errors.js";
 import type { TokenProfile } from "../config/settings.js";
+import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
 import type { TokenStore } from "../token-store/token-store.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "./policy.js";
@@ -70,9 +71,12 @@ export class ProfileTokens {
   /** The held token when writing it to the store failed: the shared copy is behind until written. */
   private unstored: StoredToken | undefined;
   private readonly now: () => number;
+  /** The profile's current grant-shaping settings: only tokens issued for them are held. */
+  private readonly fingerprint: string;
 
   constructor(private readonly options: ProfileTokensOptions) {
     this.now = options.now ?? Date.now;
+    this.fingerprint = profileFingerprint(options.profile);
   }
 
   get profile(): TokenProfile {
@@ -190,8 +194,9 @@ export class ProfileTokens {
     return this.storeRead;
   }
 
+  /** Takes `token` if it is for the current settings and expires later than what we hold. */
   private adopt(token: StoredToken | undefined): StoredToken | undefined {
-    this.held = laterToken(this.held, token);
+    this.held = laterToken(this.held, token, this.fingerprint);
     return this.held;
   }
 

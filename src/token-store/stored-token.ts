@@ -1,7 +1,7 @@
 /**
  * The token secret contract (DESIGN.md §5): value = the access token as issued; contentType
  * `application/jwt` for a JWT else `text/plain`; `expires` = token expiry, `notBefore` = issue
- * time; tags profile, scope, expires_at, issued_at, token_type. Pure: no SDK types here.
+ * time; tags profile, scope, expires_at, issued_at, token_type, fingerprint. Pure: no SDK types here.
  */
 import type { IssuedToken } from "../maskinporten/token-response.js";
 
@@ -11,6 +11,11 @@ export interface StoredToken {
   scope: string;
   issuedAt: Date;
   expiresAt: Date;
+  /**
+   * Which grant-shaping settings the token was issued for (src/grant/fingerprint.ts); "" for a
+   * stored token without the tag (written before fingerprints existed), which matches nothing.
+   */
+  fingerprint: string;
 }
 
 export interface SecretShape {
@@ -23,8 +28,16 @@ export interface SecretShape {
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-export function storedTokenFrom(token: IssuedToken): StoredToken {
-  return { accessToken: token.accessToken, tokenType: token.tokenType, scope: token.scope, issuedAt: token.issuedAt, expiresAt: token.expiresAt };
+export function storedTokenFrom(token: IssuedToken, fingerprint: string): StoredToken {
+  return { accessToken: token.accessToken, tokenType: token.tokenType, scope: token.scope, issuedAt: token.issuedAt, expiresAt: token.expiresAt, fingerprint };
+}
+
+/**
+ * The store's never-regress rule: `candidate` may replace `current` unless `current` was issued for
+ * the same settings and expires no earlier. A token for other settings is always replaced.
+ */
+export function mayReplace(current: StoredToken | undefined, candidate: StoredToken): boolean {
+  return !current || current.fingerprint !== candidate.fingerprint || current.expiresAt < candidate.expiresAt;
 }
 
 export function toSecret(profile: string, token: StoredToken): SecretShape {
@@ -40,6 +53,7 @@ export function toSecret(profile: string, token: StoredToken): SecretShape {
       expires_at: token.expiresAt.toISOString(),
       issued_at: token.issuedAt.toISOString(),
       token_type: token.tokenType,
+      fingerprint: token.fingerprint,
     },
   };
 }
@@ -57,7 +71,14 @@ export function fromSecret(
   const expiresAt = parseTime(tags.expires_at);
   const issuedAt = parseTime(tags.issued_at);
   if (!expiresAt || !issuedAt || expiresAt <= issuedAt) return undefined;
-  return { accessToken: secret.value, tokenType: tags.token_type || "Bearer", scope: tags.scope ?? "", issuedAt, expiresAt };
+  return {
+    accessToken: secret.value,
+    tokenType: tags.token_type || "Bearer",
+    scope: tags.scope ?? "",
+    issuedAt,
+    expiresAt,
+    fingerprint: tags.fingerprint ?? "",
+  };
 }
 
 function parseTime(value: string | undefined): Date | undefined {
