@@ -159,6 +159,7 @@ var profileSettings = reduce(profileEntries, {}, (settings, entry) => union(sett
   '${entry.prefix}ISS_ONBEHALFOF': entry.profile.?issOnBehalfOf ?? ''
   '${entry.prefix}AUTHORIZATION_DETAILS': empty(entry.profile.?authorizationDetails ?? []) ? '' : string(entry.profile.?authorizationDetails ?? [])
   '${entry.prefix}SYSTEMUSER_ORG': entry.profile.?systemUserOrg ?? ''
+  '${entry.prefix}SYSTEMUSER_EXTERNAL_REF': entry.profile.?systemUserExternalRef ?? ''
   '${entry.prefix}SECRET_NAME': entry.secretName
   '${entry.prefix}ROLE': entry.role
   '${entry.prefix}SIGNING_CERTIFICATE_NAME': entry.profile.?signing.?certificateName ?? ''

@@ -58,6 +58,9 @@ type tokenProfile = {
   @description('9-digit organisation number of the system user owner (adds urn:altinn:systemuser).')
   systemUserOrg: string?
 
+  @description('externalRef of that system user, when it was created with one (Digdir: must then be sent).')
+  systemUserExternalRef: string?
+
   @description('Key Vault secret holding the token; default maskinporten-<name>.')
   secretName: string?
 

@@ -173,7 +173,7 @@ describe("ProfileTokens", () => {
         { issuer: "https://maskinporten.no/" },
         { clientId: "other" },
         { scopes: ["s", "t"] },
-        { resource: "https://api.example.no" },
+        { resource: ["https://api.example.no"] },
         { consumerOrg: "991825827" },
         { pid: "01017012345" },
         { issOnBehalfOf: "sub-unit" },
