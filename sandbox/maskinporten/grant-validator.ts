@@ -186,9 +186,10 @@ function checkScopes(scope: unknown, client: RegisteredClient): string[] {
 
 function checkResources(resource: unknown, client: RegisteredClient): string[] | undefined {
   if (resource === undefined) return undefined;
-  const list = typeof resource === "string" ? [resource] : resource;
+  // Digdir's grant page: resource "currently only array supported".
+  const list = resource;
   if (!Array.isArray(list) || list.length === 0 || !list.every((r) => typeof r === "string" && r.length > 0)) {
-    throw reject.invalidParameter("resource is not a string or a non-empty array of strings");
+    throw reject.invalidParameter(`resource is not a non-empty JSON array of strings${typeof resource === "string" ? " (a single string is not supported)" : ""}`);
   }
   const invalid = (list as string[]).filter((r) => !client.allowedResources.has(r));
   if (invalid.length > 0) throw reject.resource(invalid, `resources not allowed for the client: ${invalid.join(" ")}`);

@@ -17,6 +17,11 @@ export interface MaskinportenStandInOptions {
   signingKey?: KeyObject;
   /** How many `grants` / `issuedTokens` records are kept (oldest dropped first). Default 10,000. */
   historyLimit?: number;
+  /**
+   * Issuer without the trailing slash, as Skyporten's `https://sky.maskinporten.no`: the grant's
+   * `aud` must then be `http://127.0.0.1:PORT` exactly. Default false (Maskinporten's form).
+   */
+  issuerWithoutTrailingSlash?: boolean;
 }
 
 /** A registered public key for kid-mode grants: a KeyObject (public or private) or a public JWK. */
@@ -115,7 +120,7 @@ export type AccessTokenClaims = Record<string, unknown> & {
 };
 
 export interface MaskinportenStandIn {
-  /** `http://127.0.0.1:PORT/`: the grant's `aud`, trailing slash included. */
+  /** `http://127.0.0.1:PORT/` (or without the slash, see `issuerWithoutTrailingSlash`): the grant's `aud`, exactly. */
   readonly issuer: string;
   readonly tokenEndpoint: string;
   readonly jwksUri: string;

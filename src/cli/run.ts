@@ -208,6 +208,7 @@ function describeFailure(error: unknown): string {
   if (error instanceof MaskinportenError) {
     if (error.error !== undefined) text += `  error: ${error.error}\n`;
     if (error.errorDescription !== undefined) text += `  error_description: ${error.errorDescription}\n`;
+    if (error.errorUri !== undefined) text += `  error_uri: ${error.errorUri}\n`;
     if (error.traceId !== undefined) text += `  trace_id: ${error.traceId}\n`;
   }
   return text;

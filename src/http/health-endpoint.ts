@@ -41,7 +41,13 @@ export async function handleHealthRequest(headers: HeaderSource, deps: HealthDep
       lastRenewalAt: p.lastRenewalAt?.toISOString() ?? null,
       consecutiveFailures: p.consecutiveFailures,
       lastError: p.lastError
-        ? { at: p.lastError.at.toISOString(), code: p.lastError.code, message: p.lastError.message, traceId: p.lastError.traceId ?? null }
+        ? {
+            at: p.lastError.at.toISOString(),
+            code: p.lastError.code,
+            message: p.lastError.message,
+            traceId: p.lastError.traceId ?? null,
+            errorUri: p.lastError.errorUri ?? null,
+          }
         : null,
       certificateNotAfter: p.certificateNotAfter?.toISOString() ?? null,
       certificateDaysLeft: p.certificateDaysLeft ?? null,

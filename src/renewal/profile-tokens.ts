@@ -28,6 +28,8 @@ export interface FailureRecord {
   message: string;
   traceId?: string;
   maskinportenError?: string;
+  /** Maskinporten's `error_uri` (Digdir's page for the error), when given. */
+  errorUri?: string;
   status?: number;
 }
 
@@ -280,6 +282,7 @@ function describeFailure(error: unknown): Omit<FailureRecord, "at"> {
       message: error.message,
       ...(error.traceId ? { traceId: error.traceId } : {}),
       ...(error.error ? { maskinportenError: error.error } : {}),
+      ...(error.errorUri ? { errorUri: error.errorUri } : {}),
       ...(error.status !== undefined ? { status: error.status } : {}),
     };
   }

@@ -123,14 +123,18 @@ describe("ProfileTokens", () => {
     const { keeper, logs, advance, failWith } = setup();
     await keeper.serve();
     advance(70_000);
-    failWith(rejectionError(400, { error: "invalid_grant", error_description: "Invalid assertion. (trace_id: 0123abcd)" }, undefined));
+    const errorUri = "https://test.maskinporten.no/errors/MP-026";
+    failWith(rejectionError(400, { error: "invalid_grant", error_description: "Invalid assertion. (trace_id: 0123abcd)", error_uri: errorUri }, undefined));
     const outcome = await keeper.renewIfDue("timer");
-    expect(outcome).toMatchObject({ outcome: "failed", error: { maskinportenError: "invalid_grant", traceId: "0123abcd", status: 400 } });
+    expect(outcome).toMatchObject({ outcome: "failed", error: { maskinportenError: "invalid_grant", traceId: "0123abcd", status: 400, errorUri } });
+    expect(keeper.status().lastError?.errorUri).toBe(errorUri);
     expect((await keeper.serve()).accessToken).toBe("token-1");
     const failure = logs.find((l) => l.event === "renewal" && l.fields.outcome === "failed");
     expect(failure?.level).toBe("error");
     expect(String(failure?.fields.message)).toContain("Invalid assertion. (trace_id: 0123abcd)");
     expect(failure?.fields.traceId).toBe("0123abcd");
+    expect(failure?.fields.errorUri).toBe(errorUri);
+    expect(String(failure?.fields.message)).toContain(`(error_uri: ${errorUri})`);
   });
 
   it("answers NoTokenError with Retry-After once nothing valid exists and backs off on demand", async () => {

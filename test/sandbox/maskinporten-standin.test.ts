@@ -457,9 +457,19 @@ describe("bad grants are rejected the way Maskinporten rejects them", () => {
     await expectRejected(x5cGrant(claimsFor("x5c-client", { scope: undefined })), 400, "invalid_scope");
   });
 
-  it("resource not allowed for the client (string and array)", async () => {
-    await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: "https://other.example.no/" })), 400, "invalid_target");
+  it("resource not allowed for the client", async () => {
+    await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: ["https://other.example.no/"] })), 400, "invalid_target");
     await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: [RESOURCE, "https://other.example.no/"] })), 400, "invalid_target");
+  });
+
+  it("resource as a single string, even an allowed one (Digdir: \"currently only array supported\")", async () => {
+    await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: RESOURCE })), 400, "invalid_request");
+    expect(lastReason()).toMatch(/a single string is not supported/);
+  });
+
+  it("consumer_org together with iss_onbehalfof", async () => {
+    await expectRejected(x5cGrant(claimsFor("x5c-client", { consumer_org: "920000002", iss_onbehalfof: "unit" })), 400, "invalid_request");
+    expect(lastReason()).toMatch(/mutually exclusive/);
   });
 
   it("consumer_org that is not 9 digits", async () => {
