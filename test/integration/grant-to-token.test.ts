@@ -66,9 +66,36 @@ describe("profile → Key Vault-signed grant → Maskinporten token", () => {
     const grant = mp.grants.at(-1)!;
     expect(grant.outcome).toBe("accepted");
     expect(grant.header).toEqual({ alg: "RS256", x5c: [pki.leaf.certificateDer.toString("base64"), pki.intermediate.certificateDer.toString("base64")] });
-    expect(grant.claims).toMatchObject({ aud: mp.issuer, iss: "sdir-client", scope: "sdir:read", resource: "https://api.sdir.no", consumer_org: "310000001" });
+    // resource as a JSON array even for one value: Digdir supports only arrays.
+    expect(grant.claims).toMatchObject({ aud: mp.issuer, iss: "sdir-client", scope: "sdir:read", resource: ["https://api.sdir.no"], consumer_org: "310000001" });
     // The challenge asked for a Key Vault token in the vault's tenant.
     expect(credential.requests[0]).toMatchObject({ scopes: ["https://vault.azure.net/.default"], tenantId: kv.tenantId });
+  });
+
+  it("issues a system-user token carrying the system user's externalRef", async () => {
+    mp.registerClient({ clientId: "su-client", organisationNumber: ORG, scopes: ["altinn:x"], systemUserOrgs: ["310000002"] });
+    const config = parseBrokerConfig({
+      ...settings(),
+      TOKEN_PROFILES: "su",
+      PROFILE_SU_CLIENT_ID: "su-client",
+      PROFILE_SU_SCOPES: "altinn:x",
+      PROFILE_SU_SYSTEMUSER_ORG: "310000002",
+      PROFILE_SU_SYSTEMUSER_EXTERNAL_REF: "customer-42",
+    });
+    const credential = staticCredential();
+    const issue = createTokenIssuer({
+      signerFor: (p) => createKeyVaultSigner({ vaultUrl: config.keyVaultUrl, credential, clientOptions: clientOptions(), source: p.signing }),
+      clientFor: (p) => createMaskinportenClient({ issuer: p.issuer }),
+    });
+    await issue(config.profiles[0]!);
+    expect(mp.grants.at(-1)).toMatchObject({
+      outcome: "accepted",
+      claims: {
+        authorization_details: [
+          { type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000002" }, externalRef: "customer-42" },
+        ],
+      },
+    });
   });
 
   it("renews both profiles on the timer, stores each token in its secret and serves it", async () => {
