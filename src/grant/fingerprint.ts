@@ -60,7 +60,7 @@ const FINGERPRINT_VERSION = "v1";
 /**
  * A plain digest of a shape holding an 11-digit national identity number could be reversed by
  * anyone who may read secret tags (Key Vault Reader) by trying every number, so such a shape is
- * stretched with scrypt first (computed once per profile, ~0.1 s).
+ * stretched with scrypt first (computed once per profile and process, 0.1-0.3 s).
  */
 const PERSONAL_FIELDS = ["pid"] as const;
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
