@@ -118,8 +118,8 @@ function authenticateClient(jws: DecodedJws, alg: GrantAlgorithm, client: Regist
 }
 
 /**
- * Parses x5c and checks the leaf: an RSA key of at least 2048 bits, valid now, trusted (a
- * registered leaf, or a chain to a trusted root) and issued to the client's organisation.
+ * Parses x5c and checks the leaf: an RSA key of at least 2048 bits, valid now, trusted (a chain
+ * to a trusted root) and issued to the client's organisation.
  * Without `trustedRoots` the leaf is checked only for the kid+x5c case (the kid's key decides).
  */
 function checkLeafCertificate(
@@ -137,14 +137,8 @@ function checkLeafCertificate(
   }
   if (!isWithinValidity(leaf, nowMs)) throw reject.certificate("the leaf certificate is outside its validity period");
   if (trustedRoots) {
-    if (client.certificates.kind === "registered") {
-      if (!client.certificates.leaves.some((registered) => registered.raw.equals(leaf.raw))) {
-        throw reject.certificate("the leaf is not one of the client's registered certificates");
-      }
-    } else {
-      const problem = chainProblem(parsed.chain, trustedRoots, nowMs);
-      if (problem) throw reject.certificate(problem);
-    }
+    const problem = chainProblem(parsed.chain, trustedRoots, nowMs);
+    if (problem) throw reject.certificate(problem);
   }
   const organisationNumber = organisationNumberOf(leaf);
   if (organisationNumber !== client.organisationNumber) {

@@ -36,9 +36,10 @@ export interface ClientRegistration {
   tokenLifetimeSeconds?: number;
   /**
    * Which `x5c` leaves are accepted: "any-trusted" = any leaf chaining to `trustedRoots` issued to
-   * `organisationNumber`; or exactly these leaf DERs. Defaults to "any-trusted" unless `keys` is
-   * given, in which case the client is kid-only (as a Maskinporten client with a pre-registered
-   * key is).
+   * `organisationNumber`; or certificates registered on the client (the client is "locked" to
+   * them), which then, as in Maskinporten, must be named by `kid` (`registeredCertificateKid(der)`),
+   * x5c-only grants being refused. Defaults to "any-trusted" unless `keys` is given, in which case
+   * the client is kid-only (as a Maskinporten client with a pre-registered key is).
    */
   certificates?: "any-trusted" | Buffer[];
   /** Public keys by kid for kid-mode grants. */

@@ -12,7 +12,7 @@ import { createKeyVaultSigner } from "../../src/keyvault/signer.js";
 import { createMaskinportenClient } from "../../src/maskinporten/client.js";
 import { createTokenIssuer } from "../../src/renewal/issue-token.js";
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
-import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
+import { registeredCertificateKid, startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
 import { generateRsaKeyPair, issueEnterpriseCertificate } from "../../sandbox/pki.js";
 import { staticCredential } from "../support/credentials.js";
 
@@ -70,6 +70,23 @@ describe("profile → Key Vault-signed grant → Maskinporten token", () => {
     expect(grant.claims).toMatchObject({ aud: mp.issuer, iss: "sdir-client", scope: "sdir:read", resource: ["https://api.sdir.no"], consumer_org: "310000001" });
     // The challenge asked for a Key Vault token in the vault's tenant.
     expect(credential.requests[0]).toMatchObject({ scopes: ["https://vault.azure.net/.default"], tenantId: kv.tenantId });
+  });
+
+  it("a client locked to the certificate needs SIGNING_KID (README step 5): x5c alone is refused", async () => {
+    mp.registerClient({ clientId: "locked-client", organisationNumber: ORG, scopes: ["sdir:read"], certificates: [pki.leaf.certificateDer] });
+    const base = { ...settings(), TOKEN_PROFILES: "locked", PROFILE_LOCKED_CLIENT_ID: "locked-client", PROFILE_LOCKED_SCOPES: "sdir:read" };
+    const credential = staticCredential();
+    const issuerFor = () =>
+      createTokenIssuer({
+        signerFor: (p) => createKeyVaultSigner({ vaultUrl: kv.url, credential, clientOptions: clientOptions(), source: p.signing }),
+        clientFor: (p) => createMaskinportenClient({ issuer: p.issuer }),
+      });
+    const x5cOnly = await issuerFor()(parseBrokerConfig(base).profiles[0]!).catch((e: unknown) => e);
+    expect(x5cOnly).toMatchObject({ code: "ERR_MASKINPORTEN_REJECTED", error: "invalid_grant" });
+    const withKid = parseBrokerConfig({ ...base, SIGNING_KID: registeredCertificateKid(pki.leaf.certificateDer) }).profiles[0]!;
+    const token = await issuerFor()(withKid);
+    expect(mp.verifyAccessToken(token.accessToken)).toMatchObject({ client_id: "locked-client" });
+    expect(mp.grants.at(-1)?.header).toEqual({ alg: "RS256", kid: registeredCertificateKid(pki.leaf.certificateDer) });
   });
 
   it("issues a system-user token carrying the system user's externalRef", async () => {
