@@ -161,6 +161,7 @@ var profileSettings = reduce(profileEntries, {}, (settings, entry) => union(sett
   '${entry.prefix}SYSTEMUSER_ORG': entry.profile.?systemUserOrg ?? ''
   '${entry.prefix}ALTINN_EXCHANGE': entry.profile.?altinnExchange ?? ''
   '${entry.prefix}ALTINN_TEST_ORG': (entry.profile.?altinnTestOrg ?? false) ? 'true' : ''
+  '${entry.prefix}SYSTEMUSER_EXTERNAL_REF': entry.profile.?systemUserExternalRef ?? ''
   '${entry.prefix}SECRET_NAME': entry.secretName
   '${entry.prefix}ROLE': entry.role
   '${entry.prefix}SIGNING_CERTIFICATE_NAME': entry.profile.?signing.?certificateName ?? ''

@@ -63,6 +63,8 @@ type tokenProfile = {
 
   @description('With altinnExchange: ask Altinn for the TTD test organisation (?test=true).')
   altinnTestOrg: bool?
+  @description('externalRef of that system user, when it was created with one (Digdir: must then be sent).')
+  systemUserExternalRef: string?
 
   @description('Key Vault secret holding the token; default maskinporten-<name>.')
   secretName: string?

@@ -2,16 +2,24 @@
  * Client registrations as the validator needs them: checked once when registered, keys turned
  * into public KeyObjects, lists into sets.
  */
-import { createPublicKey, KeyObject, X509Certificate, type JsonWebKey } from "node:crypto";
+import { createHash, createPublicKey, KeyObject, X509Certificate, type JsonWebKey } from "node:crypto";
 import type { ClientRegistration, RegisteredKey } from "./types.js";
 
 const ORGANISATION_NUMBER = /^\d{9}$/;
 
 export type CertificatePolicy =
   | { kind: "any-trusted" }
-  | { kind: "registered"; leaves: X509Certificate[] }
-  /** A client with pre-registered keys only: every grant must name a kid. */
+  /** A client with pre-registered keys (or certificates) only: every grant must name a kid. */
   | { kind: "none" };
+
+/**
+ * The kid under which a certificate registered on a client (a client "locked" to it) is listed:
+ * base64url SHA-256 of its DER (as `x5t#S256`). Digdir: kid "can and must be used by clients
+ * having a pre-registered certificate", so such a client refuses x5c-only grants.
+ */
+export function registeredCertificateKid(der: Buffer): string {
+  return createHash("sha256").update(der).digest("base64url");
+}
 
 export interface RegisteredClient {
   clientId: string;
@@ -47,7 +55,8 @@ export function normaliseRegistration(registration: ClientRegistration): Registe
 
   let certificates: CertificatePolicy;
   if (Array.isArray(registration.certificates)) {
-    certificates = { kind: "registered", leaves: registration.certificates.map((der) => new X509Certificate(der)) };
+    for (const der of registration.certificates) keys.set(registeredCertificateKid(der), new X509Certificate(der).publicKey);
+    certificates = { kind: "none" };
   } else if (registration.certificates === "any-trusted" || keys.size === 0) {
     certificates = { kind: "any-trusted" };
   } else {

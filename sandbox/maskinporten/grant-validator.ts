@@ -118,8 +118,8 @@ function authenticateClient(jws: DecodedJws, alg: GrantAlgorithm, client: Regist
 }
 
 /**
- * Parses x5c and checks the leaf: an RSA key of at least 2048 bits, valid now, trusted (a
- * registered leaf, or a chain to a trusted root) and issued to the client's organisation.
+ * Parses x5c and checks the leaf: an RSA key of at least 2048 bits, valid now, trusted (a chain
+ * to a trusted root) and issued to the client's organisation.
  * Without `trustedRoots` the leaf is checked only for the kid+x5c case (the kid's key decides).
  */
 function checkLeafCertificate(
@@ -137,14 +137,8 @@ function checkLeafCertificate(
   }
   if (!isWithinValidity(leaf, nowMs)) throw reject.certificate("the leaf certificate is outside its validity period");
   if (trustedRoots) {
-    if (client.certificates.kind === "registered") {
-      if (!client.certificates.leaves.some((registered) => registered.raw.equals(leaf.raw))) {
-        throw reject.certificate("the leaf is not one of the client's registered certificates");
-      }
-    } else {
-      const problem = chainProblem(parsed.chain, trustedRoots, nowMs);
-      if (problem) throw reject.certificate(problem);
-    }
+    const problem = chainProblem(parsed.chain, trustedRoots, nowMs);
+    if (problem) throw reject.certificate(problem);
   }
   const organisationNumber = organisationNumberOf(leaf);
   if (organisationNumber !== client.organisationNumber) {
@@ -186,9 +180,10 @@ function checkScopes(scope: unknown, client: RegisteredClient): string[] {
 
 function checkResources(resource: unknown, client: RegisteredClient): string[] | undefined {
   if (resource === undefined) return undefined;
-  const list = typeof resource === "string" ? [resource] : resource;
+  // Digdir's grant page: resource "currently only array supported".
+  const list = resource;
   if (!Array.isArray(list) || list.length === 0 || !list.every((r) => typeof r === "string" && r.length > 0)) {
-    throw reject.invalidParameter("resource is not a string or a non-empty array of strings");
+    throw reject.invalidParameter(`resource is not a non-empty JSON array of strings${typeof resource === "string" ? " (a single string is not supported)" : ""}`);
   }
   const invalid = (list as string[]).filter((r) => !client.allowedResources.has(r));
   if (invalid.length > 0) throw reject.resource(invalid, `resources not allowed for the client: ${invalid.join(" ")}`);

@@ -23,6 +23,8 @@ import type {
 
 export const JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const METADATA_PATH = "/.well-known/oauth-authorization-server";
+/** Maskinporten serves its metadata here too; Skyporten only here. */
+const OPENID_METADATA_PATH = "/.well-known/openid-configuration";
 const JWKS_PATH = "/jwk";
 const TOKEN_PATH = "/token";
 /** A grant with a three-certificate x5c is about 6 KB; anything far beyond is not a grant. */
@@ -59,9 +61,10 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const issuer = `http://127.0.0.1:${port}/`;
-  const tokenEndpoint = `${issuer}token`;
-  const jwksUri = `${issuer}jwk`;
+  const base = `http://127.0.0.1:${port}/`;
+  const issuer = options.issuerWithoutTrailingSlash ? base.slice(0, -1) : base;
+  const tokenEndpoint = `${base}token`;
+  const jwksUri = `${base}jwk`;
   const tokenIssuer = createTokenIssuer(issuer, options.signingKey);
 
   const metadata = {
@@ -94,12 +97,12 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = new URL(request.url ?? "/", issuer).pathname;
-    if (path === METADATA_PATH || path === JWKS_PATH) {
+    const path = new URL(request.url ?? "/", base).pathname;
+    if (path === METADATA_PATH || path === OPENID_METADATA_PATH || path === JWKS_PATH) {
       if (request.method !== "GET") return methodNotAllowed(response, "GET");
       counters.metadataRequests++;
       if (await answeredByFault("metadata", request, response)) return;
-      const body = path === METADATA_PATH ? metadata : { keys: [tokenIssuer.publicJwk] };
+      const body = path === JWKS_PATH ? { keys: [tokenIssuer.publicJwk] } : metadata;
       response.writeHead(200, JSON_HEADERS).end(JSON.stringify(body));
       return;
     }
@@ -175,7 +178,7 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
     } catch (error) {
       if (!(error instanceof GrantRejection)) throw error;
       counters.rejected++;
-      const answer = error.body(issuer, traceId);
+      const answer = error.body(base, traceId);
       remember(grants, {
         ...(header ? { header } : {}),
         ...(claims ? { claims } : {}),
@@ -196,7 +199,7 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
     issuer,
     tokenEndpoint,
     jwksUri,
-    metadataUrl: `${issuer}.well-known/oauth-authorization-server`,
+    metadataUrl: `${base}.well-known/oauth-authorization-server`,
     port,
     signingJwk: tokenIssuer.publicJwk,
     registerClient(registration) {

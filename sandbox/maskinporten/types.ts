@@ -17,6 +17,11 @@ export interface MaskinportenStandInOptions {
   signingKey?: KeyObject;
   /** How many `grants` / `issuedTokens` records are kept (oldest dropped first). Default 10,000. */
   historyLimit?: number;
+  /**
+   * Issuer without the trailing slash, as Skyporten's `https://sky.maskinporten.no`: the grant's
+   * `aud` must then be `http://127.0.0.1:PORT` exactly. Default false (Maskinporten's form).
+   */
+  issuerWithoutTrailingSlash?: boolean;
 }
 
 /** A registered public key for kid-mode grants: a KeyObject (public or private) or a public JWK. */
@@ -31,9 +36,10 @@ export interface ClientRegistration {
   tokenLifetimeSeconds?: number;
   /**
    * Which `x5c` leaves are accepted: "any-trusted" = any leaf chaining to `trustedRoots` issued to
-   * `organisationNumber`; or exactly these leaf DERs. Defaults to "any-trusted" unless `keys` is
-   * given, in which case the client is kid-only (as a Maskinporten client with a pre-registered
-   * key is).
+   * `organisationNumber`; or certificates registered on the client (the client is "locked" to
+   * them), which then, as in Maskinporten, must be named by `kid` (`registeredCertificateKid(der)`),
+   * x5c-only grants being refused. Defaults to "any-trusted" unless `keys` is given, in which case
+   * the client is kid-only (as a Maskinporten client with a pre-registered key is).
    */
   certificates?: "any-trusted" | Buffer[];
   /** Public keys by kid for kid-mode grants. */
@@ -115,7 +121,7 @@ export type AccessTokenClaims = Record<string, unknown> & {
 };
 
 export interface MaskinportenStandIn {
-  /** `http://127.0.0.1:PORT/`: the grant's `aud`, trailing slash included. */
+  /** `http://127.0.0.1:PORT/` (or without the slash, see `issuerWithoutTrailingSlash`): the grant's `aud`, exactly. */
   readonly issuer: string;
   readonly tokenEndpoint: string;
   readonly jwksUri: string;

@@ -25,6 +25,7 @@ import { CertificateClient } from "@azure/keyvault-certificates";
 import { KeyClient, type JsonWebKey as KeyVaultJsonWebKey } from "@azure/keyvault-keys";
 import { calculateJwkThumbprint } from "jose";
 import type { KeyVaultClientOptions } from "../../src/keyvault/connection.js";
+import { parseVaultUrl } from "../../src/rules.js";
 
 export const JWK_ALGORITHMS = ["RS256", "RS384", "RS512"] as const;
 export type JwkAlgorithm = (typeof JWK_ALGORITHMS)[number];
@@ -150,9 +151,12 @@ export function formatJwk(jwk: PublicJwk, format: JwkFormat): string {
   return JSON.stringify(value, null, 2);
 }
 
-/** `my-vault` → https://my-vault.vault.azure.net/; a URL is kept. */
+/** `my-vault` → https://my-vault.vault.azure.net/; a URL must pass the broker's KEY_VAULT_URL rule. */
 export function vaultUrlOf(vault: string): string {
-  return vault.includes("://") ? vault : `https://${vault}.vault.azure.net/`;
+  if (!vault.includes("://")) return `https://${vault}.vault.azure.net/`;
+  const parsed = parseVaultUrl(vault);
+  if ("problem" in parsed) throw new Error(`--vault ${parsed.problem}`);
+  return parsed.url;
 }
 
 export interface CliArguments {

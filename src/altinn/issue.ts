@@ -4,6 +4,7 @@
  * Altinn stage's own status for health, apart from the profile's overall one.
  */
 import type { TokenProfile } from "../config/settings.js";
+import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
 import { AltinnExchangeError } from "./errors.js";
 import type { AltinnExchange } from "./exchange.js";
@@ -72,6 +73,8 @@ export function withAltinnExchange(
           issuedAt: altinn.issuedAt,
           expiresAt: altinn.expiresAt,
           altinn: target.url,
+          // The profile's fingerprint covers the exchange target: see grantShapeOf.
+          fingerprint: profileFingerprint(profile),
         };
       } catch (error) {
         // A refused token (4xx) will be refused again: only a transient failure keeps it for a retry.

@@ -5,11 +5,8 @@
  */
 export const PUBLIC_CLOUD_AUTHORITY_HOST = "https://login.microsoftonline.com";
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export function isGuid(value: string): boolean {
-  return GUID.test(value.toLowerCase());
-}
+// The GUID rule lives with the other value rules (shared with the broker's config).
+export { isGuid } from "../rules.js";
 
 export function normaliseAuthorityHost(authorityHost: string): string {
   return authorityHost.replace(/\/+$/, "");

@@ -1,5 +1,5 @@
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { isLoopbackUrl } from "../config/environments.js";
+import { isHttpsOrLoopback } from "../rules.js";
 import { BrokerError, ErrorCode } from "../errors.js";
 import { APP_SERVICE_PRINCIPAL_HEADER, claimsFromAppServicePrincipal } from "./app-service-principal.js";
 import { CallerAuthError, unauthenticated } from "./auth-error.js";
@@ -165,7 +165,7 @@ function validateOptions(options: CallerVerifierOptions): Settings {
   } catch (cause) {
     throw new BrokerError(ErrorCode.Config, "Caller verification: authorityHost is not a URL", { cause });
   }
-  if (authorityUrl.protocol !== "https:" && !(authorityUrl.protocol === "http:" && isLoopbackUrl(authorityUrl))) {
+  if (!isHttpsOrLoopback(authorityUrl)) {
     throw configError("authorityHost must be https (plain http only on loopback, for the stand-in)");
   }
 

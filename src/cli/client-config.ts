@@ -1,10 +1,23 @@
 /**
  * `client.properties` → what the CLI will do. Pure: no file or network access. Reads the seed
  * tool's keys with the seed's meaning, plus Key Vault signing and an optional environment. Every
- * problem is collected so one run shows all of them; no message ever quotes a password.
+ * problem is collected so one run shows all of them; no message quotes a value (passwords, a pid).
+ * The value rules are the broker's (src/rules.ts), so a file the CLI accepts the broker accepts too.
  */
 import { BrokerError, ErrorCode } from "../errors.js";
-import { maskinportenUrlProblem, resolveIssuer } from "../config/environments.js";
+import { environmentsExpected, maskinportenUrlProblem, resolveIssuer } from "../config/environments.js";
+import {
+  KEY_VAULT_OBJECT_NAME,
+  KEY_VAULT_OBJECT_NAME_EXPECTED,
+  KEY_VAULT_VERSION,
+  KEY_VAULT_VERSION_EXPECTED,
+  NATIONAL_IDENTITY_NUMBER,
+  NATIONAL_IDENTITY_NUMBER_EXPECTED,
+  ORG_NUMBER,
+  ORG_NUMBER_EXPECTED,
+  parseUrl,
+  parseVaultUrl,
+} from "../rules.js";
 import { KEYSTORE_TYPES, type KeystoreType } from "../signing/keystore.js";
 import { parseAltinnSettings, type AltinnExchangeTarget } from "../altinn/target.js";
 import type { JavaProperties } from "./properties.js";
@@ -59,7 +72,8 @@ export interface CliConfig {
    */
   tokenRequest: { kind: "endpoint"; tokenEndpoint: string } | { kind: "discover"; issuer: string } | { kind: "none" };
   scopes: string[];
-  resource?: string | string[];
+  /** Always a list: Maskinporten takes `resource` as a JSON array only. */
+  resource?: string[];
   consumerOrg?: string;
   pid?: string;
   signing: CliSigning;
@@ -68,9 +82,6 @@ export interface CliConfig {
   /** Keys in the file that this tool does not know (typos, usually). */
   unknownKeys: string[];
 }
-
-const KEY_VAULT_OBJECT_NAME = /^[0-9a-zA-Z-]{1,127}$/;
-const KEY_VAULT_VERSION = /^[0-9a-f]{32}$/i;
 
 /**
  * Validates the properties. Non-secret values are trimmed (Java keeps trailing blanks, which only
@@ -95,14 +106,13 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
 
   const { audience, tokenRequest } = parseEndpoints(text, problems);
 
-  const resourceText = text("resource");
-  const resources = resourceText?.split(/\s+/);
-  const resource = resources && (resources.length === 1 ? resources[0] : resources);
+  const resource = text("resource")?.split(/\s+/);
+  if (resource?.some((r) => parseUrl(r) === undefined)) problems.push("resource must be absolute URIs (space-separated), e.g. https://api.example.no");
 
   const consumerOrg = text("consumer_org");
-  if (consumerOrg !== undefined && !/^\d{9}$/.test(consumerOrg)) problems.push("consumer_org must be a 9-digit organisation number");
+  if (consumerOrg !== undefined && !ORG_NUMBER.test(consumerOrg)) problems.push(`consumer_org must be ${ORG_NUMBER_EXPECTED}`);
   const pid = text("pid");
-  if (pid !== undefined && !/^\d{11}$/.test(pid)) problems.push("pid must be an 11-digit Norwegian national identity number");
+  if (pid !== undefined && !NATIONAL_IDENTITY_NUMBER.test(pid)) problems.push(`pid must be ${NATIONAL_IDENTITY_NUMBER_EXPECTED}`);
 
   const signing = parseSigning(text, secret, problems);
   const altinn = parseAltinnSettings(
@@ -145,19 +155,22 @@ function parseEndpoints(text: Text, problems: string[]): { audience?: string; to
   }
 
   let audience = text("audience");
+  const tokenEndpoint = text("token.endpoint");
   if (audience !== undefined) {
     const problem = maskinportenUrlProblem(audience);
     if (problem) problems.push(`audience: ${problem}`);
-    else if (environmentIssuer !== undefined && audience !== environmentIssuer) {
-      problems.push(`audience (${audience}) and environment (${environmentIssuer}) disagree; set one of them`);
+    else if (isTokenEndpointUrl(audience, tokenEndpoint)) {
+      // Digdir: the token endpoint URL is no longer valid as audience; aud is the issuer exactly.
+      problems.push("audience is the token endpoint URL; Maskinporten wants the issuer as aud, e.g. https://test.maskinporten.no/ (or set environment=test|prod)");
+    } else if (environmentIssuer !== undefined && audience !== environmentIssuer) {
+      problems.push(`audience and environment disagree (the environment's issuer is ${environmentIssuer}); set one of them`);
     }
   } else if (environmentIssuer !== undefined) {
     audience = environmentIssuer;
   } else {
-    problems.push("audience is missing (the Maskinporten issuer, e.g. https://test.maskinporten.no/), or set environment=test|prod");
+    problems.push(`audience is missing (the Maskinporten issuer, e.g. https://test.maskinporten.no/), or set environment to ${environmentsExpected()}`);
   }
 
-  const tokenEndpoint = text("token.endpoint");
   if (tokenEndpoint !== undefined) {
     const problem = maskinportenUrlProblem(tokenEndpoint);
     if (problem) problems.push(`token.endpoint: ${problem}`);
@@ -195,7 +208,7 @@ function parseSigning(text: Text, secret: (key: ClientPropertyKey) => string | u
 
   const typeText = text("keystore.type") ?? "JKS";
   const type = KEYSTORE_TYPES.find((candidate) => candidate === typeText.toUpperCase());
-  if (!type) problems.push(`keystore.type must be JKS or PKCS12, not "${typeText}"`);
+  if (!type) problems.push(`keystore.type must be ${KEYSTORE_TYPES.join(" or ")}`);
 
   const storePassword = secret("keystore.password");
   if (storePassword === undefined) problems.push("keystore.password is missing");
@@ -221,38 +234,42 @@ function parseKeyVaultSigning(text: Text, problems: string[]): CliSigning | unde
   const certificateVersion = text("keyvault.certificate.version");
   const kid = text("keyvault.kid") ?? text("keystore.kid");
   let ok = true;
+  let url: string | undefined;
   if (vaultUrl === undefined) {
     problems.push("keyvault.url is missing (e.g. https://my-vault.vault.azure.net/)");
     ok = false;
-  } else if (!isHttpsUrl(vaultUrl)) {
-    problems.push("keyvault.url must be an https URL");
-    ok = false;
+  } else {
+    // The broker's KEY_VAULT_URL rule: https, no path.
+    const parsed = parseVaultUrl(vaultUrl);
+    if ("problem" in parsed) {
+      problems.push(`keyvault.url ${parsed.problem}`);
+      ok = false;
+    } else url = parsed.url;
   }
   if (certificateName === undefined) {
     problems.push("keyvault.certificate is missing (the name of the certificate in Key Vault)");
     ok = false;
   } else if (!KEY_VAULT_OBJECT_NAME.test(certificateName)) {
-    problems.push("keyvault.certificate must be a Key Vault object name (letters, digits and dashes)");
+    problems.push(`keyvault.certificate must be ${KEY_VAULT_OBJECT_NAME_EXPECTED}`);
     ok = false;
   }
   if (certificateVersion !== undefined && !KEY_VAULT_VERSION.test(certificateVersion)) {
-    problems.push("keyvault.certificate.version must be a 32-character Key Vault version id");
+    problems.push(`keyvault.certificate.version must be ${KEY_VAULT_VERSION_EXPECTED}`);
     ok = false;
   }
-  if (!ok || vaultUrl === undefined || certificateName === undefined) return undefined;
+  if (!ok || url === undefined || certificateName === undefined) return undefined;
   return {
     kind: "keyvault",
-    vaultUrl,
+    vaultUrl: url,
     certificateName,
     ...(certificateVersion !== undefined ? { certificateVersion } : {}),
     ...(kid !== undefined ? { kid } : {}),
   };
 }
 
-function isHttpsUrl(value: string): boolean {
-  try {
-    return new URL(value).protocol === "https:";
-  } catch {
-    return false;
-  }
+/** The configured token endpoint, or a Maskinporten-style `/token` URL, given as the audience. */
+function isTokenEndpointUrl(audience: string, tokenEndpoint: string | undefined): boolean {
+  if (tokenEndpoint !== undefined && audience.replace(/\/+$/, "") === tokenEndpoint.replace(/\/+$/, "")) return true;
+  const url = parseUrl(audience);
+  return url !== undefined && /\/token\/?$/.test(url.pathname);
 }

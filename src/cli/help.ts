@@ -18,16 +18,17 @@ export const KEY_HELP: Record<ClientPropertyKey, string> = {
   issuer: "Your Maskinporten client id (the grant's iss). Required.",
   audience:
     "The Maskinporten issuer, exactly, trailing slash included (the grant's aud):\n" +
-    "https://test.maskinporten.no/ or https://maskinporten.no/. Required unless environment is set.\n" +
-    "Retired hosts (*.difi.no, ver1/ver2.maskinporten.no) are refused.",
+    "https://test.maskinporten.no/ or https://maskinporten.no/ (Skyporten: https://sky.maskinporten.no,\n" +
+    "no slash). Required unless environment is set. Not the token endpoint URL. Retired hosts\n" +
+    "(*.difi.no, ver1/ver2.maskinporten.no) are refused.",
   "token.endpoint":
     "Where to send the grant, e.g. https://test.maskinporten.no/token. Without it (and without\n" +
     "environment) only the grant is printed, as jwt-grant-generator does.",
   environment:
-    "test, prod or an issuer URL. Not a jwt-grant-generator key. Supplies audience when that is\n" +
+    "test, prod, skyporten-test, skyporten or an issuer URL. Not a jwt-grant-generator key. Supplies audience when that is\n" +
     "missing, and finds the token endpoint by metadata discovery when token.endpoint is missing.",
   scope: "Space-separated scopes to ask for. Required.",
-  resource: "Audience-restricted token: the API's resource identifier (several: separate with spaces).",
+  resource: "Audience-restricted token: the API's resource identifier (several: separate with spaces); sent as a JSON array.",
   consumer_org: "9-digit organisation number of the consumer you act for (delegation in Altinn).",
   pid: "11-digit national identity number, for the APIs that take a pid claim.",
   "keystore.file":

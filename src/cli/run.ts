@@ -224,6 +224,7 @@ function describeFailure(error: unknown): string {
   if (error instanceof MaskinportenError) {
     if (error.error !== undefined) text += `  error: ${error.error}\n`;
     if (error.errorDescription !== undefined) text += `  error_description: ${error.errorDescription}\n`;
+    if (error.errorUri !== undefined) text += `  error_uri: ${error.errorUri}\n`;
     if (error.traceId !== undefined) text += `  trace_id: ${error.traceId}\n`;
   }
   // Altinn's refusal: its status and traceId (duck-typed so the Altinn module loads only when used).

@@ -1,11 +1,28 @@
 /**
  * Broker configuration from app settings (environment variables), parsed and validated once.
  * Every problem is collected and reported together, each naming the setting and what it expects,
- * so a deployment is fixed in one round trip rather than one error at a time.
+ * so a deployment is fixed in one round trip rather than one error at a time. Messages never quote
+ * a setting's value (a PID is personal data, and the HTTP wrapper logs the message on every request
+ * while the app is misconfigured); the value rules live in src/rules.ts, shared with the CLI.
  */
 import { BrokerError, ErrorCode } from "../errors.js";
 import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from "../signing/signer.js";
-import { isLoopbackUrl, resolveIssuer } from "./environments.js";
+import {
+  isGuid,
+  isHttpsOrLoopback,
+  KEY_VAULT_OBJECT_NAME,
+  KEY_VAULT_OBJECT_NAME_EXPECTED,
+  KEY_VAULT_VERSION,
+  KEY_VAULT_VERSION_EXPECTED,
+  NATIONAL_IDENTITY_NUMBER,
+  NATIONAL_IDENTITY_NUMBER_EXPECTED,
+  ORG_NUMBER,
+  ORG_NUMBER_EXPECTED,
+  parseUrl,
+  parseVaultUrl,
+  VAULT_URL_EXPECTED,
+} from "../rules.js";
+import { environmentsExpected, resolveIssuer } from "./environments.js";
 import { parseAltinnSettings, type AltinnExchangeTarget } from "../altinn/target.js";
 
 export type Settings = Readonly<Record<string, string | undefined>>;
@@ -27,7 +44,8 @@ export interface TokenProfile {
   name: string;
   clientId: string;
   scopes: string[];
-  resource?: string | string[];
+  /** Always a list: Digdir's grant page says "currently only array supported" for `resource`. */
+  resource?: string[];
   consumerOrg?: string;
   pid?: string;
   issOnBehalfOf?: string;
@@ -89,10 +107,7 @@ export class ConfigError extends BrokerError {
 export const DEFAULT_RENEW_SCHEDULE = "0 * * * * *";
 export const DEFAULT_RENEW_RATIO = 0.5;
 const PROFILE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
-const KEY_VAULT_OBJECT_NAME = SECRET_NAME;
-const ORG_NUMBER = /^\d{9}$/;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PROFILES_EXPECTED = 'a comma-separated list of profile names, e.g. "skatt,sdir"';
 
 /** The app-setting prefix for one profile: `skatt-prod` → `PROFILE_SKATT_PROD_`. */
 export function profileSettingPrefix(profileName: string): string {
@@ -137,7 +152,7 @@ class Reader {
   matching(name: string, pattern: RegExp, expected: string, value = this.optional(name)): string | undefined {
     if (value === undefined) return undefined;
     if (!pattern.test(value)) {
-      this.problem(name, `"${value}" is not valid; expected ${expected}`);
+      this.problem(name, `is not valid; expected ${expected}`);
       return undefined;
     }
     return value;
@@ -147,19 +162,19 @@ class Reader {
 export function parseBrokerConfig(settings: Settings): BrokerConfig {
   const read = new Reader(settings);
 
-  const keyVaultUrl = parseVaultUrl(read, "KEY_VAULT_URL");
+  const keyVaultUrl = readVaultUrl(read, "KEY_VAULT_URL");
   const globalEnvironment = read.optional("MASKINPORTEN_ENVIRONMENT");
 
-  const profilesText = read.required("TOKEN_PROFILES", 'a comma-separated list of profile names, e.g. "skatt,sdir"');
+  const profilesText = read.required("TOKEN_PROFILES", PROFILES_EXPECTED);
   const names = splitList(profilesText ?? "");
   if (profilesText !== undefined && names.length === 0) {
-    read.problem("TOKEN_PROFILES", `"${profilesText}" names no profile; expected a comma-separated list of profile names, e.g. "skatt,sdir"`);
+    read.problem("TOKEN_PROFILES", `names no profile; expected ${PROFILES_EXPECTED}`);
   }
   const seen = new Set<string>();
   const profiles: TokenProfile[] = [];
-  for (const name of names) {
+  for (const [index, name] of names.entries()) {
     if (!PROFILE_NAME.test(name)) {
-      read.problem("TOKEN_PROFILES", `profile name "${name}" is not valid; use 1-32 lower-case letters, digits and inner hyphens`);
+      read.problem("TOKEN_PROFILES", `entry ${index + 1} is not a valid profile name; use 1-32 lower-case letters, digits and inner hyphens`);
       continue;
     }
     if (seen.has(name)) {
@@ -167,13 +182,18 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
       continue;
     }
     seen.add(name);
+    const before = read.problems.length;
     const profile = parseProfile(read, name, globalEnvironment);
     if (profile) profiles.push(profile);
+    // Every profile TOKEN_PROFILES names is either configured or reported, never silently dropped.
+    else if (read.problems.length === before) read.problem(`${profileSettingPrefix(name)}*`, `profile "${name}" could not be configured`);
   }
 
-  const defaultProfile = read.optional("DEFAULT_PROFILE") ?? names[0] ?? "";
-  if (names.length > 0 && !names.includes(defaultProfile)) {
-    read.problem("DEFAULT_PROFILE", `"${defaultProfile}" is not one of TOKEN_PROFILES (${names.join(", ")})`);
+  const validNames = names.filter((name) => PROFILE_NAME.test(name));
+  const defaultProfile = read.optional("DEFAULT_PROFILE") ?? validNames[0] ?? "";
+  // A listed default whose own settings are wrong is reported under those settings (above).
+  if (names.length > 0 && !validNames.includes(defaultProfile)) {
+    read.problem("DEFAULT_PROFILE", `is not one of TOKEN_PROFILES (${validNames.join(", ") || "none valid"})`);
   }
   const secretOwners = new Map<string, string>();
   for (const profile of profiles) {
@@ -189,12 +209,12 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
 
   const schedule = read.optional("RENEW_SCHEDULE") ?? DEFAULT_RENEW_SCHEDULE;
   if (schedule.split(/\s+/).length !== 6) {
-    read.problem("RENEW_SCHEDULE", `"${schedule}" is not a 6-field NCRONTAB expression, e.g. "${DEFAULT_RENEW_SCHEDULE}"`);
+    read.problem("RENEW_SCHEDULE", `is not a 6-field NCRONTAB expression; expected e.g. "${DEFAULT_RENEW_SCHEDULE}"`);
   }
   const ratioText = read.optional("RENEW_BEFORE_EXPIRY_RATIO");
   const ratio = ratioText === undefined ? DEFAULT_RENEW_RATIO : Number(ratioText);
   if (!(ratio > 0 && ratio < 1)) {
-    read.problem("RENEW_BEFORE_EXPIRY_RATIO", `"${ratioText}" is not a number between 0 and 1 (exclusive), e.g. 0.5`);
+    read.problem("RENEW_BEFORE_EXPIRY_RATIO", "is not a number between 0 and 1 (exclusive); expected e.g. 0.5");
   }
 
   const callers = parseCallerAuth(read);
@@ -209,25 +229,15 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
   };
 }
 
-function parseVaultUrl(read: Reader, setting: string): string | undefined {
-  const value = read.required(setting, "the vault URL, e.g. https://my-vault.vault.azure.net/");
+function readVaultUrl(read: Reader, setting: string): string | undefined {
+  const value = read.required(setting, VAULT_URL_EXPECTED);
   if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    read.problem(setting, `"${value}" is not a URL; expected e.g. https://my-vault.vault.azure.net/`);
+  const parsed = parseVaultUrl(value);
+  if ("problem" in parsed) {
+    read.problem(setting, parsed.problem);
     return undefined;
   }
-  if (url.protocol !== "https:") {
-    read.problem(setting, `"${value}" must use https`);
-    return undefined;
-  }
-  if (url.pathname !== "/" || url.search || url.hash) {
-    read.problem(setting, `"${value}" must be the vault's base URL without a path, e.g. https://my-vault.vault.azure.net/`);
-    return undefined;
-  }
-  return url.origin + "/";
+  return parsed.url;
 }
 
 function parseProfile(read: Reader, name: string, globalEnvironment: string | undefined): TokenProfile | undefined {
@@ -235,13 +245,16 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
   const before = read.problems.length;
 
   const clientId = read.required(`${p}CLIENT_ID`, "the Maskinporten client id (integration id) of this profile");
-  const scopes = splitList(read.required(`${p}SCOPES`, 'the scopes to request, space- or comma-separated, e.g. "skatteetaten:testnorge"') ?? "");
+  const scopesExpected = 'the scopes to request, space- or comma-separated, e.g. "skatteetaten:testnorge"';
+  const scopesText = read.required(`${p}SCOPES`, scopesExpected);
+  const scopes = splitList(scopesText ?? "");
+  if (scopesText !== undefined && scopes.length === 0) read.problem(`${p}SCOPES`, `names no scope; expected ${scopesExpected}`);
 
   const environmentSetting = read.optional(`${p}ENVIRONMENT`) !== undefined ? `${p}ENVIRONMENT` : "MASKINPORTEN_ENVIRONMENT";
   const environment = read.optional(`${p}ENVIRONMENT`) ?? globalEnvironment;
   let issuer: string | undefined;
   if (environment === undefined) {
-    read.problem("MASKINPORTEN_ENVIRONMENT", `missing (needed by profile "${name}"); expected "test", "prod" or an issuer URL`);
+    read.problem("MASKINPORTEN_ENVIRONMENT", `missing (needed by profile "${name}"); expected ${environmentsExpected()}`);
   } else {
     const resolved = resolveIssuer(environment);
     if ("problem" in resolved) read.problem(environmentSetting, resolved.problem);
@@ -249,21 +262,20 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
   }
 
   const resourceList = splitList(read.optional(`${p}RESOURCE`) ?? "");
-  for (const resource of resourceList) {
-    try {
-      new URL(resource);
-    } catch {
-      read.problem(`${p}RESOURCE`, `"${resource}" is not an absolute URI; Maskinporten audiences look like https://api.example.no`);
-    }
+  const notAbsolute = resourceList.findIndex((resource) => parseUrl(resource) === undefined);
+  if (notAbsolute >= 0) {
+    read.problem(`${p}RESOURCE`, `entry ${notAbsolute + 1} is not an absolute URI; Maskinporten audiences look like https://api.example.no`);
   }
-  const consumerOrg = read.matching(`${p}CONSUMER_ORG`, ORG_NUMBER, "a 9-digit organisation number");
-  const pid = read.matching(`${p}PID`, /^\d{11}$/, "an 11-digit Norwegian national identity number");
+  const consumerOrg = read.matching(`${p}CONSUMER_ORG`, ORG_NUMBER, ORG_NUMBER_EXPECTED);
+  const pid = read.matching(`${p}PID`, NATIONAL_IDENTITY_NUMBER, NATIONAL_IDENTITY_NUMBER_EXPECTED);
   const issOnBehalfOf = read.optional(`${p}ISS_ONBEHALFOF`);
+  // Digdir: consumer_org and iss_onbehalfof are mutually exclusive in one grant.
+  if (read.optional(`${p}CONSUMER_ORG`) !== undefined && issOnBehalfOf !== undefined) {
+    read.problem(`${p}ISS_ONBEHALFOF`, `cannot be used together with ${p}CONSUMER_ORG (Maskinporten refuses both in one grant); set one of them`);
+  }
   const authorizationDetails = parseAuthorizationDetails(read, p);
 
-  const secretName =
-    read.matching(`${p}SECRET_NAME`, SECRET_NAME, "1-127 letters, digits and hyphens (a Key Vault secret name)") ??
-    defaultSecretName(name);
+  const secretName = read.matching(`${p}SECRET_NAME`, KEY_VAULT_OBJECT_NAME, KEY_VAULT_OBJECT_NAME_EXPECTED) ?? defaultSecretName(name);
   const role = read.optional(`${p}ROLE`) ?? defaultRole(name);
   const signing = parseSigning(read, p);
   const altinn = parseAltinnSettings(
@@ -273,10 +285,9 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
     issuer,
   );
 
-  if (read.problems.length > before || !clientId || !issuer || !signing) return undefined;
-  if (scopes.length === 0) return undefined;
+  if (read.problems.length > before || !clientId || !issuer || !signing || scopes.length === 0) return undefined;
   const profile: TokenProfile = { name, clientId, scopes, issuer, secretName, role, signing };
-  if (resourceList.length > 0) profile.resource = resourceList.length === 1 ? resourceList[0]! : resourceList;
+  if (resourceList.length > 0) profile.resource = resourceList;
   if (consumerOrg) profile.consumerOrg = consumerOrg;
   if (pid) profile.pid = pid;
   if (issOnBehalfOf) profile.issOnBehalfOf = issOnBehalfOf;
@@ -285,9 +296,27 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
   return profile;
 }
 
+const SYSTEM_USER_TYPE = "urn:altinn:systemuser";
+
+/**
+ * `authorization_details` from the raw JSON or from SYSTEMUSER_ORG (+ SYSTEMUSER_EXTERNAL_REF),
+ * not both: Digdir takes one system-user party per grant, and two sources could name two.
+ */
 function parseAuthorizationDetails(read: Reader, p: string): unknown[] | undefined {
   const details: unknown[] = [];
   const json = read.optional(`${p}AUTHORIZATION_DETAILS`);
+  const systemUserOrgText = read.optional(`${p}SYSTEMUSER_ORG`);
+  const externalRef = read.optional(`${p}SYSTEMUSER_EXTERNAL_REF`);
+  if (json !== undefined && systemUserOrgText !== undefined) {
+    read.problem(
+      `${p}SYSTEMUSER_ORG`,
+      `cannot be used together with ${p}AUTHORIZATION_DETAILS: a grant carries one system-user party; put the system user in one of them`,
+    );
+    return undefined;
+  }
+  if (externalRef !== undefined && systemUserOrgText === undefined) {
+    read.problem(`${p}SYSTEMUSER_EXTERNAL_REF`, `needs ${p}SYSTEMUSER_ORG (the external reference belongs to that system user)`);
+  }
   if (json !== undefined) {
     let parsed: unknown;
     try {
@@ -301,13 +330,19 @@ function parseAuthorizationDetails(read: Reader, p: string): unknown[] | undefin
       read.problem(`${p}AUTHORIZATION_DETAILS`, 'expected a JSON array of objects each with a string "type"');
       return undefined;
     }
+    if (list.filter((d) => (d as { type: string }).type === SYSTEM_USER_TYPE).length > 1) {
+      read.problem(`${p}AUTHORIZATION_DETAILS`, `names more than one ${SYSTEM_USER_TYPE} party; a grant carries one (one token per system user)`);
+      return undefined;
+    }
     details.push(...list);
   }
-  const systemUserOrg = read.matching(`${p}SYSTEMUSER_ORG`, ORG_NUMBER, "the 9-digit organisation number of the system user's owner");
+  const systemUserOrg = read.matching(`${p}SYSTEMUSER_ORG`, ORG_NUMBER, `${ORG_NUMBER_EXPECTED} (the system user's owner)`);
   if (systemUserOrg) {
     details.push({
-      type: "urn:altinn:systemuser",
+      type: SYSTEM_USER_TYPE,
       systemuser_org: { authority: "iso6523-actorid-upis", ID: `0192:${systemUserOrg}` },
+      // Digdir: must be sent when the system user was created with one.
+      ...(externalRef !== undefined ? { externalRef } : {}),
     });
   }
   return details.length > 0 ? details : undefined;
@@ -321,11 +356,11 @@ function parseSigning(read: Reader, profilePrefix: string): SigningSource | unde
 
   const algText = read.optional(name("ALGORITHM")) ?? "RS256";
   const alg = isSigningAlgorithm(algText) ? algText : undefined;
-  if (!alg) read.problem(name("ALGORITHM"), `"${algText}" is not allowed by Maskinporten; expected one of ${SIGNING_ALGORITHMS.join(", ")}`);
+  if (!alg) read.problem(name("ALGORITHM"), `is not allowed by Maskinporten; expected one of ${SIGNING_ALGORITHMS.join(", ")}`);
   const kid = read.optional(name("KID"));
-  const certificateName = read.matching(name("CERTIFICATE_NAME"), KEY_VAULT_OBJECT_NAME, "a Key Vault certificate name");
-  const keyName = read.matching(name("KEY_NAME"), KEY_VAULT_OBJECT_NAME, "a Key Vault key name");
-  const version = (suffix: string) => read.matching(name(suffix), /^[0-9a-f]{32}$/i, "a 32-character Key Vault object version");
+  const certificateName = read.matching(name("CERTIFICATE_NAME"), KEY_VAULT_OBJECT_NAME, `a Key Vault certificate name: ${KEY_VAULT_OBJECT_NAME_EXPECTED}`);
+  const keyName = read.matching(name("KEY_NAME"), KEY_VAULT_OBJECT_NAME, `a Key Vault key name: ${KEY_VAULT_OBJECT_NAME_EXPECTED}`);
+  const version = (suffix: string) => read.matching(name(suffix), KEY_VAULT_VERSION, KEY_VAULT_VERSION_EXPECTED);
 
   if (certificateName && keyName) {
     read.problem(name("KEY_NAME"), `set either ${name("CERTIFICATE_NAME")} or ${name("KEY_NAME")}, not both`);
@@ -367,7 +402,9 @@ function parseSigning(read: Reader, profilePrefix: string): SigningSource | unde
 }
 
 function parseCallerAuth(read: Reader): CallerAuthConfig | undefined {
-  const tenantId = read.matching("CALLER_TENANT_ID", GUID, "the Entra ID tenant id (a GUID)");
+  const tenantIdText = read.optional("CALLER_TENANT_ID");
+  const tenantId = tenantIdText !== undefined && !isGuid(tenantIdText) ? undefined : tenantIdText;
+  if (tenantIdText !== undefined && tenantId === undefined) read.problem("CALLER_TENANT_ID", "is not valid; expected the Entra ID tenant id (a GUID)");
   const audiencesText = read.optional("CALLER_AUDIENCES");
   if (tenantId === undefined && audiencesText === undefined) return undefined;
   if (tenantId === undefined) {
@@ -379,16 +416,11 @@ function parseCallerAuth(read: Reader): CallerAuthConfig | undefined {
     read.problem("CALLER_AUDIENCES", "missing; expected the broker's app id and/or app id URI, e.g. \"api://maskinporten-broker\"");
   }
   const authorityHost = read.optional("CALLER_AUTHORITY_HOST") ?? "https://login.microsoftonline.com";
-  try {
-    const url = new URL(authorityHost);
-    if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackUrl(url))) {
-      read.problem("CALLER_AUTHORITY_HOST", `"${authorityHost}" must use https`);
-    }
-  } catch {
-    read.problem("CALLER_AUTHORITY_HOST", `"${authorityHost}" is not a URL`);
-  }
+  const authorityUrl = parseUrl(authorityHost);
+  if (!authorityUrl) read.problem("CALLER_AUTHORITY_HOST", "is not a URL; expected e.g. https://login.microsoftonline.com");
+  else if (!isHttpsOrLoopback(authorityUrl)) read.problem("CALLER_AUTHORITY_HOST", "must use https (http only to 127.0.0.1/localhost stand-ins)");
   const trust = read.optional("CALLER_TRUST_APP_SERVICE_PRINCIPAL") ?? "false";
-  if (!/^(true|false)$/i.test(trust)) read.problem("CALLER_TRUST_APP_SERVICE_PRINCIPAL", `"${trust}" is not true or false`);
+  if (!/^(true|false)$/i.test(trust)) read.problem("CALLER_TRUST_APP_SERVICE_PRINCIPAL", "expected true or false");
   return {
     tenantId,
     audiences,

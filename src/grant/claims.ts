@@ -30,7 +30,8 @@ export interface GrantClaims {
   iat: number;
   exp: number;
   jti: string;
-  resource?: string | readonly string[];
+  /** Always an array: Digdir's grant page says "currently only array supported". */
+  resource?: readonly string[];
   consumer_org?: string;
   pid?: string;
   iss_onbehalfof?: string;
@@ -51,7 +52,8 @@ export function buildGrantClaims(input: GrantClaimsInput, nowMs: number, jti: st
     exp: iat + GRANT_LIFETIME_SECONDS,
     jti,
   };
-  if (input.resource !== undefined && input.resource.length > 0) claims.resource = input.resource;
+  const resource = input.resource === undefined ? [] : [input.resource].flat();
+  if (resource.length > 0) claims.resource = resource;
   if (input.consumerOrg) claims.consumer_org = input.consumerOrg;
   if (input.pid) claims.pid = input.pid;
   if (input.issOnBehalfOf) claims.iss_onbehalfof = input.issOnBehalfOf;

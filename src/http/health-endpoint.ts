@@ -48,6 +48,7 @@ export async function handleHealthRequest(headers: HeaderSource, deps: HealthDep
             code: p.lastError.code,
             message: p.lastError.message,
             traceId: p.lastError.traceId ?? null,
+            errorUri: p.lastError.errorUri ?? null,
           }
         : null,
       ...(p.altinn ? { altinn: altinnHealth(p.altinn) } : {}),

@@ -1,10 +1,11 @@
 /**
  * Token store on Key Vault secrets. Key Vault has no conditional writes; the broker keeps a single
  * writer (the timer), and the store reads before it writes so that even a second writer never puts
- * an earlier-expiring token on top of a later one it can see.
+ * an earlier-expiring token on top of a later one it can see, issued for the same settings
+ * (fingerprint). A stored token for other settings is overwritten by the first new one.
  */
 import { SecretClient } from "@azure/keyvault-secrets";
-import { fromSecret, sameAltinnTarget, toSecret, type StoredToken } from "../token-store/stored-token.js";
+import { fromSecret, mayReplace, toSecret, type StoredToken } from "../token-store/stored-token.js";
 import type { TokenStore } from "../token-store/token-store.js";
 import type { KeyVaultConnection } from "./connection.js";
 import { keyVaultError } from "./signer.js";
@@ -42,9 +43,7 @@ export function createKeyVaultTokenStore(options: KeyVaultConnection): TokenStor
     read,
     async write(profile, secretName, token) {
       const before = await read(profile, secretName);
-      // A token for another target (a Maskinporten token where the profile now serves Altinn ones,
-      // or the reverse) is no competitor, however late it expires.
-      if (before && sameAltinnTarget(before, token.altinn) && before.expiresAt >= token.expiresAt) return { current: before, written: false };
+      if (before && !mayReplace(before, token)) return { current: before, written: false };
       await put(secretName, profile, token);
       return { current: token, written: true };
     },

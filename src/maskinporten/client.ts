@@ -3,7 +3,7 @@
  * of transient failures only, each with a fresh grant (Maskinporten refuses a reused jti).
  */
 import { ErrorCode } from "../errors.js";
-import { maskinportenUrlProblem } from "../config/environments.js";
+import { maskinportenUrlProblem, metadataUrlOf } from "../config/environments.js";
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetry, type RetryHooks, type RetryPolicy } from "../retry.js";
 import { MaskinportenError, rejectionError } from "./errors.js";
 import { parseTokenResponse, type IssuedToken } from "./token-response.js";
@@ -20,7 +20,10 @@ export interface MaskinportenEndpoint {
 }
 
 export interface MaskinportenClientOptions {
-  /** Discover audience and token endpoint from `<issuer>.well-known/oauth-authorization-server`. */
+  /**
+   * Discover audience and token endpoint from the issuer's metadata (Maskinporten:
+   * `<issuer>.well-known/oauth-authorization-server`; Skyporten: `<issuer>/.well-known/openid-configuration`).
+   */
   issuer?: string;
   /** Or give both explicitly, as the seed tool's `audience` and `token.endpoint` do. */
   audience?: string;
@@ -116,7 +119,7 @@ function configError(message: string): MaskinportenError {
 }
 
 async function discover(issuer: string, timeoutMs: number): Promise<MaskinportenEndpoint> {
-  const url = `${issuer.endsWith("/") ? issuer : `${issuer}/`}.well-known/oauth-authorization-server`;
+  const url = metadataUrlOf(issuer);
   const response = await send(url, { headers: { accept: "application/json" } }, timeoutMs);
   const text = await readBody(response, timeoutMs);
   if (response.status !== 200) {
@@ -130,11 +133,12 @@ async function discover(issuer: string, timeoutMs: number): Promise<Maskinporten
       transient: true,
     });
   if (!metadata || typeof metadata !== "object") throw invalid("not a JSON object");
-  // RFC 8414 §3.3: the document's issuer must be the one we asked, exactly.
+  // RFC 8414 §3.3: the document's issuer must be the one we asked, exactly (no normalising: a
+  // trailing slash is part of Maskinporten's issuer and absent from Skyporten's).
   if (metadata.issuer !== issuer) {
     throw new MaskinportenError(
       ErrorCode.Config,
-      `Maskinporten metadata at ${url} names issuer ${JSON.stringify(metadata.issuer)}, not ${issuer}; check the environment setting (trailing slash included)`,
+      `Maskinporten metadata at ${url} names issuer ${JSON.stringify(metadata.issuer)}, not ${issuer}; set the environment to exactly that issuer (trailing slash included or not, as the metadata says)`,
       { transient: false },
     );
   }

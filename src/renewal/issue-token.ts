@@ -3,6 +3,7 @@
  * The same grant input mapping serves the broker and the CLI.
  */
 import type { TokenProfile } from "../config/settings.js";
+import { profileFingerprint } from "../grant/fingerprint.js";
 import { createGrant, type GrantClaimsInput, type GrantOptions } from "../grant/grant.js";
 import type { MaskinportenClient } from "../maskinporten/client.js";
 import type { GrantSigner } from "../signing/signer.js";
@@ -33,6 +34,6 @@ export function createTokenIssuer(deps: TokenIssuerDependencies): (profile: Toke
     const token = await deps
       .clientFor(profile)
       .requestToken((audience) => createGrant(grantInputFor(profile, audience), signer, deps.grantOptions), profile.scopes);
-    return storedTokenFrom(token);
+    return storedTokenFrom(token, profileFingerprint(profile));
   };
 }

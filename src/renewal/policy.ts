@@ -29,11 +29,17 @@ export function renewDueAtMs(token: StoredToken, policy: RenewalPolicy): number 
   return issued + lifetime * (1 - policy.renewWhenRemainingRatio);
 }
 
-/** The later-expiring of two tokens: what we hold only ever moves forward. */
-export function laterToken(a: StoredToken | undefined, b: StoredToken | undefined): StoredToken | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return b.expiresAt > a.expiresAt ? b : a;
+/**
+ * Which of two tokens to hold for a profile whose settings have `fingerprint`: a token issued for
+ * other settings is never the answer, however late it expires; of two that match, the
+ * later-expiring, so what we hold only ever moves forward.
+ */
+export function laterToken(a: StoredToken | undefined, b: StoredToken | undefined, fingerprint: string): StoredToken | undefined {
+  const matching = (token: StoredToken | undefined) => (token?.fingerprint === fingerprint ? token : undefined);
+  const [x, y] = [matching(a), matching(b)];
+  if (!x) return y;
+  if (!y) return x;
+  return y.expiresAt > x.expiresAt ? y : x;
 }
 
 /** Wait before the next on-demand attempt after `failures` failures in a row: 5 s doubling to 5 min. */

@@ -8,7 +8,8 @@ import type { Logger } from "../logging.js";
 import { MaskinportenError } from "../maskinporten/errors.js";
 import { AltinnExchangeError } from "../altinn/errors.js";
 import type { TokenProfile } from "../config/settings.js";
-import { sameAltinnTarget, type StoredToken } from "../token-store/stored-token.js";
+import { profileFingerprint } from "../grant/fingerprint.js";
+import type { StoredToken } from "../token-store/stored-token.js";
 import type { TokenStore } from "../token-store/token-store.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "./policy.js";
 
@@ -30,6 +31,8 @@ export interface FailureRecord {
   message: string;
   traceId?: string;
   maskinportenError?: string;
+  /** Maskinporten's `error_uri` (Digdir's page for the error), when given. */
+  errorUri?: string;
   status?: number;
 }
 
@@ -75,9 +78,12 @@ export class ProfileTokens {
   /** The held token when writing it to the store failed: the shared copy is behind until written. */
   private unstored: StoredToken | undefined;
   private readonly now: () => number;
+  /** The profile's current grant-shaping settings: only tokens issued for them are held. */
+  private readonly fingerprint: string;
 
   constructor(private readonly options: ProfileTokensOptions) {
     this.now = options.now ?? Date.now;
+    this.fingerprint = profileFingerprint(options.profile);
   }
 
   get profile(): TokenProfile {
@@ -195,11 +201,9 @@ export class ProfileTokens {
     return this.storeRead;
   }
 
+  /** Takes `token` if it is for the current settings and expires later than what we hold. */
   private adopt(token: StoredToken | undefined): StoredToken | undefined {
-    // A stored token for another target (a Maskinporten token where this profile serves Altinn
-    // tokens, or another exchange) is not this profile's token, however late it expires.
-    if (token && !sameAltinnTarget(token, this.profile.altinn?.url)) return this.held;
-    this.held = laterToken(this.held, token);
+    this.held = laterToken(this.held, token, this.fingerprint);
     return this.held;
   }
 
@@ -283,6 +287,7 @@ function describeFailure(error: unknown): Omit<FailureRecord, "at"> {
       message: error.message,
       ...(error.traceId ? { traceId: error.traceId } : {}),
       ...(error.error ? { maskinportenError: error.error } : {}),
+      ...(error.errorUri ? { errorUri: error.errorUri } : {}),
       ...(error.status !== undefined ? { status: error.status } : {}),
     };
   }

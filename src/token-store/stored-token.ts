@@ -1,8 +1,8 @@
 /**
  * The token secret contract (DESIGN.md §5): value = the access token as issued; contentType
  * `application/jwt` for a JWT else `text/plain`; `expires` = token expiry, `notBefore` = issue
- * time; tags profile, scope, expires_at, issued_at, token_type, and `altinn` (the exchange URL) for
- * an Altinn 3 token. Pure: no SDK types here.
+ * time; tags profile, scope, expires_at, issued_at, token_type, fingerprint, and `altinn` (the
+ * exchange URL) for an Altinn 3 token. Pure: no SDK types here.
  */
 import type { IssuedToken } from "../maskinporten/token-response.js";
 
@@ -14,11 +14,11 @@ export interface StoredToken {
   expiresAt: Date;
   /** An Altinn 3 token: the exchange URL it came from (secret tag `altinn`). Absent: a Maskinporten token. */
   altinn?: string;
-}
-
-/** Whether a token is what the profile serves: the same Altinn exchange target, or none on both sides. */
-export function sameAltinnTarget(token: StoredToken, altinnUrl: string | undefined): boolean {
-  return token.altinn === altinnUrl;
+  /**
+   * Which grant-shaping settings the token was issued for (src/grant/fingerprint.ts); "" for a
+   * stored token without the tag (written before fingerprints existed), which matches nothing.
+   */
+  fingerprint: string;
 }
 
 export interface SecretShape {
@@ -31,8 +31,16 @@ export interface SecretShape {
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-export function storedTokenFrom(token: IssuedToken): StoredToken {
-  return { accessToken: token.accessToken, tokenType: token.tokenType, scope: token.scope, issuedAt: token.issuedAt, expiresAt: token.expiresAt };
+export function storedTokenFrom(token: IssuedToken, fingerprint: string): StoredToken {
+  return { accessToken: token.accessToken, tokenType: token.tokenType, scope: token.scope, issuedAt: token.issuedAt, expiresAt: token.expiresAt, fingerprint };
+}
+
+/**
+ * The store's never-regress rule: `candidate` may replace `current` unless `current` was issued for
+ * the same settings and expires no earlier. A token for other settings is always replaced.
+ */
+export function mayReplace(current: StoredToken | undefined, candidate: StoredToken): boolean {
+  return !current || current.fingerprint !== candidate.fingerprint || current.expiresAt < candidate.expiresAt;
 }
 
 export function toSecret(profile: string, token: StoredToken): SecretShape {
@@ -49,6 +57,7 @@ export function toSecret(profile: string, token: StoredToken): SecretShape {
       issued_at: token.issuedAt.toISOString(),
       token_type: token.tokenType,
       ...(token.altinn !== undefined ? { altinn: token.altinn } : {}),
+      fingerprint: token.fingerprint,
     },
   };
 }
@@ -73,6 +82,7 @@ export function fromSecret(
     issuedAt,
     expiresAt,
     ...(tags.altinn ? { altinn: tags.altinn } : {}),
+    fingerprint: tags.fingerprint ?? "",
   };
 }
 

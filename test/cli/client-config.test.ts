@@ -60,7 +60,8 @@ describe("parseClientConfig", () => {
 
   it("treats empty optional values as absent and splits several resources into an array", () => {
     expect(parse([...BASE, "resource=", "consumer_org=", "pid="])).not.toHaveProperty("resource");
-    expect(parse([...BASE, "resource=https://a.no/"]).resource).toBe("https://a.no/");
+    // Always an array, even for one value: Maskinporten takes resource only as a JSON array.
+    expect(parse([...BASE, "resource=https://a.no/"]).resource).toEqual(["https://a.no/"]);
     expect(parse([...BASE, "resource=https://a.no/ https://b.no/"]).resource).toEqual(["https://a.no/", "https://b.no/"]);
   });
 
@@ -76,7 +77,7 @@ describe("parseClientConfig", () => {
       "issuer is missing",
       "scope is missing",
       "audience is missing",
-      'keystore.type must be JKS or PKCS12, not "BKS"',
+      "keystore.type must be JKS or PKCS12",
       "keystore.password is missing",
       "consumer_org must be a 9-digit organisation number",
       "pid must be an 11-digit",
@@ -87,7 +88,7 @@ describe("parseClientConfig", () => {
 
   it("refuses retired and insecure Maskinporten URLs", () => {
     const swap = (key: string, value: string) => [...BASE.filter((line) => !line.startsWith(`${key}=`)), `${key}=${value}`];
-    expect(problems(swap("audience", "https://ver2.maskinporten.no/"))).toMatch(/retired Maskinporten host; use https:\/\/test\.maskinporten\.no\//);
+    expect(problems(swap("audience", "https://ver2.maskinporten.no/"))).toMatch(/retired Maskinporten host .*; use test \(https:\/\/test\.maskinporten\.no\/\)/);
     expect(problems(swap("audience", "https://oidc.difi.no/idporten-oidc-provider/"))).toMatch(/retired/);
     expect(problems([...BASE, "token.endpoint=http://maskinporten.example/token"])).toMatch(/token\.endpoint: .*must use https/);
   });
@@ -102,7 +103,7 @@ describe("parseClientConfig", () => {
       kind: "endpoint",
       tokenEndpoint: "https://test.maskinporten.no/token",
     });
-    expect(problems([...BASE, "environment=prod"])).toMatch(/audience \(https:\/\/test\.maskinporten\.no\/\) and environment \(https:\/\/maskinporten\.no\/\) disagree/);
+    expect(problems([...BASE, "environment=prod"])).toMatch(/audience and environment disagree \(the environment's issuer is https:\/\/maskinporten\.no\/\)/);
   });
 
   it("reads Key Vault signing keys", () => {
@@ -111,8 +112,43 @@ describe("parseClientConfig", () => {
       parse([...noKeystore, "keyvault.url=https://v.vault.azure.net/", "keyvault.certificate=mp-cert", "keyvault.certificate.version=0123456789abcdef0123456789abcdef", "keyvault.kid=k"]).signing,
     ).toEqual({ kind: "keyvault", vaultUrl: "https://v.vault.azure.net/", certificateName: "mp-cert", certificateVersion: "0123456789abcdef0123456789abcdef", kid: "k" });
     expect(problems([...noKeystore, "keyvault.url=http://v.vault.azure.net/", "keyvault.certificate=bad name", "keyvault.certificate.version=1"])).toMatch(
-      /keyvault\.url must be an https URL.*keyvault\.certificate must be a Key Vault object name.*keyvault\.certificate\.version must be a 32-character/,
+      /keyvault\.url must use https.*keyvault\.certificate must be 1-127 letters, digits and hyphens.*keyvault\.certificate\.version must be a 32-character/,
     );
+  });
+
+  it("refuses a vault URL with a path, as the broker's KEY_VAULT_URL does", () => {
+    const noKeystore = BASE.filter((line) => !line.startsWith("keystore."));
+    const withVault = (url: string) => [...noKeystore, `keyvault.url=${url}`, "keyvault.certificate=mp-cert"];
+    for (const url of ["https://v.vault.azure.net/secrets/x", "https://v.vault.azure.net/?api-version=7.4", "https://user:pw@v.vault.azure.net/"]) {
+      const message = problems(withVault(url));
+      expect(message).toContain("keyvault.url has a path, query or credentials");
+      expect(message).not.toContain(url);
+    }
+    expect(parse(withVault("https://v.vault.azure.net")).signing).toMatchObject({ vaultUrl: "https://v.vault.azure.net/" });
+  });
+
+  it("refuses the token endpoint URL as audience (Digdir: aud is the issuer)", () => {
+    const swap = (lines: string[]) => [...BASE.filter((line) => !line.startsWith("audience=")), ...lines];
+    expect(problems(swap(["audience=https://test.maskinporten.no/token", "token.endpoint=https://test.maskinporten.no/token"]))).toContain(
+      "audience is the token endpoint URL",
+    );
+    expect(problems(swap(["audience=https://test.maskinporten.no/token"]))).toContain("audience is the token endpoint URL");
+    expect(problems(swap(["audience=https://mp.example.no/oauth2", "token.endpoint=https://mp.example.no/oauth2"]))).toContain("audience is the token endpoint URL");
+  });
+
+  it("accepts Skyporten's issuer as audience exactly, without a trailing slash", () => {
+    const noAudience = BASE.filter((line) => !line.startsWith("audience="));
+    expect(parse([...noAudience, "environment=skyporten-test"])).toMatchObject({
+      audience: "https://test.sky.maskinporten.no",
+      tokenRequest: { kind: "discover", issuer: "https://test.sky.maskinporten.no" },
+    });
+    expect(parse([...noAudience, "audience=https://sky.maskinporten.no", "token.endpoint=https://sky.maskinporten.no/token"]).audience).toBe("https://sky.maskinporten.no");
+  });
+
+  it("never quotes a pid or other value in its problems", () => {
+    const message = problems([...BASE, "pid=0101701234 5", "consumer_org=98765x", "keystore.type=secretvalue"]);
+    expect(message).not.toMatch(/0101701234|98765x|secretvalue/);
+    expect(message).toContain("pid must be an 11-digit Norwegian national identity number");
   });
 
   it("reports unknown keys (typos) without failing, as Java would ignore them", () => {

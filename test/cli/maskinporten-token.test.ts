@@ -191,12 +191,12 @@ describe("maskinporten-token: success", () => {
     expect(fromJks.status).toBe(0);
   });
 
-  it("resource, consumer_org and pid go into the grant as the seed puts them", async () => {
+  it("resource (always as a JSON array), consumer_org and pid go into the grant", async () => {
     const result = await run(jks([`resource=${RESOURCE}`, `consumer_org=${CONSUMER_ORG}`, `pid=${PID}`]), ["json"]);
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
     const output = JSON.parse(result.stdout) as { grant: string; token: Record<string, unknown> };
-    expect(decodeJwt(output.grant)).toMatchObject({ resource: RESOURCE, consumer_org: CONSUMER_ORG, pid: PID });
+    expect(decodeJwt(output.grant)).toMatchObject({ resource: [RESOURCE], consumer_org: CONSUMER_ORG, pid: PID });
     expect(mp.verifyAccessToken(output.token.access_token as string)).toMatchObject({ consumer: { ID: `0192:${CONSUMER_ORG}` } });
   });
 
@@ -268,7 +268,7 @@ describe("maskinporten-token: failures exit non-zero with the cause on stderr", 
       "audience=https://oidc-ver2.difi.no/idporten-oidc-provider/",
       "token.endpoint=https://oidc-ver2.difi.no/idporten-oidc-provider/token",
     ]);
-    await expectFailure(result, 3, /audience: https:\/\/oidc-ver2\.difi\.no is a retired Maskinporten host; use https:\/\/test\.maskinporten\.no\//);
+    await expectFailure(result, 3, /audience: names a retired Maskinporten host .*; use test \(https:\/\/test\.maskinporten\.no\/\)/);
   });
 
   it("wrong keystore password → 4", async () => {
@@ -295,7 +295,8 @@ describe("maskinporten-token: failures exit non-zero with the cause on stderr", 
   it("Maskinporten rejects → 5 with error, error_description and trace id", async () => {
     const result = await run([...without(jks(), "scope"), "scope=digdir:not-granted"]);
     await expectFailure(result, 5, /Maskinporten rejected the token request \(HTTP 400, invalid_scope/);
-    expect(result.stderr).toMatch(/\n {2}error: invalid_scope\n {2}error_description: .+\(trace_id: [0-9a-f]+\)\n {2}trace_id: [0-9a-f]+\n$/);
+    expect(result.stderr).toMatch(/\n {2}error: invalid_scope\n {2}error_description: .+\(trace_id: [0-9a-f]+\)\n {2}error_uri: http:\/\/127\.0\.0\.1:\d+\/errors\/MP-\d+\n {2}trace_id: [0-9a-f]+\n$/);
+    expect(result.stderr.split("\n")[0]).toMatch(/\(error_uri: http:\/\/127\.0\.0\.1:\d+\/errors\/MP-\d+\)$/);
     expect(mp.counters.tokenRequests).toBe(1); // a 4xx is not retried
   });
 

@@ -66,6 +66,11 @@ describe("createGrant", () => {
     expect(Object.keys(empty).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "scope"]);
   });
 
+  it("sends a single resource as a one-element JSON array (Digdir: only array supported)", async () => {
+    const claims = decodeJwt(await createGrant({ ...input, resource: "https://api.a.no" }, inProcessSigner(leaf.privateKey, { x5c })));
+    expect(claims.resource).toEqual(["https://api.a.no"]);
+  });
+
   it("uses a fresh jti for every grant", async () => {
     const signer = inProcessSigner(leaf.privateKey, { x5c });
     const jtis = new Set<unknown>();

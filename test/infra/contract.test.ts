@@ -101,6 +101,7 @@ describe("infra contract: app settings", () => {
       "SIGNING_KEY_NAME",
       "SIGNING_KEY_VERSION",
       "SIGNING_KID",
+      "SYSTEMUSER_EXTERNAL_REF",
       "SYSTEMUSER_ORG",
     ]);
   });

@@ -113,6 +113,8 @@ describe("export-public-jwk command line", () => {
     expect(() => parseArguments(["--vault", "kv"])).toThrow("exactly one of --certificate and --key");
     expect(() => parseArguments(["--vault", "kv", "--key", "k", "--alg", "ES256"])).toThrow("--alg must be one of");
     expect(vaultUrlOf("kv-abc")).toBe("https://kv-abc.vault.azure.net/");
+    expect(vaultUrlOf("https://kv-abc.vault.azure.net")).toBe("https://kv-abc.vault.azure.net/");
+    expect(() => vaultUrlOf("https://kv-abc.vault.azure.net/keys/k")).toThrow("--vault has a path, query or credentials");
 
     const jwk = await publicJwkFromKeyVaultKey(keyVaultJwk(generateRsaKeyPair().publicKey), { kid: "k1" });
     expect(JSON.parse(formatJwk(jwk, "portal"))).toEqual([jwk]);

@@ -5,6 +5,7 @@
  * Every stored token is one new Key Vault secret version. README.md ("How many secret versions pile up") quotes these numbers.
  */
 import type { TokenProfile } from "../../src/config/settings.js";
+import { profileFingerprint } from "../../src/grant/fingerprint.js";
 import { silentLogger } from "../../src/logging.js";
 import { DEFAULT_MIN_SERVE_REMAINING_MS } from "../../src/renewal/policy.js";
 import { ProfileTokens } from "../../src/renewal/profile-tokens.js";
@@ -55,6 +56,7 @@ export async function secretVersionsPerDay(scenario: VersionScenario): Promise<n
         scope: "sim:scope",
         issuedAt: new Date(issuedAtMs),
         expiresAt: new Date(issuedAtMs + scenario.lifetimeSeconds * 1000),
+        fingerprint: profileFingerprint(profile),
       };
     },
   });

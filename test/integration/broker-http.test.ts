@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRuntime, type Runtime } from "../../src/app/runtime.js";
+import { handleHealthRequest } from "../../src/http/health-endpoint.js";
 import { handleTokenRequest } from "../../src/http/token-endpoint.js";
 import { formatLogLine, type Logger } from "../../src/logging.js";
 import { startEntraStandIn, type EntraStandIn } from "../../sandbox/entra/standin.js";
@@ -122,6 +123,23 @@ describe("token endpoint over a real broker", () => {
     expect((await runtime.broker.renewAll("timer"))[0]?.outcome).toBe("renewed");
     const after = await request(runtime, caller);
     expect(after.body.access_token).not.toBe(first.body.access_token);
+  });
+
+  it("keeps Maskinporten's error_uri with the trace id in the failure log and in health details", async () => {
+    const runtime = createRuntime({
+      settings: { KEY_VAULT_URL: kv.url, MASKINPORTEN_ENVIRONMENT: mp.issuer, TOKEN_PROFILES: "p", SIGNING_CERTIFICATE_NAME: "cert", SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"), PROFILE_P_CLIENT_ID: "c", PROFILE_P_SCOPES: "s:not-registered", PROFILE_P_SECRET_NAME: `token-${++secretCounter}`, CALLER_TENANT_ID: entra.tenantId, CALLER_AUDIENCES: entra.audience, CALLER_AUTHORITY_HOST: entra.authorityHost },
+      credential: staticCredential(),
+      keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
+      logger,
+      now: () => nowMs,
+    });
+    const [outcome] = await runtime.broker.renewAll("timer");
+    const errorUri = outcome?.error?.errorUri;
+    expect(errorUri).toMatch(/\/errors\/MP-\d+$/);
+    const logged = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "renewal" && l.outcome === "failed").at(-1);
+    expect(logged).toMatchObject({ errorUri, traceId: outcome?.error?.traceId });
+    const health = await handleHealthRequest(new Headers({ authorization: `Bearer ${entra.mintToken({ roles: ["Token.p"] })}` }), runtime);
+    expect((health.body as { profiles: { lastError: Record<string, unknown> }[] }).profiles[0]?.lastError).toMatchObject({ errorUri, traceId: outcome?.error?.traceId });
   });
 
   it("warns once a day when the timer is too slow for the token lifetime", async () => {

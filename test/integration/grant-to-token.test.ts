@@ -12,7 +12,7 @@ import { createKeyVaultSigner } from "../../src/keyvault/signer.js";
 import { createMaskinportenClient } from "../../src/maskinporten/client.js";
 import { createTokenIssuer } from "../../src/renewal/issue-token.js";
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
-import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
+import { registeredCertificateKid, startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
 import { generateRsaKeyPair, issueEnterpriseCertificate } from "../../sandbox/pki.js";
 import { staticCredential } from "../support/credentials.js";
 
@@ -66,9 +66,53 @@ describe("profile → Key Vault-signed grant → Maskinporten token", () => {
     const grant = mp.grants.at(-1)!;
     expect(grant.outcome).toBe("accepted");
     expect(grant.header).toEqual({ alg: "RS256", x5c: [pki.leaf.certificateDer.toString("base64"), pki.intermediate.certificateDer.toString("base64")] });
-    expect(grant.claims).toMatchObject({ aud: mp.issuer, iss: "sdir-client", scope: "sdir:read", resource: "https://api.sdir.no", consumer_org: "310000001" });
+    // resource as a JSON array even for one value: Digdir supports only arrays.
+    expect(grant.claims).toMatchObject({ aud: mp.issuer, iss: "sdir-client", scope: "sdir:read", resource: ["https://api.sdir.no"], consumer_org: "310000001" });
     // The challenge asked for a Key Vault token in the vault's tenant.
     expect(credential.requests[0]).toMatchObject({ scopes: ["https://vault.azure.net/.default"], tenantId: kv.tenantId });
+  });
+
+  it("a client locked to the certificate needs SIGNING_KID (README step 5): x5c alone is refused", async () => {
+    mp.registerClient({ clientId: "locked-client", organisationNumber: ORG, scopes: ["sdir:read"], certificates: [pki.leaf.certificateDer] });
+    const base = { ...settings(), TOKEN_PROFILES: "locked", PROFILE_LOCKED_CLIENT_ID: "locked-client", PROFILE_LOCKED_SCOPES: "sdir:read" };
+    const credential = staticCredential();
+    const issuerFor = () =>
+      createTokenIssuer({
+        signerFor: (p) => createKeyVaultSigner({ vaultUrl: kv.url, credential, clientOptions: clientOptions(), source: p.signing }),
+        clientFor: (p) => createMaskinportenClient({ issuer: p.issuer }),
+      });
+    const x5cOnly = await issuerFor()(parseBrokerConfig(base).profiles[0]!).catch((e: unknown) => e);
+    expect(x5cOnly).toMatchObject({ code: "ERR_MASKINPORTEN_REJECTED", error: "invalid_grant" });
+    const withKid = parseBrokerConfig({ ...base, SIGNING_KID: registeredCertificateKid(pki.leaf.certificateDer) }).profiles[0]!;
+    const token = await issuerFor()(withKid);
+    expect(mp.verifyAccessToken(token.accessToken)).toMatchObject({ client_id: "locked-client" });
+    expect(mp.grants.at(-1)?.header).toEqual({ alg: "RS256", kid: registeredCertificateKid(pki.leaf.certificateDer) });
+  });
+
+  it("issues a system-user token carrying the system user's externalRef", async () => {
+    mp.registerClient({ clientId: "su-client", organisationNumber: ORG, scopes: ["altinn:x"], systemUserOrgs: ["310000002"] });
+    const config = parseBrokerConfig({
+      ...settings(),
+      TOKEN_PROFILES: "su",
+      PROFILE_SU_CLIENT_ID: "su-client",
+      PROFILE_SU_SCOPES: "altinn:x",
+      PROFILE_SU_SYSTEMUSER_ORG: "310000002",
+      PROFILE_SU_SYSTEMUSER_EXTERNAL_REF: "customer-42",
+    });
+    const credential = staticCredential();
+    const issue = createTokenIssuer({
+      signerFor: (p) => createKeyVaultSigner({ vaultUrl: config.keyVaultUrl, credential, clientOptions: clientOptions(), source: p.signing }),
+      clientFor: (p) => createMaskinportenClient({ issuer: p.issuer }),
+    });
+    await issue(config.profiles[0]!);
+    expect(mp.grants.at(-1)).toMatchObject({
+      outcome: "accepted",
+      claims: {
+        authorization_details: [
+          { type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000002" }, externalRef: "customer-42" },
+        ],
+      },
+    });
   });
 
   it("renews both profiles on the timer, stores each token in its secret and serves it", async () => {

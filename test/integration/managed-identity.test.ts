@@ -111,6 +111,7 @@ async function runKeyVaultAdapters(credential: TokenCredential, secretName: stri
     scope: "skatteetaten:testnorge",
     issuedAt,
     expiresAt: new Date(issuedAt.getTime() + 120_000),
+    fingerprint: "v1.managed-identity-test",
   };
   const written = await store.write("skatt", secretName, token);
   const read = await store.read("skatt", secretName);

@@ -89,7 +89,7 @@ describe("sandbox end to end", () => {
     expect(sandbox.maskinporten.verifyAccessToken(secret.value!)).toMatchObject({ client_id: "sandbox-skatt-client" });
     expect(secret.properties.contentType).toBe("application/jwt");
     const tags = secret.properties.tags!;
-    expect(Object.keys(tags).sort()).toEqual(["expires_at", "issued_at", "profile", "scope", "token_type"]);
+    expect(Object.keys(tags).sort()).toEqual(["expires_at", "fingerprint", "issued_at", "profile", "scope", "token_type"]);
     expect(tags).toMatchObject({ profile: "skatt", scope: "skatteetaten:testnorge", token_type: "Bearer", expires_at: secret.properties.expiresOn!.toISOString() });
     expect(secret.properties.notBefore?.toISOString()).toBe(tags.issued_at);
   });

@@ -101,12 +101,13 @@ export function defineKeyVaultAdapterTests(name: string, target: () => KeyVaultT
     });
 
     describe("token store", () => {
-      const token = (accessToken: string, issuedAtMs: number, lifetimeS = 120): StoredToken => ({
+      const token = (accessToken: string, issuedAtMs: number, lifetimeS = 120, fingerprint = "v1.settings-a"): StoredToken => ({
         accessToken,
         tokenType: "Bearer",
         scope: "a:b c:d",
         issuedAt: new Date(Math.floor(issuedAtMs / 1000) * 1000),
         expiresAt: new Date(Math.floor(issuedAtMs / 1000) * 1000 + lifetimeS * 1000),
+        fingerprint,
       });
 
       it("returns nothing for a secret never written", async () => {
@@ -133,6 +134,7 @@ export function defineKeyVaultAdapterTests(name: string, target: () => KeyVaultT
           expires_at: stored.expiresAt.toISOString(),
           issued_at: stored.issuedAt.toISOString(),
           token_type: "Bearer",
+          fingerprint: "v1.settings-a",
         });
 
         const opaque = token("opaque-reference-token", Date.now() + 5_000);
@@ -149,6 +151,31 @@ export function defineKeyVaultAdapterTests(name: string, target: () => KeyVaultT
         await store.write("p", secretName, newer);
         expect(await store.write("p", secretName, older)).toEqual({ current: newer, written: false });
         expect((await store.read("p", secretName))?.accessToken).toBe("newer");
+      });
+
+      it("replaces a later-expiring token issued for other settings (fingerprint) with the first new one", async () => {
+        const store = createKeyVaultTokenStore(connection());
+        const secretName = unique("settings");
+        const oldSettings = token("old-settings", Date.now() + 60_000, 3600, "v1.settings-a");
+        await store.write("p", secretName, oldSettings);
+        const newSettings = token("new-settings", Date.now(), 120, "v1.settings-b");
+        expect(await store.write("p", secretName, newSettings)).toEqual({ current: newSettings, written: true });
+        expect(await store.read("p", secretName)).toEqual(newSettings);
+        // From then on the never-regress rule holds among tokens for the new settings.
+        const earlier = token("earlier", Date.now() - 5_000, 120, "v1.settings-b");
+        expect(await store.write("p", secretName, earlier)).toEqual({ current: newSettings, written: false });
+      });
+
+      it("reads a secret written before fingerprints existed as a token for no settings", async () => {
+        const secretName = unique("legacy");
+        const client = new SecretClient(target().vaultUrl, target().credential, target().clientOptions);
+        const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+        await client.setSecret(secretName, "legacy-token", {
+          tags: { profile: "p", scope: "a:b", expires_at: new Date(now.getTime() + 3_600_000).toISOString(), issued_at: now.toISOString(), token_type: "Bearer" },
+        });
+        const store = createKeyVaultTokenStore(connection());
+        expect((await store.read("p", secretName))?.fingerprint).toBe("");
+        expect((await store.write("p", secretName, token("fresh", Date.now()))).written).toBe(true);
       });
 
       it("ignores a secret that is not one of ours (placeholder, other profile)", async () => {

@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { decodeJwt } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseBrokerConfig } from "../../src/config/settings.js";
 import { ErrorCode } from "../../src/errors.js";
 import { createGrant } from "../../src/grant/grant.js";
 import { createMaskinportenClient, MaskinportenError, type MaskinportenClientOptions } from "../../src/maskinporten/client.js";
@@ -121,6 +122,40 @@ describe("Maskinporten client against the stand-in", () => {
     const error = (await createMaskinportenClient({ issuer: `http://127.0.0.1:${port}/`, ...noSleep, retry: { maxAttempts: 1 } }).requestToken(grantFor()).catch((e: unknown) => e)) as MaskinportenError;
     expect(error.code).toBe(ErrorCode.MaskinportenUnavailable);
     expect(error.message).toContain("ECONNREFUSED");
+  });
+
+  it("keeps Maskinporten's error_uri on the error and in its message", async () => {
+    const error = (await client().requestToken(grantFor(["sdir:admin"])).catch((e: unknown) => e)) as MaskinportenError;
+    expect(error.error).toBe("invalid_scope");
+    expect(error.errorUri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/errors\/MP-\d+$/);
+    expect(error.message).toContain(`(error_uri: ${error.errorUri})`);
+    expect(error.message).toContain(`trace_id: ${error.traceId}`);
+  });
+
+  it("uses an issuer without a trailing slash (Skyporten's form) exactly: discovery, aud and the token's iss", async () => {
+    const sky = await startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer], issuerWithoutTrailingSlash: true });
+    try {
+      sky.registerClient({ clientId: "client-1", organisationNumber: ORG, scopes: ["sdir:read"] });
+      expect(sky.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const config = parseBrokerConfig({
+        KEY_VAULT_URL: "https://kv.vault.azure.net/",
+        MASKINPORTEN_ENVIRONMENT: sky.issuer,
+        TOKEN_PROFILES: "sky",
+        SIGNING_CERTIFICATE_NAME: "cert",
+        PROFILE_SKY_CLIENT_ID: "client-1",
+        PROFILE_SKY_SCOPES: "sdir:read",
+      });
+      const issuer = config.profiles[0]!.issuer;
+      expect(issuer).toBe(sky.issuer);
+      const token = await createMaskinportenClient({ issuer, ...noSleep }).requestToken(grantFor());
+      expect(sky.grants.at(-1)?.claims?.aud).toBe(sky.issuer);
+      expect(sky.verifyAccessToken(token.accessToken)?.iss).toBe(sky.issuer);
+      // The same server named with a slash is another issuer: refused, not normalised.
+      const withSlash = await createMaskinportenClient({ issuer: `${sky.issuer}/`, ...noSleep }).requestToken(grantFor()).catch((e: unknown) => e);
+      expect(withSlash).toMatchObject({ code: ErrorCode.Config });
+    } finally {
+      await sky.close();
+    }
   });
 
   it("never puts the grant in an error", async () => {

@@ -3,12 +3,13 @@ import { failureBackoffMs, laterToken, renewDueAtMs, scheduleTooSlow, tokenState
 import type { StoredToken } from "../../src/token-store/stored-token.js";
 
 const policy = { renewWhenRemainingRatio: 0.5, minServeRemainingMs: 15_000 };
-const token = (issuedAtMs: number, lifetimeS: number): StoredToken => ({
+const token = (issuedAtMs: number, lifetimeS: number, fingerprint = "v1.current"): StoredToken => ({
   accessToken: "t",
   tokenType: "Bearer",
   scope: "s",
   issuedAt: new Date(issuedAtMs),
   expiresAt: new Date(issuedAtMs + lifetimeS * 1000),
+  fingerprint,
 });
 
 describe("renewal policy", () => {
@@ -34,9 +35,17 @@ describe("renewal policy", () => {
 
   it("keeps the later-expiring token", () => {
     const later = token(1_000_500, 120);
-    expect(laterToken(t, later)).toBe(later);
-    expect(laterToken(later, t)).toBe(later);
-    expect(laterToken(undefined, t)).toBe(t);
+    expect(laterToken(t, later, "v1.current")).toBe(later);
+    expect(laterToken(later, t, "v1.current")).toBe(later);
+    expect(laterToken(undefined, t, "v1.current")).toBe(t);
+  });
+
+  it("never prefers a token issued for other settings, however late it expires", () => {
+    const otherSettings = token(1_000_500, 3600, "v1.old");
+    expect(laterToken(t, otherSettings, "v1.current")).toBe(t);
+    expect(laterToken(otherSettings, t, "v1.current")).toBe(t);
+    expect(laterToken(otherSettings, undefined, "v1.current")).toBeUndefined();
+    expect(laterToken(undefined, token(0, 120, ""), "v1.current")).toBeUndefined();
   });
 
   it("backs off 5 s doubling to 5 minutes", () => {

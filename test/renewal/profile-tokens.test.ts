@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TokenProfile } from "../../src/config/settings.js";
+import { profileFingerprint } from "../../src/grant/fingerprint.js";
 import { ErrorCode } from "../../src/errors.js";
 import type { LogLevel } from "../../src/logging.js";
 import { MaskinportenError, rejectionError } from "../../src/maskinporten/errors.js";
@@ -16,8 +17,9 @@ const profile: TokenProfile = {
   role: "Token.skatt",
   signing: { kind: "certificate", certificateName: "cert", alg: "RS256", chain: [] },
 };
+const fingerprint = profileFingerprint(profile);
 
-function setup(lifetimeS = 120) {
+function setup(lifetimeS = 120, forProfile: TokenProfile = profile) {
   let nowMs = 1_700_000_000_000;
   const store = new MemoryTokenStore();
   const logs: { level: LogLevel; event: string; fields: Record<string, unknown> }[] = [];
@@ -25,7 +27,7 @@ function setup(lifetimeS = 120) {
   let failure: unknown;
   let gate: Promise<void> | undefined;
   const keeper = new ProfileTokens({
-    profile,
+    profile: forProfile,
     store,
     policy: { renewWhenRemainingRatio: 0.5, minServeRemainingMs: 15_000 },
     logger: { log: (level, event, fields = {}) => logs.push({ level, event, fields }) },
@@ -33,7 +35,7 @@ function setup(lifetimeS = 120) {
     issue: async () => {
       await gate;
       if (failure) throw failure;
-      const token = { accessToken: `token-${issued.length + 1}`, tokenType: "Bearer", scope: "s", issuedAt: new Date(nowMs), expiresAt: new Date(nowMs + lifetimeS * 1000) };
+      const token = { accessToken: `token-${issued.length + 1}`, tokenType: "Bearer", scope: "s", issuedAt: new Date(nowMs), expiresAt: new Date(nowMs + lifetimeS * 1000), fingerprint: profileFingerprint(forProfile) };
       issued.push(token);
       return token;
     },
@@ -100,7 +102,7 @@ describe("ProfileTokens", () => {
 
   it("adopts a token another broker stored instead of asking Maskinporten", async () => {
     const { keeper, store, issued } = setup();
-    const other = { accessToken: "from-other-broker", tokenType: "Bearer", scope: "s", issuedAt: new Date(1_700_000_000_000), expiresAt: new Date(1_700_000_120_000) };
+    const other = { accessToken: "from-other-broker", tokenType: "Bearer", scope: "s", issuedAt: new Date(1_700_000_000_000), expiresAt: new Date(1_700_000_120_000), fingerprint };
     await store.write("skatt", "maskinporten-skatt", other);
     expect((await keeper.serve()).accessToken).toBe("from-other-broker");
     expect(issued).toHaveLength(0);
@@ -121,14 +123,18 @@ describe("ProfileTokens", () => {
     const { keeper, logs, advance, failWith } = setup();
     await keeper.serve();
     advance(70_000);
-    failWith(rejectionError(400, { error: "invalid_grant", error_description: "Invalid assertion. (trace_id: 0123abcd)" }, undefined));
+    const errorUri = "https://test.maskinporten.no/errors/MP-026";
+    failWith(rejectionError(400, { error: "invalid_grant", error_description: "Invalid assertion. (trace_id: 0123abcd)", error_uri: errorUri }, undefined));
     const outcome = await keeper.renewIfDue("timer");
-    expect(outcome).toMatchObject({ outcome: "failed", error: { maskinportenError: "invalid_grant", traceId: "0123abcd", status: 400 } });
+    expect(outcome).toMatchObject({ outcome: "failed", error: { maskinportenError: "invalid_grant", traceId: "0123abcd", status: 400, errorUri } });
+    expect(keeper.status().lastError?.errorUri).toBe(errorUri);
     expect((await keeper.serve()).accessToken).toBe("token-1");
     const failure = logs.find((l) => l.event === "renewal" && l.fields.outcome === "failed");
     expect(failure?.level).toBe("error");
     expect(String(failure?.fields.message)).toContain("Invalid assertion. (trace_id: 0123abcd)");
     expect(failure?.fields.traceId).toBe("0123abcd");
+    expect(failure?.fields.errorUri).toBe(errorUri);
+    expect(String(failure?.fields.message)).toContain(`(error_uri: ${errorUri})`);
   });
 
   it("answers NoTokenError with Retry-After once nothing valid exists and backs off on demand", async () => {
@@ -157,9 +163,71 @@ describe("ProfileTokens", () => {
     await keeper.renewIfDue("timer");
     advance(70_000);
     // A racing broker wrote an older token version last.
-    const older = { accessToken: "older", tokenType: "Bearer", scope: "s", issuedAt: new Date(1_699_999_990_000), expiresAt: new Date(1_700_000_110_000) };
+    const older = { accessToken: "older", tokenType: "Bearer", scope: "s", issuedAt: new Date(1_699_999_990_000), expiresAt: new Date(1_700_000_110_000), fingerprint };
     store.versions.get("maskinporten-skatt")!.push(older);
     await keeper.renewIfDue("timer");
     expect((await keeper.serve()).accessToken).toBe("token-2");
+  });
+
+  describe("token identity (fingerprint)", () => {
+    const newScopes: TokenProfile = { ...profile, scopes: ["s", "t"] };
+
+    it("gives every setting that shapes the grant its own fingerprint, and none to signing or order", () => {
+      const variants: Partial<TokenProfile>[] = [
+        { issuer: "https://maskinporten.no/" },
+        { clientId: "other" },
+        { scopes: ["s", "t"] },
+        { resource: ["https://api.example.no"] },
+        { consumerOrg: "991825827" },
+        { pid: "01017012345" },
+        { issOnBehalfOf: "sub-unit" },
+        { authorizationDetails: [{ type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:991825827" } }] },
+      ];
+      const fingerprints = new Set([fingerprint, ...variants.map((change) => profileFingerprint({ ...profile, ...change }))]);
+      expect(fingerprints.size).toBe(variants.length + 1);
+      expect(profileFingerprint({ ...profile, signing: { kind: "key", keyName: "k", kid: "kid", alg: "RS512" } })).toBe(fingerprint);
+      expect(profileFingerprint({ ...profile, scopes: ["t", "s", "s"] })).toBe(profileFingerprint(newScopes));
+      expect(fingerprint).toMatch(/^v1\.[A-Za-z0-9_-]{43}$/);
+    });
+
+    it("after a settings change never serves or adopts the later-expiring stored token of the old settings", async () => {
+      const before = setup(3600);
+      await before.keeper.renewIfDue("timer");
+      const old = before.store.versions.get("maskinporten-skatt")!.at(-1)!;
+
+      // A new runtime with new scopes on the same store; its tokens expire much earlier.
+      const after = setup(120, newScopes);
+      for (const token of before.store.versions.get("maskinporten-skatt")!) after.store.versions.set("maskinporten-skatt", [token]);
+      const served = await after.keeper.serve();
+      expect(served).not.toEqual(old);
+      expect(served.fingerprint).toBe(profileFingerprint(newScopes));
+      expect(served.expiresAt.getTime()).toBeLessThan(old.expiresAt.getTime());
+      expect(after.issued).toHaveLength(1);
+      expect(after.keeper.heldToken()).toBe(served);
+      // The first timer run overwrites the stored old-settings token although it expires later.
+      expect((await after.keeper.renewIfDue("timer")).outcome).toBe("fresh");
+      expect(after.store.versions.get("maskinporten-skatt")!.at(-1)).toBe(served);
+    });
+
+    it("the first timer run after a settings change renews and overwrites the old-settings token", async () => {
+      const before = setup(3600);
+      await before.keeper.renewIfDue("timer");
+      const after = setup(120, newScopes);
+      after.store.versions.set("maskinporten-skatt", [...before.store.versions.get("maskinporten-skatt")!]);
+      expect((await after.keeper.renewIfDue("timer")).outcome).toBe("renewed");
+      expect(after.store.versions.get("maskinporten-skatt")!.at(-1)!.fingerprint).toBe(profileFingerprint(newScopes));
+      expect(after.logs.some((l) => l.event === "renewal" && l.fields.outcome === "adopted")).toBe(false);
+    });
+
+    it("a racing writer of the old settings is never adopted over the held token", async () => {
+      const { keeper, store, advance } = setup();
+      await keeper.renewIfDue("timer");
+      const held = keeper.heldToken()!;
+      advance(70_000);
+      store.versions.get("maskinporten-skatt")!.push({ ...held, accessToken: "old-settings", expiresAt: new Date(held.expiresAt.getTime() + 3_600_000), fingerprint: "v1.old" });
+      await keeper.renewIfDue("timer");
+      expect((await keeper.serve()).accessToken).toBe("token-2");
+      expect(store.versions.get("maskinporten-skatt")!.at(-1)!.accessToken).toBe("token-2");
+    });
   });
 });

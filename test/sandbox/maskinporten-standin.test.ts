@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { createLocalJWKSet, jwtVerify, SignJWT, type JWTPayload } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateRsaKeyPair, issueCertificate, issueEnterpriseCertificate, type IssuedCertificate } from "../../sandbox/pki.js";
-import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
+import { registeredCertificateKid, startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
 
 const ORG = "910000001";
 const OTHER_ORG = "910000009";
@@ -197,16 +197,23 @@ describe("valid grants get a token", () => {
     expect((await postGrant(await grant)).status).toBe(200);
   });
 
-  it("a client registered with specific certificates accepts exactly those leaves, even without a chain", async () => {
+  it("a client locked to a certificate must name it by kid (Digdir): x5c alone is refused, kid with or without x5c accepted", async () => {
     const unregistered = issueCertificate({ commonName: "Another", organisationNumber: ORG, issuer: enterprise.intermediate });
     standIn.registerClient({ clientId: "pinned-client", organisationNumber: ORG, scopes: ["test:read"], certificates: [enterprise.leaf.certificateDer] });
-    expect((await postGrant(await x5cGrant(claimsFor("pinned-client"), { x5c: x5cOf(enterprise.leaf) }))).status).toBe(200);
-    const description = await expectRejected(
-      x5cGrant(claimsFor("pinned-client"), { key: unregistered.privateKey, x5c: x5cOf(unregistered, enterprise.intermediate) }),
+    const kid = registeredCertificateKid(enterprise.leaf.certificateDer);
+    const withKid = (x5c: boolean, key = enterprise.leaf.privateKey, leaf = enterprise.leaf) =>
+      new SignJWT(claimsFor("pinned-client") as JWTPayload).setProtectedHeader({ alg: "RS256", kid, ...(x5c ? { x5c: x5cOf(leaf) } : {}) }).sign(key);
+    expect((await postGrant(await withKid(false))).status).toBe(200);
+    expect((await postGrant(await withKid(true))).status).toBe(200);
+    const description = await expectRejected(x5cGrant(claimsFor("pinned-client"), { x5c: x5cOf(enterprise.leaf) }), 400, "invalid_grant");
+    expect(description).toMatch(/no key identifier \(kid\) provided/);
+    await expectRejected(withKid(true, unregistered.privateKey, unregistered), 400, "invalid_grant");
+    const unknown = await expectRejected(
+      new SignJWT(claimsFor("pinned-client") as JWTPayload).setProtectedHeader({ alg: "RS256", kid: registeredCertificateKid(unregistered.certificateDer) }).sign(unregistered.privateKey),
       400,
       "invalid_grant",
     );
-    expect(description).toBe("Invalid assertion. Client authentication failed. The JWT is signed with an invalid certificate.");
+    expect(unknown).toBe("Invalid assertion. Client authentication failed. Unknown key identifier (kid) for client.");
   });
 
   it("opaque tokens: a reference string, still known to verifyAccessToken", async () => {
@@ -457,9 +464,19 @@ describe("bad grants are rejected the way Maskinporten rejects them", () => {
     await expectRejected(x5cGrant(claimsFor("x5c-client", { scope: undefined })), 400, "invalid_scope");
   });
 
-  it("resource not allowed for the client (string and array)", async () => {
-    await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: "https://other.example.no/" })), 400, "invalid_target");
+  it("resource not allowed for the client", async () => {
+    await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: ["https://other.example.no/"] })), 400, "invalid_target");
     await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: [RESOURCE, "https://other.example.no/"] })), 400, "invalid_target");
+  });
+
+  it("resource as a single string, even an allowed one (Digdir: \"currently only array supported\")", async () => {
+    await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: RESOURCE })), 400, "invalid_request");
+    expect(lastReason()).toMatch(/a single string is not supported/);
+  });
+
+  it("consumer_org together with iss_onbehalfof", async () => {
+    await expectRejected(x5cGrant(claimsFor("x5c-client", { consumer_org: "920000002", iss_onbehalfof: "unit" })), 400, "invalid_request");
+    expect(lastReason()).toMatch(/mutually exclusive/);
   });
 
   it("consumer_org that is not 9 digits", async () => {

@@ -2,7 +2,7 @@
  * The TokenStore port over a Map, with the same never-regress rule as the Key Vault store. For unit
  * tests of the renewal logic; the Key Vault adapter has its own tests against the stand-ins.
  */
-import type { StoredToken } from "../../src/token-store/stored-token.js";
+import { mayReplace, type StoredToken } from "../../src/token-store/stored-token.js";
 import type { TokenStore } from "../../src/token-store/token-store.js";
 
 export class MemoryTokenStore implements TokenStore {
@@ -20,7 +20,7 @@ export class MemoryTokenStore implements TokenStore {
 
   async write(profile: string, secretName: string, token: StoredToken) {
     const latest = await this.read(profile, secretName);
-    if (latest && latest.altinn === token.altinn && latest.expiresAt >= token.expiresAt) return { current: latest, written: false };
+    if (latest && !mayReplace(latest, token)) return { current: latest, written: false };
     if (this.failWrites) throw new Error("store write failed");
     this.writes++;
     this.versions.set(secretName, [...(this.versions.get(secretName) ?? []), token]);

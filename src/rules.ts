@@ -1,0 +1,60 @@
+/**
+ * The value rules the broker's settings, the CLI's client.properties and the caller checks share:
+ * one rule, one home, so the broker and the CLI can never disagree about what is valid.
+ *
+ * Each rule returns the *expectation* in words, never the value: values may be personal data (a
+ * national identity number) or secret, and config errors end up in logs on every request while a
+ * deployment is misconfigured. Callers name the setting; the rule says what it expects.
+ */
+
+/** Key Vault object (secret, key, certificate) names: 1-127 letters, digits and hyphens. */
+export const KEY_VAULT_OBJECT_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+export const KEY_VAULT_OBJECT_NAME_EXPECTED = "1-127 letters, digits and hyphens (a Key Vault object name)";
+/** Key Vault object versions: 32 hex digits (Key Vault prints them in lower case; either is accepted). */
+export const KEY_VAULT_VERSION = /^[0-9a-f]{32}$/i;
+export const KEY_VAULT_VERSION_EXPECTED = "a 32-character Key Vault object version (hex digits)";
+/** Norwegian organisation number (organisasjonsnummer). */
+export const ORG_NUMBER = /^\d{9}$/;
+export const ORG_NUMBER_EXPECTED = "a 9-digit organisation number";
+/** Norwegian national identity number (fødselsnummer / d-nummer): personal data, never echoed. */
+export const NATIONAL_IDENTITY_NUMBER = /^\d{11}$/;
+export const NATIONAL_IDENTITY_NUMBER_EXPECTED = "an 11-digit Norwegian national identity number";
+/** Entra tenant and app ids: GUIDs, in either case. */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isGuid(value: string): boolean {
+  return GUID.test(value);
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** Plain HTTP is only acceptable to a stand-in on this machine. */
+export function isLoopbackUrl(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname);
+}
+
+/** https, or http to 127.0.0.1 / localhost / [::1] (stand-ins). */
+export function isHttpsOrLoopback(url: URL): boolean {
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackUrl(url));
+}
+
+export function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+export const VAULT_URL_EXPECTED = "the vault's https base URL without a path, e.g. https://my-vault.vault.azure.net/";
+
+/** A Key Vault URL: https, no path, query or fragment. Returns the normalised base URL (with `/`). */
+export function parseVaultUrl(value: string): { url: string } | { problem: string } {
+  const url = parseUrl(value);
+  if (!url) return { problem: `is not a URL; expected ${VAULT_URL_EXPECTED}` };
+  if (url.protocol !== "https:") return { problem: `must use https; expected ${VAULT_URL_EXPECTED}` };
+  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+    return { problem: `has a path, query or credentials; expected ${VAULT_URL_EXPECTED}` };
+  }
+  return { url: `${url.origin}/` };
+}
