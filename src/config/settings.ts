@@ -6,6 +6,7 @@
 import { BrokerError, ErrorCode } from "../errors.js";
 import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from "../signing/signer.js";
 import { isLoopbackUrl, resolveIssuer } from "./environments.js";
+import { parseCustomerPolicy, parseSignBudget, type CustomerPolicy, type SignBudget } from "../customers/customer-settings.js";
 
 export type Settings = Readonly<Record<string, string | undefined>>;
 
@@ -38,6 +39,8 @@ export interface TokenProfile {
   /** Entra app role a caller needs to fetch this profile's token. */
   role: string;
   signing: SigningSource;
+  /** Set when the profile serves per-customer tokens (`PROFILE_<NAME>_CUSTOMERS`). */
+  customers?: CustomerPolicy;
 }
 
 export interface CallerAuthConfig {
@@ -59,6 +62,8 @@ export interface BrokerConfig {
   };
   /** Undefined when CALLER_TENANT_ID is unset: the HTTP function then refuses every caller. */
   callers?: CallerAuthConfig;
+  /** Key Vault signs this instance may spend on customer grants. */
+  signBudget?: SignBudget;
 }
 
 export interface ConfigProblem {
@@ -192,6 +197,7 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
   }
 
   const callers = parseCallerAuth(read);
+  const signBudget = parseSignBudget(read);
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return {
@@ -200,6 +206,7 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
     defaultProfile,
     renewal: { schedule, renewWhenRemainingRatio: ratio },
     ...(callers ? { callers } : {}),
+    signBudget,
   };
 }
 
@@ -260,6 +267,7 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
     defaultSecretName(name);
   const role = read.optional(`${p}ROLE`) ?? defaultRole(name);
   const signing = parseSigning(read, p);
+  const customers = parseCustomerPolicy(read, p);
 
   if (read.problems.length > before || !clientId || !issuer || !signing) return undefined;
   if (scopes.length === 0) return undefined;
@@ -269,6 +277,7 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
   if (pid) profile.pid = pid;
   if (issOnBehalfOf) profile.issOnBehalfOf = issOnBehalfOf;
   if (authorizationDetails) profile.authorizationDetails = authorizationDetails;
+  if (customers) profile.customers = customers;
   return profile;
 }
 

@@ -9,6 +9,8 @@ export interface MaskinportenErrorDetails {
   errorDescription?: string;
   /** Digdir's trace id, which their support asks for. */
   traceId?: string;
+  /** `error_uri`, e.g. `https://maskinporten.no/errors/MP-251`. */
+  errorUri?: string;
   /** Worth retrying with a fresh grant: 5xx, 429, timeouts, resets, garbled answers. */
   transient: boolean;
   /** From `Retry-After`, when given. */
@@ -24,6 +26,7 @@ export class MaskinportenError extends BrokerError {
   readonly error?: string;
   readonly errorDescription?: string;
   readonly traceId?: string;
+  readonly errorUri?: string;
   readonly transient: boolean;
   readonly retryAfterMs?: number;
 
@@ -34,6 +37,7 @@ export class MaskinportenError extends BrokerError {
     if (details.error !== undefined) this.error = details.error;
     if (details.errorDescription !== undefined) this.errorDescription = details.errorDescription;
     if (details.traceId !== undefined) this.traceId = details.traceId;
+    if (details.errorUri !== undefined) this.errorUri = details.errorUri;
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
   }
 }
@@ -50,6 +54,7 @@ export function rejectionError(status: number, body: unknown, retryAfterMs: numb
   const error = typeof fields.error === "string" ? fields.error : undefined;
   const errorDescription = typeof fields.error_description === "string" ? fields.error_description : undefined;
   const traceId = extractTraceId(errorDescription);
+  const errorUri = typeof fields.error_uri === "string" && fields.error_uri.length <= 300 ? fields.error_uri : undefined;
   const transient = status >= 500 || status === 429 || status === 408;
   const what = error ? `${error}${errorDescription ? `: ${errorDescription}` : ""}` : "no OAuth error body";
   const message = transient
@@ -64,6 +69,7 @@ export function rejectionError(status: number, body: unknown, retryAfterMs: numb
       ...(error !== undefined ? { error } : {}),
       ...(errorDescription !== undefined ? { errorDescription } : {}),
       ...(traceId !== undefined ? { traceId } : {}),
+      ...(errorUri !== undefined ? { errorUri } : {}),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     },
   );
