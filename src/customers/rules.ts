@@ -26,12 +26,14 @@ export function hasOrgNumberCheckDigit(value: string): boolean {
 /**
  * Altinn's `externalRef`: the vendor's own reference for a system user (defaults to the customer's
  * org number). Altinn documents no format; we accept 1-128 printable ASCII characters with no
- * leading or trailing space, which covers references people use and keeps control characters,
- * quotes-as-unicode tricks and megabyte values out of grants, cache keys and logs.
+ * leading or trailing space and none of " \ ` < > { } (the ones that break out of JSON, HTML or
+ * templates), which covers references people use and keeps control characters, look-alike
+ * Unicode and megabyte values out of grants, cache keys and logs.
  */
 export const MAX_EXTERNAL_REF_LENGTH = 128;
-const EXTERNAL_REF = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+const EXTERNAL_REF = /^(?![ ])[\x20-\x7e]*[\x21-\x7e]$/;
+const EXTERNAL_REF_FORBIDDEN = /["\\`<>{}]/;
 
 export function isExternalRef(value: string): boolean {
-  return value.length <= MAX_EXTERNAL_REF_LENGTH && EXTERNAL_REF.test(value);
+  return value.length <= MAX_EXTERNAL_REF_LENGTH && EXTERNAL_REF.test(value) && !EXTERNAL_REF_FORBIDDEN.test(value);
 }

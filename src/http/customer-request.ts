@@ -32,7 +32,7 @@ export function parseCustomerQuery(query: QuerySource | undefined): CustomerQuer
   if (!isExternalRef(externalRef)) {
     return {
       kind: "invalid",
-      description: `external_ref must be 1-${MAX_EXTERNAL_REF_LENGTH} printable ASCII characters without leading or trailing spaces.`,
+      description: `external_ref must be 1-${MAX_EXTERNAL_REF_LENGTH} printable ASCII characters without leading or trailing spaces, and none of these: " \\ < > { } and the backtick.`,
     };
   }
   return { kind: "customer", request: { customer, externalRef } };
