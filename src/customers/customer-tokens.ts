@@ -100,12 +100,17 @@ export class CustomerTokens {
         return entry.token!;
       }
       if (entry.pending) return this.usable(await entry.pending);
-    } else {
-      entry = { key, shape, lastRequestedAtMs: nowMs };
+      return this.usable(await this.renew(entry, MAX_QUEUE_WAIT_MS, "demand"));
+    }
+    // A new key takes a place (evicting the least recently used) only once it has rate budget,
+    // so a refused burst of new customers does not push out tokens in use.
+    entry = { key, shape, lastRequestedAtMs: nowMs };
+    const renewal = this.renew(entry, MAX_QUEUE_WAIT_MS, "demand");
+    if (entry.pending) {
       this.makeRoom();
       this.entries.set(key, entry);
     }
-    return this.usable(await this.renew(entry, MAX_QUEUE_WAIT_MS, "demand"));
+    return this.usable(await renewal);
   }
 
   /**
@@ -161,7 +166,15 @@ export class CustomerTokens {
     return token;
   }
 
-  /** LRU eviction; an entry with a request in flight is skipped (its waiters hold it anyway). */
+  private forget(entry: Entry): void {
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+  }
+
+  /**
+   * LRU eviction. An entry with a request in flight is skipped (its waiters hold it anyway); if
+   * every entry is in flight the map runs over by at most the in-flight count, which the rate
+   * budget bounds.
+   */
   private makeRoom(): void {
     const limit = this.options.profile.customers.maxCustomers;
     if (this.entries.size < limit) return;
@@ -171,7 +184,6 @@ export class CustomerTokens {
       this.counts.evicted++;
       if (this.entries.size < limit) return;
     }
-    throw new NoTokenError(this.profileName, 1);
   }
 
   private renewQuietly(entry: Entry, maxWaitMs: number, trigger: "demand" | "timer"): void {
@@ -217,6 +229,7 @@ export class CustomerTokens {
         logger.log("warn", "customer-token", { ...fields, outcome: "denied", error: denied.error, errorUri: denied.errorUri ?? null, traceId: denied.traceId ?? null });
         throw denied;
       }
+      if (!entry.token && !entry.denied) this.forget(entry);
       this.consecutiveFailures++;
       this.backoffUntilMs = this.now() + failureBackoffMs(this.consecutiveFailures);
       this.lastFailure = error;
