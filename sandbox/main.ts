@@ -9,6 +9,8 @@ const port = process.env.PORT ? Number(process.env.PORT) : 7071;
 const sandbox = await startSandbox({ port, envFile });
 const { env } = sandbox;
 const profile = env.profiles[0]!;
+const customerProfile = env.profiles.find((p) => p.customers && p.customers.length > 0);
+const customer = customerProfile?.customers?.[0];
 
 process.stderr.write(`
 maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten and Entra ID are local stand-ins)
@@ -25,7 +27,8 @@ Try it (a caller token from the Entra stand-in, then the Maskinporten token from
       -d client_id=${env.caller.clientId} -d client_secret=${env.caller.clientSecret} \\
       -d scope=${env.caller.scope} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
   curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${profile.name}
-  curl -s ${env.brokerUrl}/api/health
+${customerProfile && customer ? `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" "${env.brokerUrl}/api/token/${customerProfile.name}?customer=${customer.customer}"   # a customer's token
+` : ""}  curl -s ${env.brokerUrl}/api/health
 
 The renewal timer runs on "${env.settings.RENEW_SCHEDULE}" (UTC). Ctrl-C stops everything.
 

@@ -17,6 +17,7 @@ import { entraClientCredential } from "./entra-client-credential.js";
 import { KEY_VAULT_RESOURCE, startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "./maskinporten/index.js";
 import { issueEnterpriseCertificate } from "./pki.js";
+import { CUSTOMER_PROFILES, customerRegistration, customerSettings, type SandboxCustomer } from "./customers.js";
 
 export const SANDBOX_ORGANISATION = "991825827";
 const KEY_VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
@@ -41,6 +42,10 @@ export interface SandboxProfile {
   role: string;
   secretName: string;
   scopes: string[];
+  /** Per-customer profiles: the customers a caller can ask for (`?customer=`, `&external_ref=`). */
+  customers?: SandboxCustomer[];
+  /** Customers the profile allows but Maskinporten refuses (no delegation / no system user): 403. */
+  refusedCustomers?: string[];
 }
 
 export interface SandboxEnv {
@@ -77,6 +82,7 @@ export interface Sandbox {
 const PROFILES = [
   { name: "skatt", clientId: "sandbox-skatt-client", scopes: ["skatteetaten:testnorge"] },
   { name: "sdir", clientId: "sandbox-sdir-client", scopes: ["sdir:fartoy.read"], resource: "https://api.sdir.no" },
+  ...CUSTOMER_PROFILES,
 ] as const;
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -109,6 +115,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       scopes: [...profile.scopes],
       tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 120,
       ...("resource" in profile ? { allowedResources: [profile.resource] } : {}),
+      ...customerRegistration(profile),
     });
   }
 
@@ -129,6 +136,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     settings[`${prefix}CLIENT_ID`] = profile.clientId;
     settings[`${prefix}SCOPES`] = profile.scopes.join(" ");
     if ("resource" in profile) settings[`${prefix}RESOURCE`] = profile.resource;
+    for (const [name, value] of Object.entries(customerSettings(profile, prefix))) settings[name] = options.settingsOverrides?.[name] ?? value;
   }
 
   const credential = entraClientCredential({ tokenUrl: entra.tokenUrl, ...brokerIdentity });
@@ -180,7 +188,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     audience: entra.audience,
     audienceUri: entra.audienceUris[0] ?? `api://${entra.audience}`,
     tenantId: entra.tenantId,
-    profiles: PROFILES.map((p) => ({ name: p.name, role: `Token.${p.name}`, secretName: `maskinporten-${p.name}`, scopes: [...p.scopes] })),
+    profiles: PROFILES.map((p) => ({
+      name: p.name,
+      role: `Token.${p.name}`,
+      secretName: `maskinporten-${p.name}`,
+      scopes: [...p.scopes],
+      ...("customers" in p
+        ? {
+            customers: p.customers.filter((c) => c.granted).map(({ granted: _, ...c }) => c),
+            refusedCustomers: p.customers.filter((c) => !c.granted).map((c) => c.customer),
+          }
+        : {}),
+    })),
     caller: { ...caller, scope: `${entra.audienceUris[0] ?? entra.audience}/.default` },
     settings,
   };
