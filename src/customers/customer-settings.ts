@@ -38,13 +38,13 @@ interface Collector {
   problem(setting: string, message: string): void;
 }
 
-export function parseCustomerPolicy(read: Collector, prefix: string): CustomerPolicy | undefined {
-  const setting = (suffix: string) => `${prefix}${suffix}`;
-  const customersText = read.optional(setting("CUSTOMERS"));
+/** `p` is the profile's setting prefix (`PROFILE_<NAME>_`); names are spelled out for the infra contract test. */
+export function parseCustomerPolicy(read: Collector, p: string): CustomerPolicy | undefined {
+  const customersText = read.optional(`${p}CUSTOMERS`);
   if (customersText === undefined) {
-    for (const suffix of ["CUSTOMER_CLAIM", "MAX_CUSTOMERS", "CUSTOMER_REQUESTS_PER_SECOND", "CUSTOMER_DENIED_SECONDS", "STORE_CUSTOMER_TOKENS"]) {
-      if (read.optional(setting(suffix)) !== undefined) {
-        read.problem(setting(suffix), `has no effect without ${setting("CUSTOMERS")}; set that to "*" or a comma list of org numbers, or remove this setting`);
+    for (const name of [`${p}CUSTOMER_CLAIM`, `${p}MAX_CUSTOMERS`, `${p}CUSTOMER_REQUESTS_PER_SECOND`, `${p}CUSTOMER_DENIED_SECONDS`, `${p}STORE_CUSTOMER_TOKENS`]) {
+      if (read.optional(name) !== undefined) {
+        read.problem(name, `has no effect without ${p}CUSTOMERS; set that to "*" or a comma list of org numbers, or remove this setting`);
       }
     }
     return undefined;
@@ -55,36 +55,36 @@ export function parseCustomerPolicy(read: Collector, prefix: string): CustomerPo
     const list = customersText.split(/[\s,]+/).filter((s) => s.length > 0);
     const bad = list.filter((s) => !isOrgNumber(s));
     if (bad.length > 0 || list.length === 0) {
-      read.problem(setting("CUSTOMERS"), `expected "*" or a comma-separated list of 9-digit organisation numbers; ${bad.length} entr${bad.length === 1 ? "y is" : "ies are"} not`);
+      read.problem(`${p}CUSTOMERS`, `expected "*" or a comma-separated list of 9-digit organisation numbers; ${bad.length} entr${bad.length === 1 ? "y is" : "ies are"} not`);
     }
     allowed = new Set(list.filter(isOrgNumber));
   }
 
-  const claimText = read.optional(setting("CUSTOMER_CLAIM")) ?? "consumer_org";
+  const claimText = read.optional(`${p}CUSTOMER_CLAIM`) ?? "consumer_org";
   let claim: CustomerClaim = "consumer_org";
   if (claimText === "consumer_org" || claimText === "systemuser") claim = claimText;
-  else read.problem(setting("CUSTOMER_CLAIM"), `"${claimText.slice(0, 40)}" is not valid; expected consumer_org or systemuser`);
+  else read.problem(`${p}CUSTOMER_CLAIM`, `"${claimText.slice(0, 40)}" is not valid; expected consumer_org or systemuser`);
 
   // The customer's claim is set per request: a fixed one in the profile would collide with it.
-  if (read.optional(setting("CONSUMER_ORG")) !== undefined) {
-    read.problem(setting("CONSUMER_ORG"), `cannot be combined with ${setting("CUSTOMERS")}: the customer's org number goes into the grant per request`);
+  if (read.optional(`${p}CONSUMER_ORG`) !== undefined) {
+    read.problem(`${p}CONSUMER_ORG`, `cannot be combined with ${p}CUSTOMERS: the customer's org number goes into the grant per request`);
   }
-  if (claim === "consumer_org" && read.optional(setting("ISS_ONBEHALFOF")) !== undefined) {
-    read.problem(setting("ISS_ONBEHALFOF"), "cannot be combined with customer tokens as consumer_org: Maskinporten refuses consumer_org with iss_onbehalfof");
+  if (claim === "consumer_org" && read.optional(`${p}ISS_ONBEHALFOF`) !== undefined) {
+    read.problem(`${p}ISS_ONBEHALFOF`, "cannot be combined with customer tokens as consumer_org: Maskinporten refuses consumer_org with iss_onbehalfof");
   }
   if (claim === "systemuser") {
-    for (const suffix of ["SYSTEMUSER_ORG", "AUTHORIZATION_DETAILS"]) {
-      if (read.optional(setting(suffix)) !== undefined) {
-        read.problem(setting(suffix), `cannot be combined with ${setting("CUSTOMER_CLAIM")}=systemuser: a system-user grant names one party, the requested customer`);
+    for (const name of [`${p}SYSTEMUSER_ORG`, `${p}AUTHORIZATION_DETAILS`]) {
+      if (read.optional(name) !== undefined) {
+        read.problem(name, `cannot be combined with ${p}CUSTOMER_CLAIM=systemuser: a system-user grant names one party, the requested customer`);
       }
     }
   }
 
-  const maxCustomers = integer(read, setting("MAX_CUSTOMERS"), DEFAULT_MAX_CUSTOMERS, 1, 100_000);
-  const requestsPerSecond = number(read, setting("CUSTOMER_REQUESTS_PER_SECOND"), DEFAULT_CUSTOMER_REQUESTS_PER_SECOND, 0.01, 1000);
-  const deniedSeconds = integer(read, setting("CUSTOMER_DENIED_SECONDS"), DEFAULT_CUSTOMER_DENIED_SECONDS, 1, 86_400);
-  const storeText = read.optional(setting("STORE_CUSTOMER_TOKENS")) ?? "false";
-  if (!/^(true|false)$/i.test(storeText)) read.problem(setting("STORE_CUSTOMER_TOKENS"), `"${storeText.slice(0, 40)}" is not true or false`);
+  const maxCustomers = integer(read, `${p}MAX_CUSTOMERS`, DEFAULT_MAX_CUSTOMERS, 1, 100_000);
+  const requestsPerSecond = number(read, `${p}CUSTOMER_REQUESTS_PER_SECOND`, DEFAULT_CUSTOMER_REQUESTS_PER_SECOND, 0.01, 1000);
+  const deniedSeconds = integer(read, `${p}CUSTOMER_DENIED_SECONDS`, DEFAULT_CUSTOMER_DENIED_SECONDS, 1, 86_400);
+  const storeText = read.optional(`${p}STORE_CUSTOMER_TOKENS`) ?? "false";
+  if (!/^(true|false)$/i.test(storeText)) read.problem(`${p}STORE_CUSTOMER_TOKENS`, `"${storeText.slice(0, 40)}" is not true or false`);
 
   return {
     allowed,
