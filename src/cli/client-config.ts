@@ -7,6 +7,7 @@ import { BrokerError, ErrorCode } from "../errors.js";
 import { maskinportenUrlProblem, resolveIssuer } from "../config/environments.js";
 import { KEYSTORE_TYPES, type KeystoreType } from "../signing/keystore.js";
 import type { JavaProperties } from "./properties.js";
+import { isExternalRef, isOrgNumber, MAX_EXTERNAL_REF_LENGTH } from "../customers/rules.js";
 
 /** Every key the CLI understands, in the order `--help` explains them. */
 export const CLIENT_PROPERTY_KEYS = [
@@ -17,6 +18,8 @@ export const CLIENT_PROPERTY_KEYS = [
   "scope",
   "resource",
   "consumer_org",
+  "systemuser.org",
+  "systemuser.external_ref",
   "pid",
   "keystore.file",
   "keystore.type",
@@ -58,6 +61,8 @@ export interface CliConfig {
   scopes: string[];
   resource?: string | string[];
   consumerOrg?: string;
+  /** An Altinn system user: `authorization_details` of type urn:altinn:systemuser for this customer. */
+  systemUser?: { org: string; externalRef?: string };
   pid?: string;
   signing: CliSigning;
   /** Keys in the file that this tool does not know (typos, usually). */
@@ -96,6 +101,16 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
 
   const consumerOrg = text("consumer_org");
   if (consumerOrg !== undefined && !/^\d{9}$/.test(consumerOrg)) problems.push("consumer_org must be a 9-digit organisation number");
+  const systemUserOrg = text("systemuser.org");
+  const externalRef = text("systemuser.external_ref");
+  if (systemUserOrg !== undefined && !isOrgNumber(systemUserOrg)) problems.push("systemuser.org must be a 9-digit organisation number");
+  if (externalRef !== undefined && systemUserOrg === undefined) problems.push("systemuser.external_ref needs systemuser.org");
+  if (externalRef !== undefined && !isExternalRef(externalRef)) {
+    problems.push(`systemuser.external_ref must be 1-${MAX_EXTERNAL_REF_LENGTH} printable ASCII characters (none of " \\ < > { } or the backtick)`);
+  }
+  if (systemUserOrg !== undefined && consumerOrg !== undefined) {
+    problems.push("consumer_org and systemuser.org name the customer two ways; use one (consumer_org for a delegation, systemuser.org for an Altinn system user)");
+  }
   const pid = text("pid");
   if (pid !== undefined && !/^\d{11}$/.test(pid)) problems.push("pid must be an 11-digit Norwegian national identity number");
 
@@ -112,6 +127,7 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
     scopes,
     ...(resource !== undefined ? { resource } : {}),
     ...(consumerOrg !== undefined ? { consumerOrg } : {}),
+    ...(systemUserOrg !== undefined ? { systemUser: { org: systemUserOrg, ...(externalRef !== undefined ? { externalRef } : {}) } } : {}),
     ...(pid !== undefined ? { pid } : {}),
     signing,
     unknownKeys: [...properties.keys()].filter((key) => !known.has(key)),
