@@ -8,6 +8,7 @@ import type { TokenProfile } from "../config/settings.js";
 import { CustomerDeniedError, type CustomerRequest } from "../customers/index.js";
 import { BrokerError } from "../errors.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
+import type { StoredToken } from "../token-store/stored-token.js";
 import { checkCustomerRequest } from "./customer-request.js";
 import { errorResult, jsonResult, unavailable, type HttpResult } from "./responses.js";
 
@@ -37,7 +38,7 @@ export async function serveCustomerToken(
   }
   try {
     const token = await deps.broker.serveCustomer(profile.name, request);
-    const expiresAt = token.expiresAt.toISOString();
+    const expiresAt = isoExpiry(token);
     return audit(
       jsonResult(200, {
         access_token: token.accessToken,
@@ -64,4 +65,15 @@ export async function serveCustomerToken(
     const code = error instanceof BrokerError ? error.code : "ERR_UNEXPECTED";
     return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...fields, reason: code });
   }
+}
+
+// A held token is served many times: format its expiry once.
+const expiryTexts = new WeakMap<StoredToken, string>();
+function isoExpiry(token: StoredToken): string {
+  let text = expiryTexts.get(token);
+  if (text === undefined) {
+    text = token.expiresAt.toISOString();
+    expiryTexts.set(token, text);
+  }
+  return text;
 }
