@@ -155,6 +155,11 @@ export class CustomerTokens {
     return summary;
   }
 
+  /** Resolves when every renewal in flight now has finished (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.entries.values()].flatMap((entry) => (entry.pending ? [entry.pending] : [])));
+  }
+
   stats(): CustomerTokenStats {
     return { held: this.entries.size, ...this.counts };
   }
