@@ -313,6 +313,30 @@ describe("503 + Retry-After", () => {
   });
 });
 
+describe("PROFILE_<NAME>_STORE_CUSTOMER_TOKENS", () => {
+  it("off by default: no secret per customer", async () => {
+    kv.resetCounters();
+    expect((await get("sup", `customer=${A}`)).status).toBe(200);
+    expect(kv.counters.secretSet).toBe(0);
+  });
+
+  it("on: each new customer token goes to maskinporten-<profile>-<orgno>, tagged with the customer; the broker never reads it back", async () => {
+    runtime = newRuntime({ PROFILE_SUP_STORE_CUSTOMER_TOKENS: "true" });
+    kv.resetCounters();
+    const result = await get("sup", `customer=${A}`);
+    expect(result.status).toBe(200);
+    // The write does not hold up the caller: wait for it (bounded).
+    for (let i = 0; i < 100 && kv.getSecretVersions(`maskinporten-sup-${A}`).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const versions = kv.getSecretVersions(`maskinporten-sup-${A}`);
+    expect(versions.length).toBeGreaterThanOrEqual(1);
+    const latest = versions.at(-1)!;
+    expect(latest.value).toBe(result.body.access_token);
+    expect(latest.tags).toMatchObject({ profile: "sup", customer: A, customer_claim: "consumer_org", scope: "s:read" });
+    await get("sup", `customer=${A}`);
+    expect(kv.counters.secretGet).toBe(0);
+  });
+});
+
 describe("settings", () => {
   it("refuses contradictory and malformed customer settings, all together", () => {
     expect(() =>
