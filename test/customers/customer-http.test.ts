@@ -57,7 +57,7 @@ afterAll(async () => {
 });
 
 let counter = 0;
-function newRuntime(overrides: Record<string, string> = {}): Runtime {
+function newRuntime(overrides: Record<string, string> = {}, sleepAdvancesClock = true): Runtime {
   const n = ++counter;
   return createRuntime({
     settings: {
@@ -90,7 +90,7 @@ function newRuntime(overrides: Record<string, string> = {}): Runtime {
     now: () => nowMs,
     maskinporten: { sleep: async () => {}, retry: { maxAttempts: 3 } },
     sleep: async (ms) => {
-      nowMs += ms;
+      if (sleepAdvancesClock) nowMs += ms;
     },
   });
 }
@@ -301,6 +301,37 @@ describe("503 + Retry-After", () => {
     nowMs += 10_000;
     expect((await get("sup", `customer=${B}`)).status).toBe(200);
   });
+
+  it("5,000 distinct customers at once through one profile: Maskinporten sees the burst and the queue only, the rest get 503", async () => {
+    // Defaults: 10 req/s, 1,000 held. Queued requests do not move the shared fake clock (they would
+    // refill the bucket for each other); the reservation is what the budget counts.
+    runtime = newRuntime({}, false);
+    const caller = entra.mintToken({ roles: ["Token.sup"] });
+    const before = tokenRequests();
+    kv.resetCounters();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const started = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 5000 }, (_, i) =>
+        handleTokenRequest({ headers: new Headers({ authorization: `Bearer ${caller}` }), profile: "sup", query: new URLSearchParams({ customer: String(330_000_000 + i) }) }, runtime),
+      ),
+    );
+    const statuses = new Map<number, number>();
+    for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    const grants = tokenRequests() - before;
+    const stats = runtime.broker.customerTokens("sup")!.stats();
+    console.log(
+      `5,000 customers at once: answers ${JSON.stringify(Object.fromEntries(statuses))}, Maskinporten requests ${grants}, ` +
+        `Key Vault signs ${kv.counters.sign}, held ${stats.held}, heap growth ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(1)} MB`,
+    );
+    // Burst (2 s worth = 20) plus up to 2 s of queue (20), and the refill while the test runs.
+    expect(grants).toBeLessThanOrEqual(40 + Math.ceil((Date.now() - started) / 100));
+    expect(grants).toBeGreaterThanOrEqual(20);
+    expect(kv.counters.sign).toBe(grants);
+    expect(statuses.get(503)).toBeGreaterThanOrEqual(5000 - grants);
+    expect(results.filter((r) => r.status === 503).every((r) => Number(r.headers["retry-after"]) >= 1)).toBe(true);
+    expect(stats.held).toBeLessThanOrEqual(1000);
+  }, 60_000);
 
   it("a short burst over the rate queues briefly instead of failing", async () => {
     runtime = newRuntime({ PROFILE_SUP_CUSTOMER_REQUESTS_PER_SECOND: "1" }); // burst 2, then one per second
