@@ -10,6 +10,7 @@ import { benchHotPath, type Stage } from "./hot-path.js";
 import { fixed, formatTable, mebibytes, ms, perSecond, verdict, type Row } from "./report.js";
 import { benchRenewal, type RenewalFigures } from "./renewal.js";
 import { benchTokenEndpoint, type EndpointFigures } from "./token-endpoint.js";
+import { benchCustomerTokens, customerRows } from "./customers.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const TARGETS = { repeat: 0.8, unique: 0.5, coldStart: 1.5 };
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
     : { connections: 16, rounds: 4, repeatSeconds: 4, uniqueRequestsPerRun: 3000, warmupSeconds: 2, repeatIdentities: 4, layerSeconds: 3, layerRounds: 2 };
   const profileDirectory = process.env.BENCH_PROFILE_DIR;
   const endpoint = await benchTokenEndpoint({ ...endpointSettings, ...(profileDirectory ? { profileDirectory } : {}) }, progress);
+  progress("customer tokens");
+  const customers = await benchCustomerTokens(quick ? { connections: 16, rounds: 1, seconds: 2, identities: 4 } : { connections: 16, rounds: 3, seconds: 4, identities: 4 }, progress);
   progress("hot path, stage by stage");
   const stages = await benchHotPath(quick ? { iterations: 5_000, uniqueTokens: 300 } : { iterations: 20_000, uniqueTokens: 1_500 });
   progress("renewal");
@@ -33,7 +36,7 @@ async function main(): Promise<void> {
   const cli = await benchCli({ runs: quick ? 3 : 9 });
   progress("done");
 
-  process.stdout.write(`${formatTable([...endpointRows(endpoint), ...layerRows(endpoint), ...stageRows(stages), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli)])}\n\n`);
+  process.stdout.write(`${formatTable([...endpointRows(endpoint), ...layerRows(endpoint), ...stageRows(stages), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli), ...customerRows(customers)])}\n\n`);
   process.stdout.write(`${summary(endpoint, coldStart, cli)}\n`);
 }
 

@@ -72,6 +72,12 @@ param renewSchedule string = '0 * * * * *'
 @description('Renew when less than this share of the token lifetime is left (0 < r < 1).')
 param renewBeforeExpiryRatio string = '0.5'
 
+@description('Key Vault sign limit per 10 s for the signing key: 4000 (RSA-2048 software key, the default) or 250 (RSA-4096 HSM key).')
+param keyVaultSignsPer10s string = ''
+
+@description('Share (0 < s <= 1) of that limit one broker instance may spend on per-customer grants; default 0.5.')
+param keyVaultSignShare string = ''
+
 @allowed([
   'standard'
   'premium'
@@ -103,6 +109,21 @@ var profileEntries = map(profiles, profile => {
   secretName: profile.?secretName ?? 'maskinporten-${profile.name}'
   role: profile.?role ?? 'Token.${profile.name}'
 })
+// Per-customer app roles Token.<profile>.<orgno> (src/http/customer-request.ts), one per declared
+// customer role, and the callers given them. Mind Entra's limits (README "Per-customer tokens").
+var customerRoles = flatten(map(profileEntries, entry => map(entry.profile.?customerRoles ?? [], customer => {
+  value: '${entry.role}.${customer}'
+  profile: entry.profile.name
+  customer: customer
+})))
+var customerCallerAssignments = flatten(map(profileEntries, entry => map(entry.profile.?customerCallers ?? [], caller => {
+  role: '${entry.role}.${caller.customer}'
+  principalId: caller.principalId
+})))
+// Stored customer tokens (storeCustomerTokens) live in maskinporten-<profile>-<orgno>: the broker
+// may write those only for listed customers (with "*", grant Secrets Officer yourself).
+var customerSecretNames = flatten(map(filter(profileEntries, entry => entry.profile.?storeCustomerTokens ?? false), entry =>
+  map(filter(entry.profile.?customers ?? [], customer => customer != '*'), customer => 'maskinporten-${entry.profile.name}-${customer}')))
 
 var useSigningKey = !empty(signingKeyName)
 var signingCertificateNames = union(
@@ -115,7 +136,7 @@ var signingKeyNames = union(
   useSigningKey ? [signingKeyName] : [],
   filter(map(profiles, profile => profile.?signing.?keyName ?? ''), name => !empty(name))
 )
-var tokenSecretNames = map(profileEntries, entry => entry.secretName)
+var tokenSecretNames = union(map(profileEntries, entry => entry.secretName), customerSecretNames)
 var tokenReaders = flatten(map(profileEntries, entry => map(entry.profile.?readerPrincipalIds ?? [], principalId => {
   secretName: entry.secretName
   principalId: principalId
@@ -146,6 +167,8 @@ var brokerSettings = {
   CALLER_AUTHORITY_HOST: environment().authentication.loginEndpoint
   // The broker verifies bearer tokens itself; App Service Authentication is not configured.
   CALLER_TRUST_APP_SERVICE_PRINCIPAL: 'false'
+  KEY_VAULT_SIGNS_PER_10S: keyVaultSignsPer10s
+  KEY_VAULT_SIGN_SHARE: keyVaultSignShare
 }
 
 // PROFILE_<NAME>_* for every profile in infra/profiles.json.
@@ -171,6 +194,12 @@ var profileSettings = reduce(profileEntries, {}, (settings, entry) => union(sett
   '${entry.prefix}SIGNING_KID': entry.profile.?signing.?kid ?? ''
   '${entry.prefix}SIGNING_ALGORITHM': entry.profile.?signing.?algorithm ?? ''
   '${entry.prefix}SIGNING_CHAIN': entry.profile.?signing.?chain ?? ''
+  '${entry.prefix}CUSTOMERS': join(entry.profile.?customers ?? [], ',')
+  '${entry.prefix}CUSTOMER_CLAIM': entry.profile.?customerClaim ?? ''
+  '${entry.prefix}MAX_CUSTOMERS': entry.profile.?maxCustomers ?? ''
+  '${entry.prefix}CUSTOMER_REQUESTS_PER_SECOND': entry.profile.?customerRequestsPerSecond ?? ''
+  '${entry.prefix}CUSTOMER_DENIED_SECONDS': entry.profile.?customerDeniedSeconds ?? ''
+  '${entry.prefix}STORE_CUSTOMER_TOKENS': (entry.profile.?storeCustomerTokens ?? false) ? 'true' : ''
 }))
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -230,11 +259,12 @@ module entra 'app/entra.bicep' = {
     uniqueName: entraAppUniqueName
     displayName: 'Maskinporten broker (${environmentName})'
     identifierUri: identifierUri
-    appRoles: map(profileEntries, entry => {
+    appRoles: concat(map(profileEntries, entry => {
       value: entry.role
       profile: entry.profile.name
-    })
-    callerAssignments: callerAssignments
+      customer: ''
+    }), customerRoles)
+    callerAssignments: concat(callerAssignments, customerCallerAssignments)
   }
 }
 

@@ -79,4 +79,40 @@ type tokenProfile = {
 
   @description('Object ids given Key Vault Secrets User on this profile\'s token secret only.')
   readerPrincipalIds: string[]?
+
+  @description('Per-customer tokens: 9-digit org numbers this profile serves, or ["*"] for any customer Maskinporten accepts.')
+  customers: string[]?
+
+  @description('How the customer goes into the grant: consumer_org (default) or systemuser (Altinn system user).')
+  customerClaim: ('consumer_org' | 'systemuser')?
+
+  @description('Most customer tokens held per instance (LRU beyond); default 1000.')
+  maxCustomers: string?
+
+  @description('New customer tokens asked of Maskinporten per second; default 10.')
+  customerRequestsPerSecond: string?
+
+  @description('Seconds a customer Maskinporten refused is answered from memory; default 60.')
+  customerDeniedSeconds: string?
+
+  @description('Also write each customer token to secret maskinporten-<name>-<orgno> (one Key Vault version per renewal).')
+  storeCustomerTokens: bool?
+
+  @description('Org numbers that get an app role Token.<name>.<orgno> (a caller holding only that role gets only that customer).')
+  customerRoles: string[]?
+
+  @description('Callers given one customer\'s role: { principalId, customer }. The customer must be in customerRoles.')
+  customerCallers: customerCaller[]?
+}
+
+@export()
+@description('A caller allowed the token of one customer of a profile.')
+type customerCaller = {
+  @description('Object id of the service principal / managed identity.')
+  principalId: string
+
+  @description('9-digit org number; the caller gets app role Token.<profile>.<orgno>.')
+  @minLength(9)
+  @maxLength(9)
+  customer: string
 }

@@ -10,6 +10,8 @@ const sandbox = await startSandbox({ port, envFile });
 const { env } = sandbox;
 const profile = env.profiles[0]!;
 const altinnProfiles = env.profiles.filter((p) => p.altinnExchange).map((p) => p.name);
+const customerProfile = env.profiles.find((p) => p.customers && p.customers.length > 0);
+const customer = customerProfile?.customers?.[0];
 
 process.stderr.write(`
 maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten, Entra ID and Altinn's token exchange are local stand-ins)
@@ -27,7 +29,8 @@ Try it (a caller token from the Entra stand-in, then the Maskinporten token from
       -d client_id=${env.caller.clientId} -d client_secret=${env.caller.clientSecret} \\
       -d scope=${env.caller.scope} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
   curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${profile.name}
-${altinnProfiles.map((name) => `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${name}      # an Altinn 3 token\n`).join("")}  curl -s ${env.brokerUrl}/api/health
+${altinnProfiles.map((name) => `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${name}      # an Altinn 3 token\n`).join("")}${customerProfile && customer ? `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" "${env.brokerUrl}/api/token/${customerProfile.name}?customer=${customer.customer}"   # a customer's token
+` : ""}  curl -s ${env.brokerUrl}/api/health
 
 The renewal timer runs on "${env.settings.RENEW_SCHEDULE}" (UTC). Ctrl-C stops everything.
 

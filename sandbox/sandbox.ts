@@ -18,6 +18,7 @@ import { entraClientCredential } from "./entra-client-credential.js";
 import { KEY_VAULT_RESOURCE, startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "./maskinporten/index.js";
 import { issueEnterpriseCertificate } from "./pki.js";
+import { CUSTOMER_PROFILES, customerRegistration, customerSettings, type SandboxCustomer } from "./customers.js";
 
 export const SANDBOX_ORGANISATION = "991825827";
 const KEY_VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
@@ -48,6 +49,10 @@ export interface SandboxProfile {
   scopes: string[];
   /** Set for a profile that serves Altinn 3 tokens: its exchange URL. */
   altinnExchange?: string;
+  /** Per-customer profiles: the customers a caller can ask for (`?customer=`, `&external_ref=`). */
+  customers?: SandboxCustomer[];
+  /** Customers the profile allows but Maskinporten refuses (no delegation / no system user): 403. */
+  refusedCustomers?: string[];
 }
 
 export interface SandboxEnv {
@@ -92,6 +97,7 @@ const PROFILES = [
   { name: "sdir", clientId: "sandbox-sdir-client", scopes: ["sdir:fartoy.read"], resource: "https://api.sdir.no" },
   // Served as an Altinn 3 token; the sandbox organisation number is Digdir's, so test=true maps it to TTD.
   { name: "altinn", clientId: "sandbox-altinn-client", scopes: ["altinn:serviceowner/instances.read"], altinnTestOrg: true },
+  ...CUSTOMER_PROFILES,
 ] as const;
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -124,6 +130,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       scopes: [...profile.scopes],
       tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 120,
       ...("resource" in profile ? { allowedResources: [profile.resource] } : {}),
+      ...customerRegistration(profile),
     });
   }
 
@@ -153,6 +160,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       settings[`${prefix}ALTINN_EXCHANGE`] = altinn.baseUrl;
       settings[`${prefix}ALTINN_TEST_ORG`] = String(profile.altinnTestOrg);
     }
+    for (const [name, value] of Object.entries(customerSettings(profile, prefix))) settings[name] = options.settingsOverrides?.[name] ?? value;
   }
   Object.assign(settings, options.settingsOverrides);
 
@@ -216,6 +224,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       secretName: `maskinporten-${p.name}`,
       scopes: [...p.scopes],
       ...("altinnTestOrg" in p ? { altinnExchange: `${altinn.exchangeUrl}${p.altinnTestOrg ? "?test=true" : ""}` } : {}),
+      ...("customers" in p
+        ? {
+            customers: p.customers.filter((c) => c.granted).map(({ granted: _, ...c }) => c),
+            refusedCustomers: p.customers.filter((c) => !c.granted).map((c) => c.customer),
+          }
+        : {}),
     })),
     caller: { ...caller, scope: `${entra.audienceUris[0] ?? entra.audience}/.default` },
     settings,

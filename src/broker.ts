@@ -10,6 +10,8 @@ import type { BrokerConfig, TokenProfile } from "./config/settings.js";
 import type { KeyVaultClientOptions } from "./keyvault/connection.js";
 import { createKeyVaultSigner, type KeyVaultSigner } from "./keyvault/signer.js";
 import { createKeyVaultTokenStore } from "./keyvault/token-store.js";
+import { createCustomerTokenPublisher } from "./keyvault/customer-token-store.js";
+import { createCustomerCaches, renewCustomerTokens, type CustomerRequest, type CustomerTokens } from "./customers/index.js";
 import { silentLogger, type Logger } from "./logging.js";
 import { createMaskinportenClient, type MaskinportenClient, type MaskinportenClientOptions } from "./maskinporten/client.js";
 import { createTokenIssuer } from "./renewal/issue-token.js";
@@ -30,6 +32,8 @@ export interface BrokerOptions {
   minServeRemainingMs?: number;
   /** Warn when the signing certificate expires within this many days. */
   certificateWarningDays?: number;
+  /** Waiting for customer-token rate budget (tests inject a fake clock's sleep). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface ProfileHealth extends ProfileStatus {
@@ -45,6 +49,10 @@ export interface Broker {
   profile(name?: string): TokenProfile | undefined;
   /** A token for a caller (see ProfileTokens.serve). */
   serve(profileName: string): Promise<StoredToken>;
+  /** A token for one customer of a profile with PROFILE_<NAME>_CUSTOMERS (see CustomerTokens.serve). */
+  serveCustomer(profileName: string, request: CustomerRequest): Promise<StoredToken>;
+  /** The customer-token cache of a profile, for stats and tests. */
+  customerTokens(profileName: string): CustomerTokens | undefined;
   /**
    * Renews every profile that is due; one profile's failure does not stop the others. With the
    * timer's interval, also warns when it is too slow for a profile's token lifetime.
@@ -125,6 +133,15 @@ export function createBroker(options: BrokerOptions): Broker {
   const keepers = new Map(
     config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now })]),
   );
+  const customerCaches = createCustomerCaches({
+    config,
+    issue,
+    policy,
+    logger,
+    now,
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    publish: createCustomerTokenPublisher(connection),
+  });
   // Warnings an alert rule reads: once a day per subject is enough, more is noise.
   const lastWarning = new Map<string, number>();
   const warnDaily = (subject: string, event: string, fields: Record<string, unknown>) => {
@@ -180,8 +197,19 @@ export function createBroker(options: BrokerOptions): Broker {
       if (!keeper) throw new BrokerError(ErrorCode.UnknownProfile, `Unknown token profile "${profileName}"`);
       return keeper.serve();
     },
+    serveCustomer(profileName, request) {
+      const cache = customerCaches.get(profileName);
+      if (!cache) throw new BrokerError(ErrorCode.UnknownProfile, `Profile "${profileName}" serves no customer tokens`);
+      return cache.serve(request);
+    },
+    customerTokens(profileName) {
+      return customerCaches.get(profileName);
+    },
     async renewAll(trigger, schedule) {
-      const outcomes = await Promise.all([...keepers.values()].map((keeper) => keeper.renewIfDue(trigger)));
+      const [outcomes] = await Promise.all([
+        Promise.all([...keepers.values()].map((keeper) => keeper.renewIfDue(trigger))),
+        renewCustomerTokens(customerCaches, logger),
+      ]);
       await Promise.all(config.profiles.map((profile) => warnIfCertificateExpiring(profile)));
       if (schedule) for (const keeper of keepers.values()) warnIfScheduleTooSlow(keeper, schedule.intervalMs);
       return outcomes;

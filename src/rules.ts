@@ -16,6 +16,31 @@ export const KEY_VAULT_VERSION_EXPECTED = "a 32-character Key Vault object versi
 /** Norwegian organisation number (organisasjonsnummer). */
 export const ORG_NUMBER = /^\d{9}$/;
 export const ORG_NUMBER_EXPECTED = "a 9-digit organisation number";
+
+/**
+ * The mod-11 check digit Brreg assigns is NOT enforced: Digdir does not document it for the grant,
+ * Maskinporten answers a wrong number with its own refusal (remembered briefly for customer
+ * tokens), and a check we got wrong would refuse a real customer with no way around it.
+ */
+export function isOrgNumber(value: string): boolean {
+  return value.length === 9 && ORG_NUMBER.test(value);
+}
+
+/**
+ * Altinn's `externalRef`: the vendor's own reference for a system user (defaults to the customer's
+ * org number). Altinn documents no format; we accept 1-128 printable ASCII characters with no
+ * leading or trailing space and none of " \ ` < > { } (the ones that break out of JSON, HTML or
+ * templates), which covers references people use and keeps control characters, look-alike
+ * Unicode and megabyte values out of grants, cache keys and logs.
+ */
+export const MAX_EXTERNAL_REF_LENGTH = 128;
+export const EXTERNAL_REF_EXPECTED = `1-${MAX_EXTERNAL_REF_LENGTH} printable ASCII characters without leading or trailing spaces and none of " \\ \` < > { }`;
+const EXTERNAL_REF = /^(?![ ])[\x20-\x7e]*[\x21-\x7e]$/;
+const EXTERNAL_REF_FORBIDDEN = /["\\`<>{}]/;
+
+export function isExternalRef(value: string): boolean {
+  return value.length <= MAX_EXTERNAL_REF_LENGTH && EXTERNAL_REF.test(value) && !EXTERNAL_REF_FORBIDDEN.test(value);
+}
 /** Norwegian national identity number (fødselsnummer / d-nummer): personal data, never echoed. */
 export const NATIONAL_IDENTITY_NUMBER = /^\d{11}$/;
 export const NATIONAL_IDENTITY_NUMBER_EXPECTED = "an 11-digit Norwegian national identity number";

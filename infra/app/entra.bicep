@@ -8,7 +8,7 @@ param uniqueName string
 param displayName string
 @description('Application ID URI callers may use as resource/scope instead of the app id.')
 param identifierUri string
-@description('One app role per profile: { value, profile }.')
+@description('One app role per profile, and one per declared customer of a profile: { value, profile, customer }.')
 param appRoles array
 @description('Callers to give a role now: { principalId, role }.')
 param callerAssignments array = []
@@ -33,7 +33,7 @@ resource application 'Microsoft.Graph/applications@v1.0' = {
       'Application'
     ]
     displayName: role.value
-    description: 'Fetch the Maskinporten token of profile "${role.profile}" from the broker.'
+    description: empty(role.?customer ?? '') ? 'Fetch the Maskinporten token of profile "${role.profile}" from the broker.' : 'Fetch the Maskinporten token of profile "${role.profile}" for customer ${role.customer} only.'
     value: role.value
     isEnabled: true
   }]

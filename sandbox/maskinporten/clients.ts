@@ -31,6 +31,9 @@ export interface RegisteredClient {
   allowedResources: ReadonlySet<string>;
   consumerOrgs: ReadonlySet<string>;
   systemUserOrgs: ReadonlySet<string> | undefined;
+  delegations: ReadonlyMap<string, ReadonlySet<string>>;
+  /** customer → externalRef (defaulted to the customer) → system id. */
+  systemUsers: ReadonlyMap<string, ReadonlyMap<string, string>> | undefined;
   tokenFormat: "jwt" | "opaque";
 }
 
@@ -44,6 +47,22 @@ export function normaliseRegistration(registration: ClientRegistration): Registe
   if (!Number.isInteger(lifetime) || lifetime < 1) throw wrong("tokenLifetimeSeconds must be a positive integer");
   for (const org of [...(registration.consumerOrgs ?? []), ...(registration.systemUserOrgs ?? [])]) {
     if (!ORGANISATION_NUMBER.test(org)) throw wrong(`${JSON.stringify(org)} is not a 9-digit organisation number`);
+  }
+
+  const delegations = new Map<string, ReadonlySet<string>>();
+  for (const [customer, scopes] of Object.entries(registration.delegations ?? {})) {
+    if (!ORGANISATION_NUMBER.test(customer)) throw wrong(`delegation from ${JSON.stringify(customer)}: not a 9-digit organisation number`);
+    delegations.set(customer, new Set(scopes));
+  }
+  let systemUsers: Map<string, Map<string, string>> | undefined;
+  if (registration.systemUsers) {
+    systemUsers = new Map();
+    for (const user of registration.systemUsers) {
+      if (!ORGANISATION_NUMBER.test(user.customer)) throw wrong(`system user at ${JSON.stringify(user.customer)}: not a 9-digit organisation number`);
+      const byRef = systemUsers.get(user.customer) ?? new Map<string, string>();
+      byRef.set(user.externalRef ?? user.customer, user.systemId);
+      systemUsers.set(user.customer, byRef);
+    }
   }
 
   const keys = new Map<string, KeyObject>();
@@ -73,6 +92,8 @@ export function normaliseRegistration(registration: ClientRegistration): Registe
     allowedResources: new Set(registration.allowedResources ?? []),
     consumerOrgs: new Set(registration.consumerOrgs ?? []),
     systemUserOrgs: registration.systemUserOrgs ? new Set(registration.systemUserOrgs) : undefined,
+    delegations,
+    systemUsers,
     tokenFormat: registration.tokenFormat ?? "jwt",
   };
 }

@@ -204,7 +204,8 @@ function checkConsumer(claims: Record<string, unknown>, client: RegisteredClient
     throw reject.invalidParameter("consumer_org is not a 9-digit organisation number");
   }
   if (consumerOrg === client.organisationNumber) throw reject.consumerIsSupplier("consumer_org is the client's own organisation");
-  if (!client.consumerOrgs.has(consumerOrg)) {
+  const delegated = client.delegations.get(consumerOrg);
+  if (!client.consumerOrgs.has(consumerOrg) && !(delegated && scopes.every((scope) => delegated.has(scope)))) {
     throw reject.notDelegated(consumerOrg, scopes, client.organisationNumber, "consumer_org has not delegated to this client");
   }
   return consumerOrg;
@@ -250,6 +251,12 @@ function checkAuthorizationDetails(details: unknown, client: RegisteredClient): 
     }
     if (client.systemUserOrgs && !client.systemUserOrgs.has(match[1]!)) {
       throw reject.authorizationDetailsValues(`no system user for this client at organisation ${match[1]}`);
+    }
+    if (client.systemUsers) {
+      const byRef = client.systemUsers.get(match[1]!);
+      const externalRef = (fields.externalRef as string | undefined) ?? match[1]!;
+      if (!byRef) throw reject.altinnCustomerConfiguration(`no system user for this client at organisation ${match[1]}`);
+      if (!byRef.has(externalRef)) throw reject.altinnCustomerConfiguration(`the system user at ${match[1]} has another externalRef`);
     }
   } else {
     if (typeof fields.id !== "string" || !UUID.test(fields.id)) throw reject.authorizationDetailsValues("consent id must be a UUID");

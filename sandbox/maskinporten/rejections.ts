@@ -159,6 +159,19 @@ export const reject = {
       mpCode: "MP-251",
       reason,
     }),
+  /**
+   * Digdir/Altinn (MP-303, `invalid_altinn_customer_configuration`): no system user for this client
+   * at the customer, or the grant's externalRef is not the one the system user was created with.
+   * Altinn's troubleshooting page names the code and causes; the wording here is ours.
+   */
+  altinnCustomerConfiguration: (reason: string) =>
+    new GrantRejection({
+      status: 400,
+      error: "invalid_altinn_customer_configuration",
+      text: "Invalid Altinn customer configuration. No system user found for the client and party (check systemuser_org and externalRef).",
+      mpCode: "MP-303",
+      reason,
+    }),
   /** Digdir (MP-301/302/303); `invalid_authorization_details` is RFC 9396's code. */
   authorizationDetailsType: (reason: string) =>
     new GrantRejection({

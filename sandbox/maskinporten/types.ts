@@ -53,6 +53,18 @@ export interface ClientRegistration {
    * When absent, any well-formed `systemuser_org` is accepted.
    */
   systemUserOrgs?: string[];
+  /**
+   * Delegations by customer: the scopes each customer delegated to this supplier in Altinn. A
+   * `consumer_org` grant is accepted only when every requested scope is delegated (or the customer
+   * is in `consumerOrgs`, which delegates every scope).
+   */
+  delegations?: Record<string, string[]>;
+  /**
+   * System users of this client's system at its customers (Altinn's system register). When given,
+   * a `urn:altinn:systemuser` grant must name one of these customers and its `externalRef`
+   * (which defaults to the customer's org number, as Altinn documents).
+   */
+  systemUsers?: { customer: string; systemId: string; externalRef?: string }[];
   /** JWT (default) or an opaque reference string. */
   tokenFormat?: "jwt" | "opaque";
 }

@@ -7,6 +7,8 @@
 import { BrokerError, ErrorCode } from "../errors.js";
 import { environmentsExpected, maskinportenUrlProblem, resolveIssuer } from "../config/environments.js";
 import {
+  EXTERNAL_REF_EXPECTED,
+  isExternalRef,
   KEY_VAULT_OBJECT_NAME,
   KEY_VAULT_OBJECT_NAME_EXPECTED,
   KEY_VAULT_VERSION,
@@ -31,6 +33,8 @@ export const CLIENT_PROPERTY_KEYS = [
   "scope",
   "resource",
   "consumer_org",
+  "systemuser.org",
+  "systemuser.external_ref",
   "pid",
   "keystore.file",
   "keystore.type",
@@ -75,6 +79,8 @@ export interface CliConfig {
   /** Always a list: Maskinporten takes `resource` as a JSON array only. */
   resource?: string[];
   consumerOrg?: string;
+  /** An Altinn system user: `authorization_details` of type urn:altinn:systemuser for this customer. */
+  systemUser?: { org: string; externalRef?: string };
   pid?: string;
   signing: CliSigning;
   /** Exchange the Maskinporten token for an Altinn 3 token here, and print that too. */
@@ -111,6 +117,16 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
 
   const consumerOrg = text("consumer_org");
   if (consumerOrg !== undefined && !ORG_NUMBER.test(consumerOrg)) problems.push(`consumer_org must be ${ORG_NUMBER_EXPECTED}`);
+  const systemUserOrg = text("systemuser.org");
+  const externalRef = text("systemuser.external_ref");
+  if (systemUserOrg !== undefined && !ORG_NUMBER.test(systemUserOrg)) problems.push(`systemuser.org must be ${ORG_NUMBER_EXPECTED}`);
+  if (externalRef !== undefined && systemUserOrg === undefined) problems.push("systemuser.external_ref needs systemuser.org");
+  if (externalRef !== undefined && !isExternalRef(externalRef)) {
+    problems.push(`systemuser.external_ref must be ${EXTERNAL_REF_EXPECTED}`);
+  }
+  if (systemUserOrg !== undefined && consumerOrg !== undefined) {
+    problems.push("consumer_org and systemuser.org name the customer two ways; use one (consumer_org for a delegation, systemuser.org for an Altinn system user)");
+  }
   const pid = text("pid");
   if (pid !== undefined && !NATIONAL_IDENTITY_NUMBER.test(pid)) problems.push(`pid must be ${NATIONAL_IDENTITY_NUMBER_EXPECTED}`);
 
@@ -136,6 +152,7 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
     scopes,
     ...(resource !== undefined ? { resource } : {}),
     ...(consumerOrg !== undefined ? { consumerOrg } : {}),
+    ...(systemUserOrg !== undefined ? { systemUser: { org: systemUserOrg, ...(externalRef !== undefined ? { externalRef } : {}) } } : {}),
     ...(pid !== undefined ? { pid } : {}),
     signing,
     ...(altinn ? { altinn } : {}),

@@ -30,6 +30,10 @@ export const KEY_HELP: Record<ClientPropertyKey, string> = {
   scope: "Space-separated scopes to ask for. Required.",
   resource: "Audience-restricted token: the API's resource identifier (several: separate with spaces); sent as a JSON array.",
   consumer_org: "9-digit organisation number of the consumer you act for (delegation in Altinn).",
+  "systemuser.org":
+    "9-digit organisation number of the customer whose Altinn system user you act as (adds\n" +
+    "authorization_details urn:altinn:systemuser). Not a jwt-grant-generator key.",
+  "systemuser.external_ref": "The externalRef the customer's system user was created with, if any (needs systemuser.org).",
   pid: "11-digit national identity number, for the APIs that take a pid claim.",
   "keystore.file":
     "Path to the keystore with your enterprise certificate (relative to the current directory,\n" +

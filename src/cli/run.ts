@@ -163,6 +163,17 @@ async function obtain(config: CliConfig, signer: GrantSigner, env: CliEnvironmen
     scopes: config.scopes,
     ...(config.resource !== undefined ? { resource: config.resource } : {}),
     ...(config.consumerOrg !== undefined ? { consumerOrg: config.consumerOrg } : {}),
+    ...(config.systemUser !== undefined
+      ? {
+          authorizationDetails: [
+            {
+              type: "urn:altinn:systemuser",
+              systemuser_org: { authority: "iso6523-actorid-upis", ID: `0192:${config.systemUser.org}` },
+              ...(config.systemUser.externalRef !== undefined ? { externalRef: config.systemUser.externalRef } : {}),
+            },
+          ],
+        }
+      : {}),
     ...(config.pid !== undefined ? { pid: config.pid } : {}),
   };
   const grantOptions = env.now ? { now: env.now } : {};

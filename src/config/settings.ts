@@ -8,6 +8,8 @@
 import { BrokerError, ErrorCode } from "../errors.js";
 import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from "../signing/signer.js";
 import {
+  EXTERNAL_REF_EXPECTED,
+  isExternalRef,
   isGuid,
   isHttpsOrLoopback,
   KEY_VAULT_OBJECT_NAME,
@@ -24,6 +26,7 @@ import {
 } from "../rules.js";
 import { environmentsExpected, resolveIssuer } from "./environments.js";
 import { parseAltinnSettings, type AltinnExchangeTarget } from "../altinn/target.js";
+import { parseCustomerPolicy, parseSignBudget, type CustomerPolicy, type SignBudget } from "../customers/customer-settings.js";
 
 export type Settings = Readonly<Record<string, string | undefined>>;
 
@@ -62,6 +65,8 @@ export interface TokenProfile {
    * what shapes the token (the fingerprint must include `altinn.url`).
    */
   altinn?: AltinnExchangeTarget;
+  /** Set when the profile serves per-customer tokens (`PROFILE_<NAME>_CUSTOMERS`). */
+  customers?: CustomerPolicy;
 }
 
 export interface CallerAuthConfig {
@@ -83,6 +88,8 @@ export interface BrokerConfig {
   };
   /** Undefined when CALLER_TENANT_ID is unset: the HTTP function then refuses every caller. */
   callers?: CallerAuthConfig;
+  /** Key Vault signs this instance may spend on customer grants. */
+  signBudget?: SignBudget;
 }
 
 export interface ConfigProblem {
@@ -218,6 +225,7 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
   }
 
   const callers = parseCallerAuth(read);
+  const signBudget = parseSignBudget(read);
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return {
@@ -226,6 +234,7 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
     defaultProfile,
     renewal: { schedule, renewWhenRemainingRatio: ratio },
     ...(callers ? { callers } : {}),
+    signBudget,
   };
 }
 
@@ -284,6 +293,7 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
     { exchange: `${p}ALTINN_EXCHANGE`, testOrg: `${p}ALTINN_TEST_ORG` },
     issuer,
   );
+  const customers = parseCustomerPolicy(read, p);
 
   if (read.problems.length > before || !clientId || !issuer || !signing || scopes.length === 0) return undefined;
   const profile: TokenProfile = { name, clientId, scopes, issuer, secretName, role, signing };
@@ -293,6 +303,7 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
   if (issOnBehalfOf) profile.issOnBehalfOf = issOnBehalfOf;
   if (authorizationDetails) profile.authorizationDetails = authorizationDetails;
   if (altinn) profile.altinn = altinn;
+  if (customers) profile.customers = customers;
   return profile;
 }
 
@@ -317,6 +328,7 @@ function parseAuthorizationDetails(read: Reader, p: string): unknown[] | undefin
   if (externalRef !== undefined && systemUserOrgText === undefined) {
     read.problem(`${p}SYSTEMUSER_EXTERNAL_REF`, `needs ${p}SYSTEMUSER_ORG (the external reference belongs to that system user)`);
   }
+  if (externalRef !== undefined && !isExternalRef(externalRef)) read.problem(`${p}SYSTEMUSER_EXTERNAL_REF`, `expected ${EXTERNAL_REF_EXPECTED}`);
   if (json !== undefined) {
     let parsed: unknown;
     try {

@@ -8,12 +8,16 @@ import { BrokerError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
 import type { StoredToken } from "../token-store/stored-token.js";
+import { serveCustomerToken } from "./customer-endpoint.js";
+import { parseCustomerQuery, type QuerySource } from "./customer-request.js";
 import { errorResult, forbidden, jsonResult, unauthorized, unavailable, type HttpResult } from "./responses.js";
 
 export interface TokenRequest {
   headers: HeaderSource;
   /** The `{profile?}` route segment; undefined for GET /api/token. */
   profile?: string;
+  /** The query string; `customer` and `external_ref` ask for a customer's token. */
+  query?: QuerySource;
 }
 
 export interface EndpointDependencies {
@@ -46,6 +50,13 @@ export async function handleTokenRequest(request: TokenRequest, deps: EndpointDe
   const profile = deps.broker.profile(request.profile);
   if (!profile) {
     return audit(errorResult(404, "not_found", "No such token profile."), { ...who, reason: "unknown_profile" });
+  }
+  const customerQuery = parseCustomerQuery(request.query);
+  if (customerQuery.kind === "invalid") {
+    return audit(errorResult(400, "invalid_request", customerQuery.description), { ...who, profile: profile.name, reason: "invalid_customer_query" });
+  }
+  if (customerQuery.kind === "customer") {
+    return serveCustomerToken(caller, profile, customerQuery.request, { broker: deps.broker, now }, audit);
   }
   try {
     authorize(caller, profile.role);

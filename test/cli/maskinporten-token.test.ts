@@ -18,6 +18,7 @@ const PROJECT = resolve(import.meta.dirname, "../..");
 const NODE = process.execPath;
 const ORG = "910000003";
 const CONSUMER_ORG = "910000004";
+const SYSTEM_USER_ORG = "310000019";
 const PID = "01017012345";
 const RESOURCE = "https://api.example.no/v1";
 const STORE_PASSWORD = "Store-Pässword-1";
@@ -59,6 +60,7 @@ beforeAll(async () => {
     scopes: ["digdir:a", "digdir:b"],
     allowedResources: [RESOURCE],
     consumerOrgs: [CONSUMER_ORG],
+    systemUsers: [{ customer: SYSTEM_USER_ORG, systemId: `${ORG}_cli`, externalRef: "cli-ref" }],
     tokenLifetimeSeconds: 599,
   });
   mp.registerClient({ clientId: "kid-client", organisationNumber: ORG, scopes: ["digdir:a"], keys: { "cli-kid": leaf.publicKey } });
@@ -242,6 +244,25 @@ describe("maskinporten-token: success", () => {
 });
 
 describe("maskinporten-token: failures exit non-zero with the cause on stderr", () => {
+  it("systemuser.org and systemuser.external_ref: an Altinn system-user grant for one customer", async () => {
+    const result = await run(jks([`systemuser.org=${SYSTEM_USER_ORG}`, "systemuser.external_ref=cli-ref"]), ["json"]);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    const output = JSON.parse(result.stdout) as { grant: string };
+    expect(decodeJwt(output.grant).authorization_details).toEqual([
+      { type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: `0192:${SYSTEM_USER_ORG}` }, externalRef: "cli-ref" },
+    ]);
+  });
+
+  it("a system user refused by Maskinporten → 5 with invalid_altinn_customer_configuration, and bad systemuser keys → 3", async () => {
+    const refused = await run(jks([`systemuser.org=${SYSTEM_USER_ORG}`]));
+    expect(refused.status).toBe(5);
+    expect(refused.stderr).toMatch(/error: invalid_altinn_customer_configuration/);
+    const bad = await run(jks(["systemuser.org=12345", "systemuser.external_ref=a\u0001b", `consumer_org=${CONSUMER_ORG}`]));
+    expect(bad.status).toBe(3);
+    expect(bad.stderr).toMatch(/systemuser\.org must be a 9-digit/);
+  });
+
   async function expectFailure(result: Run, status: number, pattern: RegExp): Promise<void> {
     expect(result.stdout).toBe("");
     expect(result.stderr).toMatch(pattern);

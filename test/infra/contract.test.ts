@@ -30,7 +30,7 @@ const filesIn = (dir: string, suffix: string): Record<string, string> =>
 
 function realSources(): InfraSources {
   return {
-    settings: read("src/config/settings.ts"),
+    settings: read("src/config/settings.ts") + read("src/customers/customer-settings.ts"),
     runtime: read("src/app/runtime.ts"),
     functions: filesIn("functions", ".ts"),
     adapters: filesIn("src/keyvault", ".ts"),

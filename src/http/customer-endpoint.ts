@@ -1,0 +1,79 @@
+/**
+ * Serving one customer's token once the caller is authenticated and the profile found: role
+ * check, then the customer cache, then the answer (DESIGN.md §5 "Per-customer tokens").
+ */
+import type { Caller } from "../auth/index.js";
+import type { Broker } from "../broker.js";
+import type { TokenProfile } from "../config/settings.js";
+import { CustomerDeniedError, type CustomerRequest } from "../customers/index.js";
+import { BrokerError } from "../errors.js";
+import { NoTokenError } from "../renewal/profile-tokens.js";
+import type { StoredToken } from "../token-store/stored-token.js";
+import { checkCustomerRequest } from "./customer-request.js";
+import { errorResult, jsonResult, unavailable, type HttpResult } from "./responses.js";
+
+export type Audit = (result: HttpResult, fields: Record<string, unknown>) => HttpResult;
+
+export async function serveCustomerToken(
+  caller: Caller,
+  profile: TokenProfile,
+  request: CustomerRequest,
+  deps: { broker: Broker; now: () => number },
+  audit: Audit,
+): Promise<HttpResult> {
+  const fields = {
+    callerAppId: caller.appId,
+    callerObjectId: caller.objectId ?? null,
+    profile: profile.name,
+    customer: request.customer,
+    externalRef: request.externalRef !== undefined,
+  };
+  const refusal = checkCustomerRequest(caller, profile, request);
+  if (refusal) {
+    const result =
+      refusal.status === 403
+        ? errorResult(403, "insufficient_scope", refusal.description, { "www-authenticate": 'Bearer error="insufficient_scope"' })
+        : errorResult(400, "invalid_request", refusal.description);
+    return audit(result, { ...fields, reason: refusal.reason });
+  }
+  try {
+    const token = await deps.broker.serveCustomer(profile.name, request);
+    const expiresAt = isoExpiry(token);
+    return audit(
+      jsonResult(200, {
+        access_token: token.accessToken,
+        token_type: token.tokenType,
+        expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - deps.now()) / 1000)),
+        expires_at: expiresAt,
+        scope: token.scope,
+        profile: profile.name,
+        customer: request.customer,
+      }),
+      { ...fields, tokenExpiresAt: expiresAt },
+    );
+  } catch (error) {
+    if (error instanceof CustomerDeniedError) {
+      const body: Record<string, unknown> = { error: "access_denied", error_description: error.errorDescription };
+      if (error.errorUri) body.error_uri = error.errorUri;
+      if (error.traceId) body.trace_id = error.traceId;
+      body.maskinporten_error = error.error;
+      return audit(jsonResult(403, body), { ...fields, reason: "maskinporten_denied", traceId: error.traceId ?? null });
+    }
+    if (error instanceof NoTokenError) {
+      return audit(unavailable("No token for this customer can be had right now; retry later.", error.retryAfterSeconds), { ...fields, reason: "no_token" });
+    }
+    const code = error instanceof BrokerError ? error.code : "ERR_UNEXPECTED";
+    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...fields, reason: code });
+  }
+}
+
+// A held token is served many times: format its expiry once.
+const expiryTexts = new WeakMap<StoredToken, string>();
+function isoExpiry(token: StoredToken): string {
+  let text = expiryTexts.get(token);
+  if (text === undefined) {
+    text = token.expiresAt.toISOString();
+    expiryTexts.set(token, text);
+  }
+  return text;
+}
