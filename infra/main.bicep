@@ -27,6 +27,7 @@ param principalId string = deployer().objectId
   'ServicePrincipal'
   'Group'
 ])
+@description('Kind of principal principalId is (azd sets AZURE_PRINCIPAL_TYPE; a pipeline is ServicePrincipal).')
 param principalType string = 'User'
 
 @description('Give principalId Key Vault Certificates Officer on the signing certificates and Key Vault Reader on the vault.')
@@ -48,6 +49,7 @@ param signingCertificateVersion string = ''
 @description('A plain Key Vault key instead of a certificate (needs signingKid). Empty: sign with signingCertificateName.')
 param signingKeyName string = ''
 
+@description('Pin one version of signingKeyName (32 hex characters). Empty: the latest version.')
 param signingKeyVersion string = ''
 
 @description('kid of the key registered on the Maskinporten client. Empty: grants carry the certificate (x5c).')
@@ -58,6 +60,7 @@ param signingKid string = ''
   'RS384'
   'RS512'
 ])
+@description('JWS algorithm of the grant signature.')
 param signingAlgorithm string = 'RS256'
 
 @description('Intermediate CA certificates (standard base64 DER, comma-separated) appended to x5c after the leaf.')
