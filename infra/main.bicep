@@ -88,6 +88,12 @@ param brokerApiIdentifierUri string = ''
 @description('E-mail for alerts. Empty: alerts fire in Azure Monitor without notifying anyone.')
 param alertEmail string = ''
 
+@description('Network hardening: Key Vault and storage reachable only through private endpoints in a new VNet that the function app integrates with (outbound through a NAT gateway). See README.md "Network hardening".')
+param vnetEnabled bool = false
+
+@description('With vnetEnabled: public IPv4 addresses or CIDR ranges (comma-separated) the Key Vault firewall lets through, e.g. yours while you import the certificate. Empty: Key Vault public access off.')
+param keyVaultAllowedIpRanges string = ''
+
 @description('Token profiles (edit infra/profiles.json).')
 param profiles tokenProfile[] = loadJsonContent('profiles.json', '$.profiles')
 
@@ -106,6 +112,8 @@ var profileEntries = map(profiles, profile => {
   secretName: profile.?secretName ?? 'maskinporten-${profile.name}'
   role: profile.?role ?? 'Token.${profile.name}'
 })
+
+var keyVaultAllowedIps = filter(map(split(keyVaultAllowedIpRanges, ','), range => trim(range)), range => !empty(range))
 
 var useSigningKey = !empty(signingKeyName)
 var signingCertificateNames = union(
@@ -206,6 +214,7 @@ module storage 'app/storage.bicep' = {
   params: {
     name: '${abbrs.storageStorageAccounts}${resourceToken}'
     deploymentContainerName: deploymentStorageContainerName
+    privateNetworkOnly: vnetEnabled
     location: location
     tags: tags
   }
@@ -218,6 +227,52 @@ module keyVault 'app/keyvault.bicep' = {
     name: '${abbrs.keyVaultVaults}${resourceToken}'
     sku: keyVaultSku
     workspaceId: monitoring.outputs.workspaceId
+    privateNetworkOnly: vnetEnabled
+    allowedIpRanges: keyVaultAllowedIps
+    location: location
+    tags: tags
+  }
+}
+
+module network 'app/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    natGatewayName: '${abbrs.networkNatGateways}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module keyVaultEndpoint 'app/private-endpoint.bicep' = if (vnetEnabled) {
+  name: 'keyvault-endpoint'
+  scope: rg
+  params: {
+    name: '${abbrs.networkPrivateEndpoints}kv-${resourceToken}'
+    targetResourceId: keyVault.outputs.id
+    groupId: 'vault'
+    // privatelink.vaultcore.azure.net in the public cloud, its counterpart elsewhere.
+    dnsZoneName: 'privatelink${replace(environment().suffixes.keyvaultDns, '.vault.', '.vaultcore.')}'
+    subnetId: network.?outputs.privateEndpointSubnetId ?? ''
+    vnetId: network.?outputs.id ?? ''
+    location: location
+    tags: tags
+  }
+}
+
+// Blob only: the Functions host on Flex Consumption keeps timer leases, host keys and the deployment
+// package in blobs; this app uses no queue or table triggers.
+module storageBlobEndpoint 'app/private-endpoint.bicep' = if (vnetEnabled) {
+  name: 'storage-blob-endpoint'
+  scope: rg
+  params: {
+    name: '${abbrs.networkPrivateEndpoints}blob-${resourceToken}'
+    targetResourceId: storage.outputs.id
+    groupId: 'blob'
+    dnsZoneName: 'privatelink.blob.${environment().suffixes.storage}'
+    subnetId: network.?outputs.privateEndpointSubnetId ?? ''
+    vnetId: network.?outputs.id ?? ''
     location: location
     tags: tags
   }
@@ -269,10 +324,14 @@ module api 'app/api.bicep' = {
     deploymentStorageContainerName: deploymentStorageContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     brokerSettings: union(brokerSettings, profileSettings)
+    virtualNetworkSubnetId: network.?outputs.appSubnetId ?? ''
   }
-  // The host needs its storage and Key Vault rights from the first start.
+  // The host needs its storage and Key Vault rights, and with vnetEnabled the private endpoints,
+  // from the first start.
   dependsOn: [
     rbac
+    keyVaultEndpoint
+    storageBlobEndpoint
   ]
 }
 
@@ -301,3 +360,5 @@ output BROKER_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URL string = keyVault.outputs.vaultUri
 output SIGNING_CERTIFICATE_NAME string = signingCertificateName
+@description('With vnetEnabled: the static public IP the broker calls Maskinporten and Entra ID from. Empty otherwise.')
+output BROKER_OUTBOUND_IP string = network.?outputs.outboundIp ?? ''

@@ -131,6 +131,23 @@ describe.runIf(cli.path)("infra/ compiled and linted by the Bicep CLI", () => {
     expect(undocumentedProperties).toEqual([]);
   });
 
+  it("compiles the network hardening option: off by default, VNet, endpoints and firewall switched by vnetEnabled", () => {
+    const template = real.template as unknown as {
+      parameters: Record<string, { defaultValue?: unknown }>;
+      resources: Record<string, { condition?: string; properties?: { parameters?: Record<string, { value?: unknown }> } }>;
+    };
+    expect(template.parameters.vnetEnabled?.defaultValue).toBe(false);
+    for (const module of ["network", "keyVaultEndpoint", "storageBlobEndpoint"]) {
+      expect(template.resources[module]?.condition, module).toBe("[parameters('vnetEnabled')]");
+    }
+    const passed = (module: string, name: string) => JSON.stringify(template.resources[module]?.properties?.parameters?.[name]?.value);
+    expect(passed("keyVault", "privateNetworkOnly")).toContain("parameters('vnetEnabled')");
+    expect(passed("storage", "privateNetworkOnly")).toContain("parameters('vnetEnabled')");
+    expect(passed("api", "virtualNetworkSubnetId")).toContain("appSubnetId");
+    expect(passed("keyVaultEndpoint", "groupId")).toBe('"vault"');
+    expect(passed("storageBlobEndpoint", "groupId")).toBe('"blob"');
+  });
+
   describe("main.parameters.json (what azd passes)", () => {
     const file = JSON.parse(readFileSync(join(infraDir, "main.parameters.json"), "utf8")) as {
       parameters: Record<string, { value: unknown }>;
