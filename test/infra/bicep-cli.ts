@@ -197,8 +197,15 @@ export function standInModule(source: string): string {
   return lines.join("\n") + "\n";
 }
 
-/** A temporary copy of infra/ with the Graph module replaced by its stand-in; `edit` may change files first. */
-export function infraCopy(edit?: (files: { read(path: string): string; write(path: string, text: string): void }) => void): {
+/**
+ * A temporary copy of infra/ with the Graph module replaced by its stand-in; `edit` may change files
+ * first. With `graphExtension` (a local extension .tgz) the real Graph module stays, and the copy's
+ * bicepconfig.json points the extension at that file instead of the registry.
+ */
+export function infraCopy(
+  edit?: (files: { read(path: string): string; write(path: string, text: string): void }) => void,
+  options: { graphExtension?: string } = {},
+): {
   dir: string;
   remove(): void;
 } {
@@ -208,7 +215,14 @@ export function infraCopy(edit?: (files: { read(path: string): string; write(pat
     read: (path: string) => readFileSync(join(dir, path), "utf8"),
     write: (path: string, text: string) => writeFileSync(join(dir, path), text),
   };
-  files.write(graphModule, standInModule(readFileSync(join(infraDir, graphModule), "utf8")));
+  if (options.graphExtension) {
+    const config = files.read("bicepconfig.json");
+    const pointed = config.replace(/("microsoftGraphV1":\s*)"[^"]*"/, `$1${JSON.stringify(resolve(options.graphExtension))}`);
+    if (pointed === config) throw new Error("bicepconfig.json: no microsoftGraphV1 extension to point at the local file");
+    files.write("bicepconfig.json", pointed);
+  } else {
+    files.write(graphModule, standInModule(readFileSync(join(infraDir, graphModule), "utf8")));
+  }
   edit?.(files);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
