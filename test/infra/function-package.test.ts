@@ -95,7 +95,7 @@ describe("the deployed function package", () => {
     expect([...new Set(external)].filter((path) => !builtin(path))).toEqual(["@azure/functions-core"]);
   });
 
-  it("does not load @azure/identity or MSAL when the worker imports the entry (only on the first token request)", () => {
+  it("loads neither the broker's runtime, the Key Vault SDKs nor @azure/identity when the worker imports the entry", () => {
     const outputs = metafile.outputs;
     const key = (file: string) => Object.keys(outputs).find((path) => path.endsWith(`/${file}`))!;
     const loadedAtImport = new Set<string>();
@@ -106,9 +106,12 @@ describe("the deployed function package", () => {
     };
     visit(key("functions.js"));
     const staticInputs = [...loadedAtImport].flatMap((path) => Object.keys(outputs[path]!.inputs));
-    expect(staticInputs.filter((input) => /node_modules\/@azure\/(identity|msal-)/.test(input))).toEqual([]);
+    expect(staticInputs.filter((input) => /node_modules\/@azure\/(identity|msal-|keyvault-)/.test(input) || input === "src/app/runtime.ts")).toEqual([]);
+    expect(staticInputs).toContain("functions/token.ts");
     const allInputs = Object.values(outputs).flatMap((output) => Object.keys(output.inputs));
-    expect(allInputs.some((input) => input.includes("node_modules/@azure/identity/"))).toBe(true);
+    for (const lazy of ["node_modules/@azure/identity/", "node_modules/@azure/keyvault-keys/", "src/app/runtime.ts"]) {
+      expect(allInputs.some((input) => input.includes(lazy)), lazy).toBe(true);
+    }
   });
 
   it("registers token, health and renew when Node 22 loads it as the Functions worker does", async () => {
