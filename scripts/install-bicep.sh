@@ -21,6 +21,11 @@ if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
   exit 1
 fi
 
+if [ -n "${BICEP_CLI:-}" ] && [ -x "$BICEP_CLI" ]; then
+  echo "install-bicep: using BICEP_CLI=$BICEP_CLI ($("$BICEP_CLI" --version))"
+  exit 0
+fi
+
 if [ -x "$link" ] && [ "$(cat "$cache/version" 2>/dev/null)" = "$version" ]; then
   echo "install-bicep: Bicep CLI $version already linked at $link"
   exit 0
@@ -31,6 +36,8 @@ if ! command -v dotnet >/dev/null 2>&1; then
   echo "  Install the .NET SDK (https://dot.net), or install Bicep another way and set BICEP_CLI=<path to bicep>." >&2
   exit 1
 fi
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # Download only: PackageDownload fetches the package without resolving it for a build.
 mkdir -p "$cache/restore"
