@@ -1,14 +1,15 @@
 /**
  * Figure 4: cold start and deployed size. Each measurement is a fresh Node process importing an
- * app's entry (see import-timer.ts): the broker's built function files, the same bundled into one
- * file by esbuild, and a bare @azure/functions app with one HTTP function. Runs alternate so that
- * machine noise hits all three alike; medians are reported.
+ * app's entry (see import-timer.ts): the package azd deploys (dist/package, built here into a temp
+ * folder by the same scripts/build-function-package.js that `npm run build` runs, entered through its
+ * package.json `main` as the worker does), the unbundled dist/functions that shipped before, and a
+ * bare @azure/functions app with one HTTP function. Runs alternate so that machine noise hits all
+ * three alike; medians are reported.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { build, type Plugin } from "esbuild";
 import { median } from "./renewal.js";
 
 const PROJECT = resolve(import.meta.dirname, "../..");
@@ -23,41 +24,36 @@ export interface StartFigures {
 
 export interface ColdStartFigures {
   runs: number;
-  broker: StartFigures;
-  bundled: StartFigures;
-  /**
-   * What-if: the bundle with @azure/identity (and MSAL under it) replaced by an empty stub, i.e.
-   * what a credential without @azure/identity would leave. Not a deployable build.
-   */
-  bundledWithoutIdentity: StartFigures;
+  /** The deployed package: dist/package's `main`. */
+  shipped: StartFigures;
+  /** dist/functions/*.js with node_modules, as deployed before the bundle. */
+  unbundled: StartFigures;
   bare: StartFigures;
+  /** Every file of the deployed package, bytes, and how many files. */
+  shippedBytes: number;
+  shippedFiles: number;
   /** Compiled dist/functions + dist/src (JS and source maps), bytes. */
   distBytes: number;
   /** node_modules of the production dependency tree (package-lock.json, dev packages left out), bytes. */
   productionModulesBytes: number;
   productionPackages: number;
-  /** The esbuild bundle: everything the functions need in one file, bytes. */
-  bundleBytes: number;
-  bundleWithoutIdentityBytes: number;
 }
 
 export async function benchColdStart(options: { runs: number }): Promise<ColdStartFigures> {
-  const entries = readdirSync(join(DIST, "functions"))
+  const unbundled = readdirSync(join(DIST, "functions"))
     .filter((name) => name.endsWith(".js"))
     .map((name) => join(DIST, "functions", name));
   const bareApp = join(DIST, "bench", "bare-function-app.js");
-  const folder = mkdtempSync(join(tmpdir(), "broker-bundle-"));
+  const folder = mkdtempSync(join(tmpdir(), "broker-package-"));
   try {
-    const bundle = join(folder, "functions.mjs");
-    await bundleFunctions(entries, bundle);
-    const bundleWithoutIdentity = join(folder, "functions-without-identity.mjs");
-    await bundleFunctions(entries, bundleWithoutIdentity, { stubIdentity: true });
+    execFileSync(process.execPath, [join(PROJECT, "scripts", "build-function-package.js"), "--outdir", folder], { stdio: "ignore" });
+    const manifest = JSON.parse(readFileSync(join(folder, "package.json"), "utf8")) as { main: string };
+    const shipped = join(folder, manifest.main);
 
-    const samples = { broker: [] as StartFigures[], bundled: [] as StartFigures[], withoutIdentity: [] as StartFigures[], bare: [] as StartFigures[] };
+    const samples = { shipped: [] as StartFigures[], unbundled: [] as StartFigures[], bare: [] as StartFigures[] };
     for (let i = 0; i < options.runs; i++) {
-      samples.broker.push(timeImport(entries));
-      samples.bundled.push(timeImport([bundle]));
-      samples.withoutIdentity.push(timeImport([bundleWithoutIdentity]));
+      samples.shipped.push(timeImport([shipped]));
+      samples.unbundled.push(timeImport(unbundled));
       samples.bare.push(timeImport([bareApp]));
     }
     const summary = (list: StartFigures[]): StartFigures => ({
@@ -67,15 +63,14 @@ export async function benchColdStart(options: { runs: number }): Promise<ColdSta
     const production = productionModules();
     return {
       runs: options.runs,
-      broker: summary(samples.broker),
-      bundled: summary(samples.bundled),
-      bundledWithoutIdentity: summary(samples.withoutIdentity),
+      shipped: summary(samples.shipped),
+      unbundled: summary(samples.unbundled),
       bare: summary(samples.bare),
+      shippedBytes: folderBytes(folder),
+      shippedFiles: readdirSync(folder, { recursive: true }).length,
       distBytes: folderBytes(join(DIST, "functions")) + folderBytes(join(DIST, "src")),
       productionModulesBytes: production.bytes,
       productionPackages: production.packages,
-      bundleBytes: statSync(bundle).size,
-      bundleWithoutIdentityBytes: statSync(bundleWithoutIdentity).size,
     };
   } finally {
     rmSync(folder, { recursive: true, force: true });
@@ -90,45 +85,6 @@ function timeImport(modules: string[]): StartFigures {
   });
   return JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as StartFigures;
 }
-
-/**
- * One ESM file with every dependency inlined. The CommonJS packages inside call require() for
- * Node built-ins, which an ES module lacks: the banner provides one. `@azure/functions-core` is
- * the worker's own module and stays external.
- */
-async function bundleFunctions(entries: string[], outfile: string, options: { stubIdentity?: boolean } = {}): Promise<void> {
-  const stdin = entries.map((entry) => `import ${JSON.stringify(entry)};`).join("\n");
-  const entry = join(tmpdir(), `broker-bundle-entry-${process.pid}.mjs`);
-  writeFileSync(entry, stdin);
-  try {
-    await build({
-      entryPoints: [entry],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node22",
-      minify: true,
-      outfile,
-      external: ["@azure/functions-core"],
-      banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
-      logLevel: "error",
-      plugins: options.stubIdentity ? [identityStub] : [],
-    });
-  } finally {
-    rmSync(entry, { force: true });
-  }
-}
-
-const identityStub: Plugin = {
-  name: "identity-stub",
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^@azure\/identity$/ }, () => ({ path: "identity-stub", namespace: "identity-stub" }));
-    pluginBuild.onLoad({ filter: /.*/, namespace: "identity-stub" }, () => ({
-      contents: "export class DefaultAzureCredential {} export class ManagedIdentityCredential {}",
-      loader: "js",
-    }));
-  },
-};
 
 /** The packages `npm install --omit=dev` would install, from the lock file, and their size here. */
 function productionModules(): { bytes: number; packages: number } {

@@ -1,17 +1,18 @@
 import type { HttpResponseInit } from "@azure/functions";
-import { getRuntime, type Runtime } from "../src/app/runtime.js";
+import type { Runtime } from "../src/app/runtime.js";
+import { loadRuntime } from "../src/app/load-runtime.js";
 import { BrokerError } from "../src/errors.js";
 import { errorResult, type HttpResult } from "../src/http/responses.js";
 import { jsonLogger } from "../src/logging.js";
 
 /**
- * Runs an HTTP handler with the process runtime and maps its result. A broken configuration is an
+ * Runs an HTTP handler with the process runtime (loaded on first use) and maps its result. A broken configuration is an
  * operator problem: it is logged in full and the caller is told only that.
  */
 export async function withRuntime(handle: (runtime: Runtime) => Promise<HttpResult>): Promise<HttpResponseInit> {
   let runtime: Runtime;
   try {
-    runtime = getRuntime();
+    runtime = await loadRuntime();
   } catch (error) {
     jsonLogger().log("error", "runtime-unavailable", {
       code: error instanceof BrokerError ? error.code : "ERR_UNEXPECTED",

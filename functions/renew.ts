@@ -1,10 +1,10 @@
 import functions, { type InvocationContext, type Timer } from "@azure/functions";
-import { getRuntime } from "../src/app/runtime.js";
+import { loadRuntime } from "../src/app/load-runtime.js";
 import type { RenewalOutcome } from "../src/renewal/profile-tokens.js";
 
 /** Runs the renewal policy for every profile; per-profile outcomes are logged by the broker too. */
 export async function renewHandler(timer: Timer, context: InvocationContext): Promise<RenewalOutcome[]> {
-  const runtime = getRuntime(); // a config error fails the invocation, which is what an operator should see
+  const runtime = await loadRuntime(); // a config error fails the invocation, which is what an operator should see
   const outcomes = await runtime.broker.renewAll("timer", scheduleOf(timer));
   runtime.logger.log(outcomes.some((o) => o.outcome === "failed") ? "warn" : "info", "renewal-tick", {
     invocationId: context.invocationId,

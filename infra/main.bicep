@@ -27,6 +27,7 @@ param principalId string = deployer().objectId
   'ServicePrincipal'
   'Group'
 ])
+@description('Kind of principal principalId is (azd sets AZURE_PRINCIPAL_TYPE; a pipeline is ServicePrincipal).')
 param principalType string = 'User'
 
 @description('Give principalId Key Vault Certificates Officer on the signing certificates and Key Vault Reader on the vault.')
@@ -48,6 +49,7 @@ param signingCertificateVersion string = ''
 @description('A plain Key Vault key instead of a certificate (needs signingKid). Empty: sign with signingCertificateName.')
 param signingKeyName string = ''
 
+@description('Pin one version of signingKeyName (32 hex characters). Empty: the latest version.')
 param signingKeyVersion string = ''
 
 @description('kid of the key registered on the Maskinporten client. Empty: grants carry the certificate (x5c).')
@@ -58,6 +60,7 @@ param signingKid string = ''
   'RS384'
   'RS512'
 ])
+@description('JWS algorithm of the grant signature.')
 param signingAlgorithm string = 'RS256'
 
 @description('Intermediate CA certificates (standard base64 DER, comma-separated) appended to x5c after the leaf.')
@@ -90,6 +93,12 @@ param brokerApiIdentifierUri string = ''
 
 @description('E-mail for alerts. Empty: alerts fire in Azure Monitor without notifying anyone.')
 param alertEmail string = ''
+
+@description('Network hardening: Key Vault and storage reachable only through private endpoints in a new VNet that the function app integrates with (outbound through a NAT gateway). See README.md "Network hardening".')
+param vnetEnabled bool = false
+
+@description('With vnetEnabled: public IPv4 addresses or CIDR ranges (comma-separated) the Key Vault firewall lets through, e.g. yours while you import the certificate. Empty: Key Vault public access off.')
+param keyVaultAllowedIpRanges string = ''
 
 @description('Token profiles (edit infra/profiles.json).')
 param profiles tokenProfile[] = loadJsonContent('profiles.json', '$.profiles')
@@ -124,6 +133,8 @@ var customerCallerAssignments = flatten(map(profileEntries, entry => map(entry.p
 // may write those only for listed customers (with "*", grant Secrets Officer yourself).
 var customerSecretNames = flatten(map(filter(profileEntries, entry => entry.profile.?storeCustomerTokens ?? false), entry =>
   map(filter(entry.profile.?customers ?? [], customer => customer != '*'), customer => 'maskinporten-${entry.profile.name}-${customer}')))
+
+var keyVaultAllowedIps = filter(map(split(keyVaultAllowedIpRanges, ','), range => trim(range)), range => !empty(range))
 
 var useSigningKey = !empty(signingKeyName)
 var signingCertificateNames = union(
@@ -235,6 +246,7 @@ module storage 'app/storage.bicep' = {
   params: {
     name: '${abbrs.storageStorageAccounts}${resourceToken}'
     deploymentContainerName: deploymentStorageContainerName
+    privateNetworkOnly: vnetEnabled
     location: location
     tags: tags
   }
@@ -247,6 +259,52 @@ module keyVault 'app/keyvault.bicep' = {
     name: '${abbrs.keyVaultVaults}${resourceToken}'
     sku: keyVaultSku
     workspaceId: monitoring.outputs.workspaceId
+    privateNetworkOnly: vnetEnabled
+    allowedIpRanges: keyVaultAllowedIps
+    location: location
+    tags: tags
+  }
+}
+
+module network 'app/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    natGatewayName: '${abbrs.networkNatGateways}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module keyVaultEndpoint 'app/private-endpoint.bicep' = if (vnetEnabled) {
+  name: 'keyvault-endpoint'
+  scope: rg
+  params: {
+    name: '${abbrs.networkPrivateEndpoints}kv-${resourceToken}'
+    targetResourceId: keyVault.outputs.id
+    groupId: 'vault'
+    // privatelink.vaultcore.azure.net in the public cloud, its counterpart elsewhere.
+    dnsZoneName: 'privatelink${replace(environment().suffixes.keyvaultDns, '.vault.', '.vaultcore.')}'
+    subnetId: network.?outputs.privateEndpointSubnetId ?? ''
+    vnetId: network.?outputs.id ?? ''
+    location: location
+    tags: tags
+  }
+}
+
+// Blob only: the Functions host on Flex Consumption keeps timer leases, host keys and the deployment
+// package in blobs; this app uses no queue or table triggers.
+module storageBlobEndpoint 'app/private-endpoint.bicep' = if (vnetEnabled) {
+  name: 'storage-blob-endpoint'
+  scope: rg
+  params: {
+    name: '${abbrs.networkPrivateEndpoints}blob-${resourceToken}'
+    targetResourceId: storage.outputs.id
+    groupId: 'blob'
+    dnsZoneName: 'privatelink.blob.${environment().suffixes.storage}'
+    subnetId: network.?outputs.privateEndpointSubnetId ?? ''
+    vnetId: network.?outputs.id ?? ''
     location: location
     tags: tags
   }
@@ -299,10 +357,14 @@ module api 'app/api.bicep' = {
     deploymentStorageContainerName: deploymentStorageContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     brokerSettings: union(brokerSettings, profileSettings)
+    virtualNetworkSubnetId: network.?outputs.appSubnetId ?? ''
   }
-  // The host needs its storage and Key Vault rights from the first start.
+  // The host needs its storage and Key Vault rights, and with vnetEnabled the private endpoints,
+  // from the first start.
   dependsOn: [
     rbac
+    keyVaultEndpoint
+    storageBlobEndpoint
   ]
 }
 
@@ -331,3 +393,5 @@ output BROKER_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URL string = keyVault.outputs.vaultUri
 output SIGNING_CERTIFICATE_NAME string = signingCertificateName
+@description('With vnetEnabled: the static public IP the broker calls Maskinporten and Entra ID from. Empty otherwise.')
+output BROKER_OUTBOUND_IP string = network.?outputs.outboundIp ?? ''

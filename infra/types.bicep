@@ -19,6 +19,7 @@ type profileSigning = {
   @description('kid registered on the Maskinporten client; unset with a certificate means x5c.')
   kid: string?
 
+  @description('JWS algorithm of this profile\'s grants; default: the signingAlgorithm parameter.')
   algorithm: ('RS256' | 'RS384' | 'RS512')?
 
   @description('Intermediate CA certificates (standard base64 DER, comma-separated) appended to x5c.')
@@ -48,8 +49,10 @@ type tokenProfile = {
   @description('9-digit organisation number when a supplier acts for a consumer.')
   consumerOrg: string?
 
+  @description('Norwegian national identity number of the end user the token is for (rarely per profile).')
   pid: string?
 
+  @description('iss_onbehalfof claim: the client the token is used on behalf of.')
   issOnBehalfOf: string?
 
   @description('authorization_details objects, e.g. an Altinn system user.')
@@ -72,6 +75,7 @@ type tokenProfile = {
   @description('Entra app role a caller needs; default Token.<name>.')
   role: string?
 
+  @description('Signing source for this profile; default: the app-wide signing parameters.')
   signing: profileSigning?
 
   @description('Object ids of service principals / managed identities given this profile\'s app role.')

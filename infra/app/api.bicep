@@ -19,6 +19,8 @@ param brokerSettings object
 ])
 param instanceMemoryMB int = 2048
 param maximumInstanceCount int = 40
+@description('Subnet (delegated to Microsoft.App/environments) for VNet integration: outbound traffic then goes through the VNet. Empty: no VNet.')
+param virtualNetworkSubnetId string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -56,7 +58,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // The HTTP API stays public (callers prove who they are with Entra ID tokens), and so does the
+    // deployment endpoint azd publishes to.
     publicNetworkAccess: 'Enabled'
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'

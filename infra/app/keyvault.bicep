@@ -7,6 +7,10 @@ param name string
 ])
 param sku string = 'standard'
 param workspaceId string
+@description('Network hardening (main.bicep vnetEnabled): reachable through its private endpoint only; the firewall denies the internet except allowedIpRanges.')
+param privateNetworkOnly bool = false
+@description('Public IPv4 addresses or CIDR ranges the firewall lets through while privateNetworkOnly, e.g. the deployer importing the certificate. Empty: none, and public network access is off.')
+param allowedIpRanges string[] = []
 param location string
 param tags object = {}
 
@@ -27,10 +31,14 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false
-    publicNetworkAccess: 'Enabled'
+    // With allowed IP ranges the public endpoint stays on, behind a firewall that lets only them through.
+    publicNetworkAccess: privateNetworkOnly && empty(allowedIpRanges) ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
+      defaultAction: privateNetworkOnly ? 'Deny' : 'Allow'
+      bypass: privateNetworkOnly ? 'None' : 'AzureServices'
+      ipRules: [for range in (privateNetworkOnly ? allowedIpRanges : []): {
+        value: range
+      }]
     }
   }
 }
@@ -50,5 +58,6 @@ resource vaultAudit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' =
   }
 }
 
+output id string = vault.id
 output name string = vault.name
 output vaultUri string = vault.properties.vaultUri

@@ -2,6 +2,8 @@
 // access is off, so no connection string or account key exists anywhere in the deployment.
 param name string
 param deploymentContainerName string
+@description('Network hardening (main.bicep vnetEnabled): reachable through its private endpoint only.')
+param privateNetworkOnly bool = false
 param location string
 param tags object = {}
 
@@ -20,10 +22,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     dnsEndpointType: 'Standard'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateNetworkOnly ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
+      defaultAction: privateNetworkOnly ? 'Deny' : 'Allow'
+      bypass: privateNetworkOnly ? 'None' : 'AzureServices'
     }
   }
 
@@ -39,4 +41,5 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+output id string = storage.id
 output name string = storage.name

@@ -3,11 +3,12 @@
  * verifier. Built lazily from app settings; the sandbox installs its own (stand-in TLS trust)
  * through setRuntimeFactory before the first request.
  */
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import { createCallerVerifier, type CallerVerifier } from "../auth/index.js";
 import { createBroker, type Broker, type BrokerOptions } from "../broker.js";
 import { parseBrokerConfig, type BrokerConfig, type Settings } from "../config/settings.js";
 import { jsonLogger, type Logger } from "../logging.js";
+import { lazyCredential, type LazyCredential } from "./lazy-credential.js";
 
 export interface Runtime {
   config: BrokerConfig;
@@ -25,14 +26,15 @@ export interface RuntimeOptions extends Omit<BrokerOptions, "config" | "credenti
 
 /**
  * Managed identity in Azure (user-assigned when AZURE_CLIENT_ID is set), the developer's own
- * identity (az login, VS Code, environment) elsewhere.
+ * identity (az login, VS Code, environment) elsewhere. @azure/identity loads on the first token request.
  */
-export function createAzureCredential(settings: Settings): TokenCredential {
+export function createAzureCredential(settings: Settings): LazyCredential {
   const inAzure = Boolean(settings.IDENTITY_ENDPOINT || settings.MSI_ENDPOINT || settings.WEBSITE_INSTANCE_ID);
-  if (inAzure) {
-    return settings.AZURE_CLIENT_ID ? new ManagedIdentityCredential({ clientId: settings.AZURE_CLIENT_ID }) : new ManagedIdentityCredential();
-  }
-  return new DefaultAzureCredential();
+  const clientId = settings.AZURE_CLIENT_ID;
+  return lazyCredential(({ DefaultAzureCredential, ManagedIdentityCredential }) => {
+    if (!inAzure) return new DefaultAzureCredential();
+    return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+  });
 }
 
 export function createRuntime(options: RuntimeOptions): Runtime {

@@ -302,8 +302,9 @@ describe("infra contract: everything at once", () => {
 describe("CI workflow for users' repositories", () => {
   it("runs every command .ci/run runs, on Node 22 with Java 17", () => {
     const ciRun = stripComments(read(".ci/run").replace(/^#.*$/gm, ""));
-    const commands = ciRun.split("\n").map((line) => line.trim()).filter((line) => /^npm\s/.test(line));
+    const commands = ciRun.split("\n").map((line) => line.trim()).filter((line) => /^(npm\s|scripts\/)/.test(line));
     expect(commands).toContain("npm test");
+    expect(commands).toContain("scripts/install-bicep.sh");
     const workflow = read(".github/workflows/ci.yml");
     for (const command of commands) expect(workflow).toMatch(new RegExp(`^\\s*- run: ${command}$`, "m"));
     expect(workflow).toMatch(/node-version: "22"/);

@@ -126,7 +126,7 @@ async function expectGrantSignedByTheCertificate(grant: string) {
 describe("system-assigned managed identity (no AZURE_CLIENT_ID)", () => {
   it("createAzureCredential builds a ManagedIdentityCredential that signs in Key Vault and stores a token", async () => {
     const credential = createAzureCredential(appServiceSettings());
-    expect(credential).toBeInstanceOf(ManagedIdentityCredential);
+    expect(await credential.load()).toBeInstanceOf(ManagedIdentityCredential);
     keyVault.resetCounters();
     const issuedBefore = entra.managedIdentityTokensIssuedFor(systemAssigned.clientId);
 
@@ -175,7 +175,7 @@ describe("user-assigned managed identity (AZURE_CLIENT_ID)", () => {
 
   it("createAzureCredential asks for the user-assigned identity's token and the adapters work with it", async () => {
     const credential = createAzureCredential(appServiceSettings({ AZURE_CLIENT_ID: userAssigned.clientId }));
-    expect(credential).toBeInstanceOf(ManagedIdentityCredential);
+    expect(await credential.load()).toBeInstanceOf(ManagedIdentityCredential);
     const systemIssued = entra.managedIdentityTokensIssuedFor(systemAssigned.clientId);
 
     const { grant, read, token } = await runKeyVaultAdapters(credential, "maskinporten-user");
