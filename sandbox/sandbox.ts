@@ -10,13 +10,14 @@ import { dirname } from "node:path";
 import functions, { type HttpResponseInit } from "@azure/functions";
 import { Cron } from "croner";
 import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
+import { parseBrokerConfig } from "../src/config/settings.js";
 import { jsonLogger, type Logger } from "../src/logging.js";
-import { createEntraAccessTokenCheck } from "./entra/access-token-check.js";
+import { createEntraBearerAuthenticator } from "./entra/access-token-check.js";
 import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
-import { entraClientCredential } from "./entra-client-credential.js";
 import { KEY_VAULT_RESOURCE, startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "./maskinporten/index.js";
-import { issueEnterpriseCertificate } from "./pki.js";
+import { issueEnterpriseCertificate, issueSandboxCa } from "./pki.js";
+import { assignKeyVaultRoles, keyVaultObjects, loadRbacRoles } from "./rbac-roles.js";
 
 export const SANDBOX_ORGANISATION = "991825827";
 const KEY_VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
@@ -34,6 +35,12 @@ export interface SandboxOptions {
   logger?: Logger;
   /** App settings to add or replace (e.g. RENEW_BEFORE_EXPIRY_RATIO in tests). */
   settingsOverrides?: Record<string, string>;
+  /**
+   * Another Maskinporten-compatible server for the broker (`SANDBOX_MASKINPORTEN_ISSUER`): its
+   * issuer URL, https or loopback http; metadata is discovered from it as in production. The
+   * local Maskinporten stand-in still runs, unused by the broker.
+   */
+  maskinportenIssuer?: string;
 }
 
 export interface SandboxProfile {
@@ -41,12 +48,16 @@ export interface SandboxProfile {
   role: string;
   secretName: string;
   scopes: string[];
+  /** The Maskinporten client id the broker's grants name (`iss`). */
+  clientId: string;
 }
 
 export interface SandboxEnv {
   brokerUrl: string;
   keyVaultUrl: string;
-  /** PEM to trust for the Key Vault stand-in's TLS (clients: tlsOptions.ca). */
+  /** The sandbox CA: trust it for Key Vault's and Entra's TLS (JS: tlsOptions.ca). */
+  caPem: string;
+  /** The same CA PEM (kept for clients written against earlier sandboxes). */
   keyVaultCaPem: string;
   maskinportenIssuer: string;
   entraIssuer: string;
@@ -58,10 +69,12 @@ export interface SandboxEnv {
   audienceUri: string;
   tenantId: string;
   profiles: SandboxProfile[];
-  /** A client-credentials caller holding every profile's role. */
+  /** A client-credentials caller holding every profile's role, and Key Vault Secrets User on each token secret. */
   caller: { clientId: string; clientSecret: string; scope: string };
-  /** The app settings the broker runs with. */
+  /** The app settings the broker runs with (its client secret left out). */
   settings: Record<string, string>;
+  /** The sandbox enterprise certificate (PEM), for a Maskinporten server of your own to trust the broker's grants. */
+  signingCertificatePem: string;
 }
 
 export interface Sandbox {
@@ -83,17 +96,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const logger = options.logger ?? jsonLogger();
   const pki = issueEnterpriseCertificate({ organisationNumber: SANDBOX_ORGANISATION, organisation: "Sandbox Rederi AS" });
 
-  const entra = await startEntraStandIn();
+  // One CA for both HTTPS stand-ins, so clients trust the sandbox with one PEM.
+  const ca = issueSandboxCa();
+  const entra = await startEntraStandIn({ ca });
   entra.registerResource({ appId: KEY_VAULT_APP_ID, identifierUris: [KEY_VAULT_RESOURCE] });
-  const brokerIdentity = { clientId: "sandbox-broker-identity", clientSecret: randomSecret() };
-  entra.registerClient(brokerIdentity);
+  const brokerIdentity = { clientId: crypto.randomUUID(), clientSecret: randomSecret() };
+  const brokerPrincipal = entra.registerClient(brokerIdentity);
   const caller = { clientId: "sandbox-caller", clientSecret: randomSecret() };
-  entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
+  const callerPrincipal = entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
 
-  // Like a real vault, only Entra tokens for Key Vault from the sandbox tenant get in.
+  // Like a real vault with Azure RBAC: only Entra tokens for Key Vault from the sandbox tenant get
+  // in, and each principal may do exactly what its role assignments cover.
   const keyVault = await startKeyVaultStandIn({
     tenantId: entra.tenantId,
-    acceptToken: createEntraAccessTokenCheck(entra, { audiences: [KEY_VAULT_RESOURCE, KEY_VAULT_APP_ID] }),
+    ca,
+    enforceRbac: true,
+    authenticate: createEntraBearerAuthenticator(entra, { audiences: [KEY_VAULT_RESOURCE, KEY_VAULT_APP_ID] }),
   });
   await keyVault.importCertificate("virksomhetssertifikat", {
     privateKey: pki.leaf.privateKey,
@@ -114,7 +132,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const settings: Record<string, string> = {
     KEY_VAULT_URL: keyVault.url,
-    MASKINPORTEN_ENVIRONMENT: maskinporten.issuer,
+    MASKINPORTEN_ENVIRONMENT: options.maskinportenIssuer ?? maskinporten.issuer,
     TOKEN_PROFILES: PROFILES.map((p) => p.name).join(","),
     SIGNING_CERTIFICATE_NAME: "virksomhetssertifikat",
     SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
@@ -122,6 +140,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     CALLER_TENANT_ID: entra.tenantId,
     CALLER_AUDIENCES: [entra.audience, ...entra.audienceUris].join(","),
     CALLER_AUTHORITY_HOST: entra.authorityHost,
+    // The broker's identity: a service principal, through the production credential code path.
+    AZURE_TENANT_ID: entra.tenantId,
+    AZURE_CLIENT_ID: brokerIdentity.clientId,
+    AZURE_CLIENT_SECRET: brokerIdentity.clientSecret,
+    AZURE_AUTHORITY_HOST: entra.authorityHost,
     ...options.settingsOverrides,
   };
   for (const profile of PROFILES) {
@@ -131,14 +154,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if ("resource" in profile) settings[`${prefix}RESOURCE`] = profile.resource;
   }
 
-  const credential = entraClientCredential({ tokenUrl: entra.tokenUrl, ...brokerIdentity });
+  // Exactly the Key Vault roles infra/ grants (infra/rbac-roles.json), on the objects this configuration names.
+  const rbacRoles = loadRbacRoles();
+  const objects = keyVaultObjects(parseBrokerConfig(settings));
+  assignKeyVaultRoles(keyVault, rbacRoles, "broker", brokerPrincipal.objectId, objects);
+  assignKeyVaultRoles(keyVault, rbacRoles, "tokenReader", callerPrincipal.objectId, objects);
+
   setRuntimeFactory(() =>
     createRuntime({
       settings,
-      credential,
       logger,
-      // Test-only trust of the stand-in: its own CA, and a challenge resource that is not *.vault.azure.net.
-      keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: keyVault.caPem } },
+      // The test-only options, nothing else: trust of the sandbox CA, no instance discovery for
+      // an authority Microsoft does not know, a challenge resource that is not *.vault.azure.net.
+      credentialOptions: { tlsOptions: { ca: ca.certificatePem }, disableInstanceDiscovery: true },
+      callerKeySetFetch: entra.fetch,
+      keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: ca.certificatePem } },
     }),
   );
   const handlers = await importFunctionHandlers();
@@ -171,8 +201,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const env: SandboxEnv = {
     brokerUrl,
     keyVaultUrl: keyVault.url,
-    keyVaultCaPem: keyVault.caPem,
-    maskinportenIssuer: maskinporten.issuer,
+    caPem: ca.certificatePem,
+    keyVaultCaPem: ca.certificatePem,
+    maskinportenIssuer: settings.MASKINPORTEN_ENVIRONMENT!,
     entraIssuer: entra.issuer,
     entraAuthorityHost: entra.authorityHost,
     entraTokenUrl: entra.tokenUrl,
@@ -180,9 +211,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     audience: entra.audience,
     audienceUri: entra.audienceUris[0] ?? `api://${entra.audience}`,
     tenantId: entra.tenantId,
-    profiles: PROFILES.map((p) => ({ name: p.name, role: `Token.${p.name}`, secretName: `maskinporten-${p.name}`, scopes: [...p.scopes] })),
+    profiles: PROFILES.map((p) => ({
+      name: p.name,
+      role: `Token.${p.name}`,
+      secretName: `maskinporten-${p.name}`,
+      scopes: [...p.scopes],
+      clientId: p.clientId,
+    })),
     caller: { ...caller, scope: `${entra.audienceUris[0] ?? entra.audience}/.default` },
-    settings,
+    settings: Object.fromEntries(Object.entries(settings).filter(([name]) => name !== "AZURE_CLIENT_SECRET")),
+    signingCertificatePem: pki.leaf.certificatePem,
   };
   if (options.envFile) {
     await mkdir(dirname(options.envFile), { recursive: true });
