@@ -52,6 +52,7 @@ function newRuntime(secretName = `token-${++secretCounter}`): Runtime {
       CALLER_AUTHORITY_HOST: entra.authorityHost,
     },
     credential: staticCredential(),
+    callerKeySetFetch: entra.fetch,
     keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
     logger,
     now: () => nowMs,
