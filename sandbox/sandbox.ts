@@ -17,7 +17,7 @@ import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
 import { KEY_VAULT_RESOURCE, startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "./maskinporten/index.js";
 import { issueEnterpriseCertificate, issueSandboxCa } from "./pki.js";
-import { assignKeyVaultRoles, keyVaultObjects, loadRbacRoles } from "./rbac-roles.js";
+import { assignKeyVaultRoles, keyVaultObjects, loadRbacRoles, type RbacRoles } from "./rbac-roles.js";
 
 export const SANDBOX_ORGANISATION = "991825827";
 const KEY_VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
@@ -41,6 +41,8 @@ export interface SandboxOptions {
    * local Maskinporten stand-in still runs, unused by the broker.
    */
   maskinportenIssuer?: string;
+  /** Test hook: the role list instead of infra/rbac-roles.json (to show a missing role fails here). */
+  rbacRoles?: RbacRoles;
 }
 
 export interface SandboxProfile {
@@ -155,7 +157,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
 
   // Exactly the Key Vault roles infra/ grants (infra/rbac-roles.json), on the objects this configuration names.
-  const rbacRoles = loadRbacRoles();
+  const rbacRoles = options.rbacRoles ?? loadRbacRoles();
   const objects = keyVaultObjects(parseBrokerConfig(settings));
   assignKeyVaultRoles(keyVault, rbacRoles, "broker", brokerPrincipal.objectId, objects);
   assignKeyVaultRoles(keyVault, rbacRoles, "tokenReader", callerPrincipal.objectId, objects);
