@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import functions, { type HttpResponseInit } from "@azure/functions";
 import { Cron } from "croner";
 import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
@@ -29,7 +29,7 @@ export interface SandboxOptions {
   renewSchedule?: string;
   /** Lifetime of tokens the Maskinporten stand-in issues. Default 120 s, Maskinporten's own default. */
   tokenLifetimeSeconds?: number;
-  /** Where to write env.json; undefined writes nothing. */
+  /** Where to write env.json (and ca.pem beside it); undefined writes nothing. */
   envFile?: string;
   /** Broker log sink. Default: JSON lines on stdout. */
   logger?: Logger;
@@ -227,6 +227,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   if (options.envFile) {
     await mkdir(dirname(options.envFile), { recursive: true });
     await writeFile(options.envFile, JSON.stringify(env, null, 2) + "\n", { mode: 0o600 });
+    // The CA alone too, for tools that take a file (curl --cacert, REQUESTS_CA_BUNDLE, SSL_CERT_FILE).
+    await writeFile(join(dirname(options.envFile), "ca.pem"), env.caPem);
   }
 
   return {
