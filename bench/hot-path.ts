@@ -69,7 +69,7 @@ export async function benchHotPath(options: { iterations: number; uniqueTokens: 
       micros: await timeAsync(options.uniqueTokens, () => runtime.verifier!.verify(fresh[k++]!)),
     });
     // The floor under that: one RSA-2048 PKCS#1 v1.5 verification with node:crypto, nothing else.
-    const jwks = (await (await fetch(`${sandbox.env.entraAuthorityHost}/${sandbox.env.tenantId}/discovery/v2.0/keys`)).json()) as {
+    const jwks = (await (await sandbox.entra.fetch(`${sandbox.env.entraAuthorityHost}/${sandbox.env.tenantId}/discovery/v2.0/keys`)).json()) as {
       keys: Record<string, unknown>[];
     };
     const jwk = jwks.keys.find((key) => key["kid"] === sandbox.entra.currentKid) ?? jwks.keys[0]!;

@@ -5,8 +5,9 @@ import { startSandbox } from "./sandbox.js";
 
 const envFile = ".sandbox/env.json";
 const port = process.env.PORT ? Number(process.env.PORT) : 7071;
+const maskinportenIssuer = checkedIssuer(process.env.SANDBOX_MASKINPORTEN_ISSUER);
 
-const sandbox = await startSandbox({ port, envFile });
+const sandbox = await startSandbox({ port, envFile, ...(maskinportenIssuer ? { maskinportenIssuer } : {}) });
 const { env } = sandbox;
 const profile = env.profiles[0]!;
 const altinnProfiles = env.profiles.filter((p) => p.altinnExchange).map((p) => p.name);
@@ -18,14 +19,14 @@ maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten, Entra 
 
   broker        ${env.brokerUrl}/api/token/{profile}   profiles: ${env.profiles.map((p) => `${p.name} (role ${p.role})`).join(", ")}
   key vault     ${env.keyVaultUrl}   secrets: ${env.profiles.map((p) => p.secretName).join(", ")}
-  maskinporten  ${env.maskinportenIssuer}
+  maskinporten  ${env.maskinportenIssuer}${maskinportenIssuer ? "   (SANDBOX_MASKINPORTEN_ISSUER: register the client ids and signingCertificatePem from env.json there)" : ""}
   entra id      ${env.entraIssuer}
   altinn        ${env.altinnExchangeUrl}   serves Altinn 3 tokens to profile${altinnProfiles.length === 1 ? "" : "s"} ${altinnProfiles.join(", ")}; their keys: ${env.altinnJwksUrl}
-  details       ${envFile}
+  details       ${envFile}, and .sandbox/ca.pem: the sandbox CA that Key Vault's and Entra's TLS chain to
 
 Try it (a caller token from the Entra stand-in, then the Maskinporten token from the broker):
 
-  CALLER_TOKEN=$(curl -s ${env.entraTokenUrl} -d grant_type=client_credentials \\
+  CALLER_TOKEN=$(curl -s --cacert .sandbox/ca.pem ${env.entraTokenUrl} -d grant_type=client_credentials \\
       -d client_id=${env.caller.clientId} -d client_secret=${env.caller.clientSecret} \\
       -d scope=${env.caller.scope} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
   curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${profile.name}
@@ -50,4 +51,24 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
       },
     );
   });
+}
+
+/** SANDBOX_MASKINPORTEN_ISSUER: an issuer URL, https or plain http on loopback only; anything else stops here. */
+function checkedIssuer(value: string | undefined): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  const loopback = url !== undefined && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  if (url === undefined || !(url.protocol === "https:" || (url.protocol === "http:" && loopback))) {
+    process.stderr.write(
+      "SANDBOX_MASKINPORTEN_ISSUER must be the issuer URL of a Maskinporten-compatible server, https or http on 127.0.0.1/localhost " +
+        "(e.g. http://127.0.0.1:8080/); its metadata is read from <issuer>.well-known/oauth-authorization-server.\n",
+    );
+    process.exit(2);
+  }
+  return value;
 }

@@ -99,6 +99,37 @@ export function issueLoopbackTlsCertificate(): IssuedCertificate {
 }
 
 /**
+ * The sandbox's own certificate authority: one root that issues the TLS certificates of the HTTPS
+ * stand-ins (Key Vault, Entra ID), so a client trusts all of them with one PEM (`caPem`).
+ */
+export function issueSandboxCa(): IssuedCertificate {
+  return issueCertificate({ commonName: "Maskinporten Broker Sandbox TLS CA", organisation: "Sandbox", isCa: true });
+}
+
+/** A TLS server certificate for 127.0.0.1 / localhost issued by `ca`. */
+export function issueLoopbackServerCertificate(ca: IssuedCertificate, commonName = "localhost"): IssuedCertificate {
+  return issueCertificate({ commonName, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], issuer: ca });
+}
+
+/** What an HTTPS stand-in serves with: its key and certificate, and the CA PEM clients trust. */
+export interface StandInTls {
+  key: string;
+  cert: string;
+  caPem: string;
+}
+
+/** TLS material for one stand-in: issued by `ca` when given, else by a CA of its own. */
+export function standInTls(ca?: IssuedCertificate, commonName?: string): StandInTls {
+  const authority = ca ?? issueSandboxCa();
+  const server = issueLoopbackServerCertificate(authority, commonName);
+  return {
+    key: server.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    cert: server.certificatePem,
+    caPem: authority.certificatePem,
+  };
+}
+
+/**
  * A test "virksomhetssertifikat": an intermediate-CA-issued leaf with the organisation number in
  * the subject, plus the CA chain, as Buypass and Commfides issue them.
  */

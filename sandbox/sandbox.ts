@@ -6,18 +6,19 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import functions, { type HttpResponseInit } from "@azure/functions";
 import { Cron } from "croner";
 import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
+import { parseBrokerConfig } from "../src/config/settings.js";
 import { jsonLogger, type Logger } from "../src/logging.js";
 import { startAltinnStandIn, type AltinnStandIn } from "./altinn/standin.js";
-import { createEntraAccessTokenCheck } from "./entra/access-token-check.js";
+import { createEntraBearerAuthenticator } from "./entra/access-token-check.js";
 import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
-import { entraClientCredential } from "./entra-client-credential.js";
 import { KEY_VAULT_RESOURCE, startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "./maskinporten/index.js";
-import { issueEnterpriseCertificate } from "./pki.js";
+import { issueEnterpriseCertificate, issueSandboxCa } from "./pki.js";
+import { assignKeyVaultRoles, keyVaultObjects, loadRbacRoles, type RbacRoles } from "./rbac-roles.js";
 import { CUSTOMER_PROFILES, customerRegistration, customerSettings, type SandboxCustomer } from "./customers.js";
 
 export const SANDBOX_ORGANISATION = "991825827";
@@ -32,7 +33,7 @@ export interface SandboxOptions {
   tokenLifetimeSeconds?: number;
   /** Lifetime of Altinn tokens the Altinn exchange stand-in issues. Default 1800 s, Altinn's own. */
   altinnTokenLifetimeSeconds?: number;
-  /** Where to write env.json; undefined writes nothing. */
+  /** Where to write env.json (and ca.pem beside it); undefined writes nothing. */
   envFile?: string;
   /** Broker log sink. Default: JSON lines on stdout. */
   logger?: Logger;
@@ -40,6 +41,14 @@ export interface SandboxOptions {
   minServeRemainingMs?: number;
   /** App settings to add or replace (e.g. RENEW_BEFORE_EXPIRY_RATIO in tests). */
   settingsOverrides?: Record<string, string>;
+  /**
+   * Another Maskinporten-compatible server for the broker (`SANDBOX_MASKINPORTEN_ISSUER`): its
+   * issuer URL, https or loopback http; metadata is discovered from it as in production. The
+   * local Maskinporten stand-in still runs, unused by the broker.
+   */
+  maskinportenIssuer?: string;
+  /** Test hook: the role list instead of infra/rbac-roles.json (to show a missing role fails here). */
+  rbacRoles?: RbacRoles;
 }
 
 export interface SandboxProfile {
@@ -53,12 +62,16 @@ export interface SandboxProfile {
   customers?: SandboxCustomer[];
   /** Customers the profile allows but Maskinporten refuses (no delegation / no system user): 403. */
   refusedCustomers?: string[];
+  /** The Maskinporten client id the broker's grants name (`iss`). */
+  clientId: string;
 }
 
 export interface SandboxEnv {
   brokerUrl: string;
   keyVaultUrl: string;
-  /** PEM to trust for the Key Vault stand-in's TLS (clients: tlsOptions.ca). */
+  /** The sandbox CA: trust it for Key Vault's and Entra's TLS (JS: tlsOptions.ca). */
+  caPem: string;
+  /** The same CA PEM (kept for clients written against earlier sandboxes). */
   keyVaultCaPem: string;
   maskinportenIssuer: string;
   entraIssuer: string;
@@ -75,10 +88,18 @@ export interface SandboxEnv {
   altinnJwksUrl: string;
   altinnOpenIdConfigurationUrl: string;
   profiles: SandboxProfile[];
-  /** A client-credentials caller holding every profile's role. */
+  /** A client-credentials caller holding every profile's role, and Key Vault Secrets User on each token secret. */
   caller: { clientId: string; clientSecret: string; scope: string };
-  /** The app settings the broker runs with. */
+  /** The app settings the broker runs with (its client secret left out). */
   settings: Record<string, string>;
+  /** The sandbox enterprise certificate (PEM), for a Maskinporten server of your own to trust the broker's grants. */
+  signingCertificatePem: string;
+  /**
+   * The root CA that issued it (PEM; the grant's x5c carries the intermediate): for a server that
+   * accepts any enterprise certificate chaining to a trusted CA instead of one registered on the
+   * client. A client locked to a certificate must send kid (Digdir), which the sandbox's profiles do not.
+   */
+  signingRootCaPem: string;
 }
 
 export interface Sandbox {
@@ -104,17 +125,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const logger = options.logger ?? jsonLogger();
   const pki = issueEnterpriseCertificate({ organisationNumber: SANDBOX_ORGANISATION, organisation: "Sandbox Rederi AS" });
 
-  const entra = await startEntraStandIn();
+  // One CA for both HTTPS stand-ins, so clients trust the sandbox with one PEM.
+  const ca = issueSandboxCa();
+  const entra = await startEntraStandIn({ ca });
   entra.registerResource({ appId: KEY_VAULT_APP_ID, identifierUris: [KEY_VAULT_RESOURCE] });
-  const brokerIdentity = { clientId: "sandbox-broker-identity", clientSecret: randomSecret() };
-  entra.registerClient(brokerIdentity);
+  const brokerIdentity = { clientId: crypto.randomUUID(), clientSecret: randomSecret() };
+  const brokerPrincipal = entra.registerClient(brokerIdentity);
   const caller = { clientId: "sandbox-caller", clientSecret: randomSecret() };
-  entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
+  const callerPrincipal = entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
 
-  // Like a real vault, only Entra tokens for Key Vault from the sandbox tenant get in.
+  // Like a real vault with Azure RBAC: only Entra tokens for Key Vault from the sandbox tenant get
+  // in, and each principal may do exactly what its role assignments cover.
   const keyVault = await startKeyVaultStandIn({
     tenantId: entra.tenantId,
-    acceptToken: createEntraAccessTokenCheck(entra, { audiences: [KEY_VAULT_RESOURCE, KEY_VAULT_APP_ID] }),
+    ca,
+    enforceRbac: true,
+    authenticate: createEntraBearerAuthenticator(entra, { audiences: [KEY_VAULT_RESOURCE, KEY_VAULT_APP_ID] }),
   });
   await keyVault.importCertificate("virksomhetssertifikat", {
     privateKey: pki.leaf.privateKey,
@@ -141,7 +167,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const settings: Record<string, string> = {
     KEY_VAULT_URL: keyVault.url,
-    MASKINPORTEN_ENVIRONMENT: maskinporten.issuer,
+    MASKINPORTEN_ENVIRONMENT: options.maskinportenIssuer ?? maskinporten.issuer,
     TOKEN_PROFILES: PROFILES.map((p) => p.name).join(","),
     SIGNING_CERTIFICATE_NAME: "virksomhetssertifikat",
     SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
@@ -149,6 +175,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     CALLER_TENANT_ID: entra.tenantId,
     CALLER_AUDIENCES: [entra.audience, ...entra.audienceUris].join(","),
     CALLER_AUTHORITY_HOST: entra.authorityHost,
+    // The broker's identity: a service principal, through the production credential code path.
+    AZURE_TENANT_ID: entra.tenantId,
+    AZURE_CLIENT_ID: brokerIdentity.clientId,
+    AZURE_CLIENT_SECRET: brokerIdentity.clientSecret,
+    AZURE_AUTHORITY_HOST: entra.authorityHost,
     ...options.settingsOverrides,
   };
   for (const profile of PROFILES) {
@@ -164,15 +195,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
   Object.assign(settings, options.settingsOverrides);
 
-  const credential = entraClientCredential({ tokenUrl: entra.tokenUrl, ...brokerIdentity });
+  // Exactly the Key Vault roles infra/ grants (infra/rbac-roles.json), on the objects this configuration names.
+  const rbacRoles = options.rbacRoles ?? loadRbacRoles();
+  const objects = keyVaultObjects(parseBrokerConfig(settings));
+  assignKeyVaultRoles(keyVault, rbacRoles, "broker", brokerPrincipal.objectId, objects);
+  assignKeyVaultRoles(keyVault, rbacRoles, "tokenReader", callerPrincipal.objectId, objects);
+
   setRuntimeFactory(() =>
     createRuntime({
       settings,
-      credential,
       logger,
       ...(options.minServeRemainingMs !== undefined ? { minServeRemainingMs: options.minServeRemainingMs } : {}),
-      // Test-only trust of the stand-in: its own CA, and a challenge resource that is not *.vault.azure.net.
-      keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: keyVault.caPem } },
+      // The test-only options, nothing else: trust of the sandbox CA, no instance discovery for
+      // an authority Microsoft does not know, a challenge resource that is not *.vault.azure.net.
+      credentialOptions: { tlsOptions: { ca: ca.certificatePem }, disableInstanceDiscovery: true },
+      callerKeySetFetch: entra.fetch,
+      keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: ca.certificatePem } },
     }),
   );
   const handlers = await importFunctionHandlers();
@@ -205,8 +243,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const env: SandboxEnv = {
     brokerUrl,
     keyVaultUrl: keyVault.url,
-    keyVaultCaPem: keyVault.caPem,
-    maskinportenIssuer: maskinporten.issuer,
+    caPem: ca.certificatePem,
+    keyVaultCaPem: ca.certificatePem,
+    maskinportenIssuer: settings.MASKINPORTEN_ENVIRONMENT!,
     entraIssuer: entra.issuer,
     entraAuthorityHost: entra.authorityHost,
     entraTokenUrl: entra.tokenUrl,
@@ -230,13 +269,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
             refusedCustomers: p.customers.filter((c) => !c.granted).map((c) => c.customer),
           }
         : {}),
+      clientId: p.clientId,
     })),
     caller: { ...caller, scope: `${entra.audienceUris[0] ?? entra.audience}/.default` },
-    settings,
+    settings: Object.fromEntries(Object.entries(settings).filter(([name]) => name !== "AZURE_CLIENT_SECRET")),
+    signingCertificatePem: pki.leaf.certificatePem,
+    signingRootCaPem: pki.root.certificatePem,
   };
   if (options.envFile) {
     await mkdir(dirname(options.envFile), { recursive: true });
     await writeFile(options.envFile, JSON.stringify(env, null, 2) + "\n", { mode: 0o600 });
+    // The CA alone too, for tools that take a file (curl --cacert, REQUESTS_CA_BUNDLE, SSL_CERT_FILE).
+    await writeFile(join(dirname(options.envFile), "ca.pem"), env.caPem);
   }
 
   return {

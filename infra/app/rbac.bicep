@@ -18,17 +18,12 @@ param tokenReaders array = []
 param deployerPrincipalId string = ''
 param deployerPrincipalType string = 'User'
 
-// Built-in role definitions (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
-var roleIds = {
-  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
-  keyVaultCryptoUser: '12338af0-0e69-4776-bea7-57ae8d297424'
-  keyVaultCertificateUser: 'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba'
-  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
-  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
-  keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985'
-  keyVaultReader: '21090545-7ca7-4776-b22c-e363652d74d2'
-}
+// Built-in role definitions (learn.microsoft.com/azure/role-based-access-control/built-in-roles) and
+// which Key Vault role each identity gets on which object: one file, which the sandbox's Key Vault
+// stand-in enforces too (sandbox/sandbox.ts).
+var rbacRoles = loadJsonContent('../rbac-roles.json')
+var roleIds = rbacRoles.roleDefinitionIds
+var keyVaultRoles = rbacRoles.keyVault
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -91,10 +86,10 @@ resource monitoringMetricsPublisher 'Microsoft.Authorization/roleAssignments@202
 
 // certificates/get: the leaf certificate for x5c and the key id of its version.
 resource certificateUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (name, i) in signingCertificateNames: {
-  name: guid(signingCertificates[i].id, identityPrincipalId, roleIds.keyVaultCertificateUser)
+  name: guid(signingCertificates[i].id, identityPrincipalId, roleIds[keyVaultRoles.broker.signingCertificate])
   scope: signingCertificates[i]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultCertificateUser)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[keyVaultRoles.broker.signingCertificate])
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }
@@ -102,10 +97,10 @@ resource certificateUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 
 // keys/get + keys/sign: Key Vault signs the grant digest; the private key never leaves it.
 resource cryptoUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (name, i) in signingKeyNames: {
-  name: guid(signingKeys[i].id, identityPrincipalId, roleIds.keyVaultCryptoUser)
+  name: guid(signingKeys[i].id, identityPrincipalId, roleIds[keyVaultRoles.broker.signingKey])
   scope: signingKeys[i]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultCryptoUser)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[keyVaultRoles.broker.signingKey])
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }
@@ -113,10 +108,10 @@ resource cryptoUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for 
 
 // secrets/get + secrets/set (+ list versions): renewal writes each profile's token secret.
 resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (name, i) in tokenSecretNames: {
-  name: guid(tokenSecrets[i].id, identityPrincipalId, roleIds.keyVaultSecretsOfficer)
+  name: guid(tokenSecrets[i].id, identityPrincipalId, roleIds[keyVaultRoles.broker.tokenSecret])
   scope: tokenSecrets[i]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultSecretsOfficer)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[keyVaultRoles.broker.tokenSecret])
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }
@@ -124,20 +119,20 @@ resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
 
 // Workloads that read one profile's token straight from Key Vault (profiles.json readerPrincipalIds).
 resource tokenSecretReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (reader, i) in tokenReaders: {
-  name: guid(readerSecrets[i].id, reader.principalId, roleIds.keyVaultSecretsUser)
+  name: guid(readerSecrets[i].id, reader.principalId, roleIds[keyVaultRoles.tokenReader.tokenSecret])
   scope: readerSecrets[i]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultSecretsUser)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[keyVaultRoles.tokenReader.tokenSecret])
     principalId: reader.principalId
   }
 }]
 
 // The person or pipeline running azd imports and renews the certificate (scripts/azure/import-certificate.sh).
 resource deployerCertificatesOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (name, i) in signingCertificateNames: if (!empty(deployerPrincipalId)) {
-  name: guid(signingCertificates[i].id, deployerPrincipalId, roleIds.keyVaultCertificatesOfficer)
+  name: guid(signingCertificates[i].id, deployerPrincipalId, roleIds[keyVaultRoles.deployer.signingCertificate])
   scope: signingCertificates[i]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultCertificatesOfficer)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[keyVaultRoles.deployer.signingCertificate])
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
   }
@@ -146,10 +141,10 @@ resource deployerCertificatesOfficer 'Microsoft.Authorization/roleAssignments@20
 // Metadata and public keys only (never a secret value): lets the deployer export the public JWK and
 // see token secret versions.
 resource deployerReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
-  name: guid(vault.id, deployerPrincipalId, roleIds.keyVaultReader)
+  name: guid(vault.id, deployerPrincipalId, roleIds[keyVaultRoles.deployer.vault])
   scope: vault
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultReader)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[keyVaultRoles.deployer.vault])
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
   }

@@ -41,6 +41,7 @@ export interface ClientCredentialsGrant {
 }
 
 const DEFAULT_SCOPE_SUFFIX = "/.default";
+const OIDC_RESERVED_SCOPES = new Set(["openid", "profile", "offline_access"]);
 
 export class EntraDirectory {
   readonly #tenantId: string;
@@ -95,7 +96,8 @@ export class EntraDirectory {
       );
     }
 
-    const scopes = request.scope.split(/\s+/).filter((scope) => scope !== "");
+    // Entra ignores the OIDC scopes beside a /.default (MSAL for Java and Go add them to every request).
+    const scopes = request.scope.split(/\s+/).filter((scope) => scope !== "" && !OIDC_RESERVED_SCOPES.has(scope));
     const defaultScopes = scopes.filter((scope) => scope.endsWith(DEFAULT_SCOPE_SUFFIX));
     if (scopes.length !== 1 || defaultScopes.length !== 1) {
       throw new EntraProtocolError(

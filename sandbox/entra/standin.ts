@@ -1,19 +1,24 @@
 /**
  * A Microsoft Entra ID stand-in for one tenant, speaking login.microsoftonline.com's HTTP protocol
- * on 127.0.0.1 (plain HTTP):
+ * on 127.0.0.1 over HTTPS (a certificate from the sandbox CA, `caPem`), as MSAL-based credentials
+ * in every language insist on:
  *
  *   GET  /{tenant}/v2.0/.well-known/openid-configuration   OIDC metadata (issuer = {authorityHost}/{tenant}/v2.0)
  *   GET  /{tenant}/discovery/v2.0/keys                     JWKS (also /{tenant}/discovery/keys)
  *   POST /{tenant}/oauth2/v2.0/token                       client credentials → v2.0 app-only access token
  *   POST /mint                                             sandbox only: sign any claims (see mintToken)
- *   GET  /msi/token                                        App Service managed identity endpoint (managed-identity.ts)
+ *   GET  /msi/token                                        App Service managed identity endpoint (managed-identity.ts),
+ *                                                          on a second, plain-HTTP port as App Service serves it
  *
  * The issuer is the stand-in's own base, so the broker is configured with an "authority host"
  * (`authorityHost`) exactly as for a sovereign cloud; nothing else differs from real Entra.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { standInTls, type IssuedCertificate } from "../pki.js";
+import { fetchTrusting, type FetchLike } from "../trusted-fetch.js";
 import { EntraDirectory, type ClientRegistration, type RegisteredClient, type ResourceRegistration } from "./directory.js";
 import { EntraProtocolError, missingParameter } from "./entra-errors.js";
 import {
@@ -50,11 +55,17 @@ export interface EntraStandInOptions {
   defaultCallerAppId?: string;
   /** Clock for iat/nbf/exp (epoch ms). Default Date.now. */
   now?: () => number;
+  /** The CA that issues the TLS certificate (the sandbox shares one with Key Vault); default a CA of its own. */
+  ca?: IssuedCertificate;
 }
 
 export interface EntraStandIn {
-  /** `http://127.0.0.1:PORT`: what the broker is configured with as authority host. */
+  /** `https://127.0.0.1:PORT`: what the broker and SDK credentials take as authority host. */
   readonly authorityHost: string;
+  /** PEM of the CA that issued the TLS certificate: what clients trust (`tlsOptions.ca`). */
+  readonly caPem: string;
+  /** `fetch` that trusts `caPem`, for tests and the broker's key set in the sandbox. */
+  readonly fetch: FetchLike;
   readonly tenantId: string;
   /** `{authorityHost}/{tenantId}/v2.0` */
   readonly issuer: string;
@@ -67,7 +78,7 @@ export interface EntraStandIn {
   readonly jwksUri: string;
   readonly tokenUrl: string;
   readonly mintUrl: string;
-  /** `{authorityHost}/msi/token`: the IDENTITY_ENDPOINT of enabled managed identities. */
+  /** `http://127.0.0.1:OTHER_PORT/msi/token`: the IDENTITY_ENDPOINT of enabled managed identities (plain HTTP, as in App Service). */
   readonly managedIdentityEndpoint: string;
   readonly audience: string;
   readonly audienceUris: readonly string[];
@@ -244,8 +255,6 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
     const path = url.pathname;
     const method = request.method ?? "GET";
 
-    if (path === MANAGED_IDENTITY_PATH) return serveManagedIdentityToken(request, response, url.searchParams);
-
     if (path === "/mint") {
       if (method !== "POST") return sendJson(response, 405, { error: "invalid_request", error_description: "POST only" });
       const body = await readBody(request);
@@ -296,7 +305,8 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
     return sendJson(response, 200, keyRing.jwks());
   }
 
-  const server = createServer((request, response) => {
+  const tls = standInTls(options.ca, "login.sandbox.localhost");
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
     route(request, response).catch((error: unknown) => {
       const protocolError =
         error instanceof EntraProtocolError
@@ -310,16 +320,21 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
         response.destroy();
       }
     });
+  };
+  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, handler);
+  // App Service's identity endpoint is plain HTTP on the instance; it gets its own listener here.
+  const managedIdentityServer = createHttpServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    if (url.pathname !== MANAGED_IDENTITY_PATH) return sendNotFound(response);
+    try {
+      serveManagedIdentityToken(request, response, url.searchParams);
+    } catch {
+      if (!response.headersSent) sendJson(response, 500, { statusCode: 500, message: "The stand-in failed to handle the request." });
+    }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  urls = endpointUrls(`http://127.0.0.1:${port}`, tenantId);
+  const port = await listen(server, options.port ?? 0);
+  const managedIdentityPort = await listen(managedIdentityServer, 0);
+  urls = endpointUrls(`https://127.0.0.1:${port}`, tenantId, `http://127.0.0.1:${managedIdentityPort}`);
   keyRing = new EntraKeyRing(urls.issuer);
   const ring = keyRing;
   managedIdentities = new AppServiceManagedIdentities(directory, urls.managedIdentityEndpoint);
@@ -327,6 +342,8 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
 
   return {
     ...urls,
+    caPem: tls.caPem,
+    fetch: fetchTrusting(tls.caPem),
     tenantId,
     audience,
     audienceUris: [...audienceUris],
@@ -359,15 +376,30 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
       return counters.managedIdentityRequestsRefused;
     },
     managedIdentityTokensIssuedFor: (clientId) => managedIdentityTokensByClient.get(clientId.toLowerCase()) ?? 0,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      await Promise.all([close(server), close(managedIdentityServer)]);
+    },
   };
 }
 
-function endpointUrls(authorityHost: string, tenantId: string) {
+function listen(server: Server | HttpsServer, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: Server | HttpsServer): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeAllConnections();
+  });
+}
+
+function endpointUrls(authorityHost: string, tenantId: string, managedIdentityBase: string) {
   return {
     authorityHost,
     issuer: `${authorityHost}/${tenantId}/v2.0`,
@@ -376,7 +408,7 @@ function endpointUrls(authorityHost: string, tenantId: string) {
     jwksUri: `${authorityHost}/${tenantId}/discovery/v2.0/keys`,
     tokenUrl: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
     mintUrl: `${authorityHost}/mint`,
-    managedIdentityEndpoint: `${authorityHost}${MANAGED_IDENTITY_PATH}`,
+    managedIdentityEndpoint: `${managedIdentityBase}${MANAGED_IDENTITY_PATH}`,
   };
 }
 

@@ -2,7 +2,7 @@
  * Operation kinds and per-kind request counters. Every request the stand-in receives is counted
  * exactly once: by its operation kind when the vault handled it (whatever the outcome), or by
  * what stopped it first (`challenge` 401, injected `throttled` 429, other injected `faulted`
- * status, injected connection `reset`), or as `unknown` when no route matches.
+ * status, injected connection `reset`, RBAC `forbidden` 403), or as `unknown` when no route matches.
  */
 export const OPERATION_KINDS = [
   "certificateGet",
@@ -15,7 +15,7 @@ export const OPERATION_KINDS = [
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
-export const COUNTER_NAMES = [...OPERATION_KINDS, "challenge", "throttled", "faulted", "reset", "unknown"] as const;
+export const COUNTER_NAMES = [...OPERATION_KINDS, "challenge", "throttled", "faulted", "reset", "forbidden", "unknown"] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Readonly<Record<CounterName, number>>;
 

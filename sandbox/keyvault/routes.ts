@@ -3,6 +3,7 @@
  * empty version segment (`/secrets/{name}/`), so an empty version means latest everywhere.
  */
 import type { OperationKind } from "./operations.js";
+import type { DataActionRequest } from "./rbac.js";
 import { isDigestSigningAlgorithm, signDigest, hashFor } from "./digest-signing.js";
 import { certificateBundle, certificatePolicy, keyBundle, secretBundle, secretItem } from "./rest-shapes.js";
 import { badParameter } from "./vault-error.js";
@@ -20,8 +21,16 @@ export interface Route {
   kind: OperationKind;
   /** The object name the request is about, for name-scoped faults. */
   name?: string;
+  /** What Key Vault RBAC requires for it. */
+  access: DataActionRequest;
   handle(context: RequestContext): unknown;
 }
+
+const ACTIONS = "Microsoft.KeyVault/vaults/";
+const on = (collection: "secrets" | "keys" | "certificates", name: string | undefined, action: string): DataActionRequest => ({
+  dataAction: `${ACTIONS}${collection}/${action}`,
+  scope: name === undefined ? "/" : `/${collection}/${name}`,
+});
 
 /** Key Vault's page size for list operations, and its maximum for `maxresults`. */
 const PAGE_SIZE = 25;
@@ -34,25 +43,36 @@ export function matchRoute(method: string, pathname: string): Route | undefined 
 
   if (collection === "secrets") {
     if (name === undefined || name === "") {
-      return method === "GET" && second === undefined ? { kind: "secretList", handle: listSecrets } : undefined;
+      return method === "GET" && second === undefined
+        ? { kind: "secretList", access: on("secrets", undefined, "readMetadata/action"), handle: listSecrets }
+        : undefined;
     }
     if (method === "GET" && second === "versions" && third === undefined) {
-      return { kind: "secretList", name, handle: (c) => listSecretVersions(c, name) };
+      return { kind: "secretList", name, access: on("secrets", name, "readMetadata/action"), handle: (c) => listSecretVersions(c, name) };
     }
     if (third !== undefined) return undefined;
-    if (method === "PUT" && second === undefined) return { kind: "secretSet", name, handle: (c) => setSecret(c, name) };
-    if (method === "GET") {
-      return { kind: "secretGet", name, handle: (c) => secretBundle(c.state, c.state.getSecret(name, second)) };
+    if (method === "PUT" && second === undefined) {
+      return { kind: "secretSet", name, access: on("secrets", name, "setSecret/action"), handle: (c) => setSecret(c, name) };
     }
-    if (method === "PATCH" && second) return { kind: "secretUpdate", name, handle: (c) => updateSecret(c, name, second) };
+    if (method === "GET") {
+      return {
+        kind: "secretGet",
+        name,
+        access: on("secrets", name, "getSecret/action"),
+        handle: (c) => secretBundle(c.state, c.state.getSecret(name, second)),
+      };
+    }
+    if (method === "PATCH" && second) {
+      return { kind: "secretUpdate", name, access: on("secrets", name, "update/action"), handle: (c) => updateSecret(c, name, second) };
+    }
     return undefined;
   }
 
   if (collection === "keys" && name) {
     if (method === "GET" && third === undefined) {
-      return { kind: "keyGet", name, handle: (c) => keyBundle(c.state, c.state.getKey(name, second)) };
+      return { kind: "keyGet", name, access: on("keys", name, "read"), handle: (c) => keyBundle(c.state, c.state.getKey(name, second)) };
     }
-    if (method === "POST" && third === "sign") return { kind: "sign", name, handle: (c) => sign(c, name, second) };
+    if (method === "POST" && third === "sign") return { kind: "sign", name, access: on("keys", name, "sign/action"), handle: (c) => sign(c, name, second) };
     return undefined;
   }
 
@@ -61,6 +81,7 @@ export function matchRoute(method: string, pathname: string): Route | undefined 
       return {
         kind: "certificateGet",
         name,
+        access: on("certificates", name, "read"),
         handle: (c) => certificatePolicy(c.state, c.state.getCertificate(name, undefined)),
       };
     }
@@ -68,6 +89,7 @@ export function matchRoute(method: string, pathname: string): Route | undefined 
     return {
       kind: "certificateGet",
       name,
+      access: on("certificates", name, "read"),
       handle: (c) => certificateBundle(c.state, c.state.getCertificate(name, second), { withPolicy: !second }),
     };
   }

@@ -3,8 +3,8 @@
  * the unmodified Azure SDK clients (certificates, keys + CryptographyClient, secrets), with an
  * out-of-band admin API (like `az` would be), request counters and fault injection.
  *
- * Request pipeline, in Key Vault's order: bearer challenge (401) → injected fault → api-version
- * (400) → operation. Faults apply to authenticated requests only, so the SDK's unauthenticated
+ * Request pipeline, in Key Vault's order: bearer challenge (401) → injected fault → RBAC (403, when
+ * enforced) → api-version (400) → operation. Faults apply to authenticated requests only, so the SDK's unauthenticated
  * first request never consumes one.
  */
 import { randomUUID, type KeyObject } from "node:crypto";
@@ -12,9 +12,10 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { issueLoopbackTlsCertificate } from "../pki.js";
+import { standInTls, type IssuedCertificate } from "../pki.js";
 import { FaultPlan, type Fault, type FaultHandle } from "./faults.js";
 import { RequestCounters, type Counters } from "./operations.js";
+import { forbiddenByRbac, VaultRbac, type RoleAssignment, type RoleAssignmentInput, type VaultCaller } from "./rbac.js";
 import { matchRoute } from "./routes.js";
 import { badParameter, VaultError } from "./vault-error.js";
 import { VaultState, type SecretInput } from "./vault-state.js";
@@ -33,9 +34,24 @@ export interface KeyVaultStandInOptions {
   now?: () => number;
   /** Decides whether a bearer token is good; any non-empty bearer by default. */
   acceptToken?: (bearer: string) => boolean | Promise<boolean>;
+  /**
+   * Judges a bearer token and names the caller (its `oid`), or gives Key Vault's refusal text
+   * (AKV10022 wrong audience, AKV10032 other). Takes precedence over acceptToken.
+   */
+  authenticate?: (bearer: string) => Promise<TokenVerdict>;
+  /**
+   * Azure RBAC: only what a role assignment (assignRole) covers is allowed, anything else is 403
+   * Forbidden/ForbiddenByRbac, lists included, whether or not the object exists. Default false:
+   * an accepted token may do everything (the tests of the protocol itself).
+   */
+  enforceRbac?: boolean;
+  /** The CA that issues the TLS certificate (the sandbox shares one with Entra); default a CA of its own. */
+  ca?: IssuedCertificate;
   /** One line per request (method, path, status, kind); never bodies or tokens. */
   log?: (line: string) => void;
 }
+
+export type TokenVerdict = { accepted: true; caller: VaultCaller } | { accepted: false; message: string };
 
 export interface ImportCertificateOptions {
   privateKey: KeyObject;
@@ -75,7 +91,7 @@ export interface KeyVaultStandIn {
   readonly url: string;
   /** The vault URL as it appears in ids (no trailing slash). */
   readonly vaultUrl: string;
-  /** PEM of the stand-in's self-signed TLS certificate: pass as `tlsOptions: { ca }`. */
+  /** PEM of the CA that issued the stand-in's TLS certificate: pass as `tlsOptions: { ca }`. */
   readonly caPem: string;
   readonly tenantId: string;
   readonly port: number;
@@ -88,6 +104,9 @@ export interface KeyVaultStandIn {
   setSecret(name: string, value: string, options?: Omit<SecretInput, "value">): { version: string; id: string };
   /** Every version of a secret, oldest first, values included. Empty when unknown. */
   getSecretVersions(name: string): SecretVersionSnapshot[];
+  /** Adds an Azure RBAC role assignment (enforced with `enforceRbac`). */
+  assignRole(assignment: RoleAssignmentInput): RoleAssignment;
+  readonly roleAssignments: RoleAssignment[];
 
   /** A snapshot of the request counters (see operations.ts for what is counted how). */
   readonly counters: Counters;
@@ -102,10 +121,12 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
   const tenantId = options.tenantId ?? DEFAULT_TENANT_ID;
   const now = options.now ?? Date.now;
   const acceptToken = options.acceptToken ?? ((bearer: string) => bearer.length > 0);
+  const authenticate = options.authenticate ?? (async (bearer: string) => tokenVerdict(bearer, await acceptToken(bearer)));
+  const rbac = new VaultRbac();
   const log = options.log ?? (() => {});
   const challenge = `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="${KEY_VAULT_RESOURCE}"`;
 
-  const tls = issueLoopbackTlsCertificate();
+  const tls = standInTls(options.ca, "vault.sandbox.localhost");
   const counters = new RequestCounters();
   const faults = new FaultPlan();
   const shutdown = new AbortController();
@@ -113,10 +134,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
   // Created once listening: ids embed the vault URL, whose port is known only then.
   let state: VaultState | undefined;
 
-  const server: Server = createServer({
-    key: tls.privateKey.export({ type: "pkcs8", format: "pem" }),
-    cert: tls.certificatePem,
-  });
+  const server: Server = createServer({ key: tls.key, cert: tls.cert });
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -136,17 +154,12 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
     const body = await readBody(req);
 
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
-    if (!bearer || !(await isAccepted(bearer))) {
+    const verdict: TokenVerdict = bearer
+      ? await judge(bearer)
+      : { accepted: false, message: "AKV10000: Request is missing a Bearer or PoP token." };
+    if (!verdict.accepted) {
       counters.increment("challenge");
-      sendError(
-        res,
-        new VaultError(
-          401,
-          "Unauthorized",
-          bearer ? "AKV10032: The bearer token was rejected." : "AKV10000: Request is missing a Bearer or PoP token.",
-          { headers: { "WWW-Authenticate": challenge } },
-        ),
-      );
+      sendError(res, new VaultError(401, "Unauthorized", verdict.message, { headers: { "WWW-Authenticate": challenge } }));
       finish(401, "challenge");
       return;
     }
@@ -193,6 +206,12 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
       finish(404, "unknown");
       return;
     }
+    if (options.enforceRbac && !rbac.permits(verdict.caller.objectId, route.access)) {
+      counters.increment("forbidden");
+      sendError(res, forbiddenByRbac(verdict.caller, route.access, VAULT_NAME));
+      finish(403, "forbidden");
+      return;
+    }
     counters.increment(route.kind);
     try {
       if (!url.searchParams.get("api-version")) {
@@ -214,12 +233,12 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
     }
   }
 
-  async function isAccepted(bearer: string): Promise<boolean> {
+  async function judge(bearer: string): Promise<TokenVerdict> {
     try {
-      return await acceptToken(bearer);
+      return await authenticate(bearer);
     } catch (error) {
-      log(`keyvault acceptToken failed: ${error instanceof Error ? error.message : String(error)}`);
-      return false;
+      log(`keyvault token check failed: ${error instanceof Error ? error.message : String(error)}`);
+      return { accepted: false, message: REJECTED };
     }
   }
 
@@ -246,7 +265,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
   return {
     url: `${vaultUrl}/`,
     vaultUrl,
-    caPem: tls.certificatePem,
+    caPem: tls.caPem,
     tenantId,
     port: address.port,
     challenge,
@@ -285,6 +304,11 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
       }));
     },
 
+    assignRole: (assignment) => rbac.assign(assignment),
+    get roleAssignments() {
+      return rbac.list();
+    },
+
     get counters() {
       return counters.snapshot();
     },
@@ -303,6 +327,25 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
       return closing;
     },
   };
+}
+
+const REJECTED = "AKV10032: The bearer token was rejected.";
+/** The vault's name in RBAC refusals. */
+const VAULT_NAME = "kv-sandbox";
+
+/** An acceptToken answer as a verdict; the caller is the token's `oid` when it is a JWT that has one. */
+function tokenVerdict(bearer: string, accepted: boolean): TokenVerdict {
+  if (!accepted) return { accepted: false, message: REJECTED };
+  let claims: Record<string, unknown> = {};
+  try {
+    claims = JSON.parse(Buffer.from(bearer.split(".")[1] ?? "", "base64url").toString("utf8")) as Record<string, unknown>;
+  } catch {
+    // not a JWT: an anonymous caller, which no role assignment names
+  }
+  const text = (name: string) => (typeof claims[name] === "string" ? (claims[name] as string) : undefined);
+  const appId = text("appid") ?? text("azp");
+  const issuer = text("iss");
+  return { accepted: true, caller: { objectId: text("oid") ?? "00000000-0000-0000-0000-000000000000", ...(appId ? { appId } : {}), ...(issuer ? { issuer } : {}) } };
 }
 
 /** Reads the whole body (the challenge flow needs it drained); over the limit it is dropped. */

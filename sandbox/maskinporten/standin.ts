@@ -202,6 +202,9 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
     metadataUrl: `${base}.well-known/oauth-authorization-server`,
     port,
     signingJwk: tokenIssuer.publicJwk,
+    trustRoot(certificateDer) {
+      trustedRoots.push(new X509Certificate(certificateDer));
+    },
     registerClient(registration) {
       const client = normaliseRegistration(registration);
       clients.set(client.clientId, client);

@@ -143,6 +143,8 @@ export interface MaskinportenStandIn {
   readonly signingJwk: JsonWebKey;
   /** Adds a client, or replaces the one with the same client id. */
   registerClient(registration: ClientRegistration): void;
+  /** Also accept enterprise certificates issued by this CA (DER) from now on, as with `trustedRoots`. */
+  trustRoot(certificateDer: Buffer): void;
   injectFault(fault: Fault, options?: FaultOptions): void;
   clearFaults(): void;
   /** A snapshot. */

@@ -113,6 +113,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       return createRuntime({
         settings,
         credential,
+        callerKeySetFetch: entra.fetch,
         logger: overrides.logger ?? jsonLogger(() => {}),
         now: clock.now,
         keyVaultClientOptions: {

@@ -3,7 +3,8 @@
  * verifier. Built lazily from app settings; the sandbox installs its own (stand-in TLS trust)
  * through setRuntimeFactory before the first request.
  */
-import type { TokenCredential } from "@azure/identity";
+import type { ClientSecretCredentialOptions, TokenCredential } from "@azure/identity";
+import type { FetchImplementation } from "jose";
 import { createCallerVerifier, type CallerVerifier } from "../auth/index.js";
 import { createBroker, type Broker, type BrokerOptions } from "../broker.js";
 import { parseBrokerConfig, type BrokerConfig, type Settings } from "../config/settings.js";
@@ -22,26 +23,42 @@ export interface RuntimeOptions extends Omit<BrokerOptions, "config" | "credenti
   settings: Settings;
   credential?: TokenCredential;
   logger?: Logger;
+  /** Test-only options for the credential createAzureCredential builds (the sandbox: its CA, no instance discovery). */
+  credentialOptions?: AzureCredentialOptions;
+  /** Test-only: how the caller verifier fetches Entra's key set (the sandbox trusts its own CA). */
+  callerKeySetFetch?: FetchImplementation;
 }
 
+/** What may be injected into the credential: transport and authority options, never an identity. */
+export type AzureCredentialOptions = Pick<ClientSecretCredentialOptions, "tlsOptions" | "disableInstanceDiscovery">;
+
 /**
- * Managed identity in Azure (user-assigned when AZURE_CLIENT_ID is set), the developer's own
- * identity (az login, VS Code, environment) elsewhere. @azure/identity loads on the first token request.
+ * Managed identity in Azure (user-assigned when AZURE_CLIENT_ID is set). Elsewhere a service
+ * principal when AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are set (authority
+ * AZURE_AUTHORITY_HOST, as @azure/identity's EnvironmentCredential reads them, but from the
+ * settings given), else the developer's own identity (az login, VS Code, environment).
+ * @azure/identity loads on the first token request.
  */
-export function createAzureCredential(settings: Settings): LazyCredential {
+export function createAzureCredential(settings: Settings, options: AzureCredentialOptions = {}): LazyCredential {
   const inAzure = Boolean(settings.IDENTITY_ENDPOINT || settings.MSI_ENDPOINT || settings.WEBSITE_INSTANCE_ID);
+  const tenantId = settings.AZURE_TENANT_ID;
   const clientId = settings.AZURE_CLIENT_ID;
-  return lazyCredential(({ DefaultAzureCredential, ManagedIdentityCredential }) => {
-    if (!inAzure) return new DefaultAzureCredential();
-    return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+  const clientSecret = settings.AZURE_CLIENT_SECRET;
+  const authorityHost = settings.AZURE_AUTHORITY_HOST;
+  return lazyCredential(({ ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential }) => {
+    if (inAzure) return new ManagedIdentityCredential({ ...(clientId ? { clientId } : {}), ...options });
+    if (tenantId && clientId && clientSecret) {
+      return new ClientSecretCredential(tenantId, clientId, clientSecret, { ...(authorityHost ? { authorityHost } : {}), ...options });
+    }
+    return new DefaultAzureCredential(options);
   });
 }
 
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const { settings, credential, logger = jsonLogger(), ...brokerOptions } = options;
+  const { settings, credential, logger = jsonLogger(), credentialOptions, callerKeySetFetch, ...brokerOptions } = options;
   const config = parseBrokerConfig(settings);
   const now = brokerOptions.now ?? Date.now;
-  const broker = createBroker({ ...brokerOptions, config, credential: credential ?? createAzureCredential(settings), logger, now });
+  const broker = createBroker({ ...brokerOptions, config, credential: credential ?? createAzureCredential(settings, credentialOptions), logger, now });
   const verifier = config.callers
     ? createCallerVerifier({
         tenantId: config.callers.tenantId,
@@ -49,6 +66,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         authorityHost: config.callers.authorityHost,
         trustAppServicePrincipalHeader: config.callers.trustAppServicePrincipal,
         now,
+        ...(callerKeySetFetch ? { keySetFetch: callerKeySetFetch } : {}),
       })
     : undefined;
   if (!verifier) logger.log("warn", "caller-auth-not-configured", { message: "CALLER_TENANT_ID is not set: every token request is refused" });

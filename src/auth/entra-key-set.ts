@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, customFetch, errors, type FetchImplementation, type JWTVerifyGetKey } from "jose";
 
 export interface EntraKeySetOptions {
   /** How long a fetched key set is used before it is fetched again (ms). */
@@ -7,6 +7,8 @@ export interface EntraKeySetOptions {
   cooldownMs: number;
   /** Timeout of one key set fetch (ms). */
   timeoutMs: number;
+  /** How the key set is fetched; global fetch unless given (test-only: the sandbox trusts its own CA). */
+  fetch?: FetchImplementation;
 }
 
 /** Raised by the key resolver when the key set cannot be fetched: an outage, not a bad token. */
@@ -28,6 +30,7 @@ export function createEntraKeySet(jwksUri: URL, options: EntraKeySetOptions): JW
     cacheMaxAge: options.cacheMaxAgeMs,
     cooldownDuration: options.cooldownMs,
     timeoutDuration: options.timeoutMs,
+    ...(options.fetch ? { [customFetch]: options.fetch } : {}),
   });
   let lastFailureAt: number | undefined;
 

@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { decodeProtectedHeader, errors, jwtVerify, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { isHttpsOrLoopback } from "../rules.js";
 import { BrokerError, ErrorCode } from "../errors.js";
 import { APP_SERVICE_PRINCIPAL_HEADER, claimsFromAppServicePrincipal } from "./app-service-principal.js";
@@ -48,6 +48,8 @@ export interface CallerVerifierOptions {
    * app-service-principal.ts.
    */
   trustAppServicePrincipalHeader?: boolean;
+  /** How the key set is fetched; global fetch unless given. Test-only: the sandbox's HTTPS stand-in has its own CA. */
+  keySetFetch?: FetchImplementation;
 }
 
 /** Anything with `get(name)` (the Fetch `Headers` of an Azure Functions HttpRequest, or a Map). */
@@ -79,6 +81,7 @@ export function createCallerVerifier(options: CallerVerifierOptions): CallerVeri
     cacheMaxAgeMs: settings.jwksCacheMaxAgeMs,
     cooldownMs: settings.jwksCooldownMs,
     timeoutMs: settings.jwksTimeoutMs,
+    ...(options.keySetFetch ? { fetch: options.keySetFetch } : {}),
   });
   const cache = new VerifiedTokenCache(settings.verifiedTokenCacheEntries);
   const cacheEnabled = settings.verifiedTokenCacheEntries > 0;

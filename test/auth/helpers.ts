@@ -14,12 +14,13 @@ export function verifierFor(standIn: EntraStandIn, overrides: Partial<CallerVeri
     tenantId: standIn.tenantId,
     audiences: [standIn.audience, ...standIn.audienceUris],
     authorityHost: standIn.authorityHost,
+    keySetFetch: standIn.fetch,
     ...overrides,
   });
 }
 
 export async function mintOverHttp(standIn: EntraStandIn, body: Record<string, unknown>): Promise<string> {
-  const response = await fetch(standIn.mintUrl, { method: "POST", body: JSON.stringify(body) });
+  const response = await standIn.fetch(standIn.mintUrl, { method: "POST", body: JSON.stringify(body) });
   expect(response.status).toBe(200);
   const json = (await response.json()) as { access_token: string };
   return json.access_token;
@@ -30,7 +31,7 @@ export async function clientCredentialsToken(
   client: { clientId: string; clientSecret: string },
   scope = `${standIn.audienceUris[0]}/.default`,
 ): Promise<string> {
-  const response = await fetch(standIn.tokenUrl, {
+  const response = await standIn.fetch(standIn.tokenUrl, {
     method: "POST",
     body: new URLSearchParams({ grant_type: "client_credentials", client_id: client.clientId, client_secret: client.clientSecret, scope }),
   });
@@ -73,7 +74,7 @@ export function decodeJson(segment: string): Record<string, unknown> {
 
 /** The classic confusion attack: HS256 keyed with the RSA public key, as PEM, under the real kid. */
 export async function hs256WithPublicKey(standIn: EntraStandIn, claims: Record<string, unknown>): Promise<string> {
-  const jwks = (await (await fetch(standIn.jwksUri)).json()) as { keys: Array<{ kid: string; x5c: string[] }> };
+  const jwks = (await (await standIn.fetch(standIn.jwksUri)).json()) as { keys: Array<{ kid: string; x5c: string[] }> };
   const jwk = jwks.keys.find((key) => key.kid === standIn.currentKid);
   if (jwk === undefined || jwk.x5c[0] === undefined) throw new Error("current key not published");
   const certificatePem = `-----BEGIN CERTIFICATE-----\n${jwk.x5c[0]}\n-----END CERTIFICATE-----\n`;

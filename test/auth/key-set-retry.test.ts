@@ -18,7 +18,7 @@ beforeAll(async () => {
   flaky = createServer(async (request, response) => {
     keyRequests++;
     if (keyRequests === 1) return request.socket.destroy();
-    const keys = await (await fetch(entra.jwksUri)).text();
+    const keys = await (await entra.fetch(entra.jwksUri)).text();
     response.writeHead(200, { "content-type": "application/json" }).end(keys);
   });
   await new Promise<void>((resolve) => flaky.listen(0, "127.0.0.1", resolve));

@@ -153,7 +153,7 @@ describe("hostile callers are refused with ERR_UNAUTHENTICATED", () => {
     [
       "JWE encrypted to the signing key",
       async () => {
-        const jwks = (await (await fetch(standIn.jwksUri)).json()) as { keys: JWK[] };
+        const jwks = (await (await standIn.fetch(standIn.jwksUri)).json()) as { keys: JWK[] };
         const key = await importJWK({ ...jwks.keys[0]!, use: "enc" }, "RSA-OAEP-256");
         const jwe = await new CompactEncrypt(Buffer.from(JSON.stringify(validClaims(standIn, now))))
           .setProtectedHeader({ alg: "RSA-OAEP-256", enc: "A256GCM" })

@@ -85,6 +85,7 @@ function newRuntime(overrides: Record<string, string> = {}, sleepAdvancesClock =
       ...overrides,
     },
     credential: staticCredential(),
+    callerKeySetFetch: entra.fetch,
     keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
     logger,
     now: () => nowMs,

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 async function callerToken(): Promise<string> {
-  const response = await fetch(env.entraTokenUrl, {
+  const response = await sandbox.entra.fetch(env.entraTokenUrl, {
     method: "POST",
     body: new URLSearchParams({ grant_type: "client_credentials", client_id: env.caller.clientId, client_secret: env.caller.clientSecret, scope: env.caller.scope }),
   });

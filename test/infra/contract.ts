@@ -29,6 +29,8 @@ export interface InfraSources {
   mainBicep: string;
   apiBicep: string;
   rbacBicep: string;
+  /** infra/rbac-roles.json: role definition ids and which Key Vault role each identity gets (rbac.bicep loads it). */
+  rbacRolesJson: string;
   /** Every .bicep file, by path, for the secret checks. */
   bicepFiles: Record<string, string>;
   parametersJson: string;
@@ -69,8 +71,16 @@ export function brokerSettingNames(settingsSource: string): BrokerSettingNames {
 export function runtimeSettingNames(runtimeSource: string): string[] {
   const text = stripComments(runtimeSource);
   const names = [...text.matchAll(/\b(?:settings|process\.env)\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!);
-  // Set by the platform on every Azure host, never by us.
-  const platform = new Set(["IDENTITY_ENDPOINT", "MSI_ENDPOINT", "WEBSITE_INSTANCE_ID"]);
+  // Set by the platform on every Azure host, never by us; and the service principal settings that
+  // only a broker outside Azure (the sandbox) uses.
+  const platform = new Set([
+    "IDENTITY_ENDPOINT",
+    "MSI_ENDPOINT",
+    "WEBSITE_INSTANCE_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_AUTHORITY_HOST",
+  ]);
   return [...new Set(names)].filter((name) => !platform.has(name)).sort();
 }
 
@@ -246,20 +256,39 @@ export interface RoleAssignment {
   principal: string;
   scope: BicepResource | undefined;
   scopeSymbol: string;
+  /** Where in rbac-roles.json (`keyVault.<principal>.<object>`) the role comes from, if it does. */
+  fromJson?: { principal: string; object: string };
 }
 
-export function roleAssignments(rbacBicep: string): RoleAssignment[] {
+/** infra/rbac-roles.json, as rbac.bicep and the sandbox read it. */
+export interface RbacRoles {
+  roleDefinitionIds: Record<string, string>;
+  keyVault: Record<string, Record<string, string>>;
+}
+
+/**
+ * rbac.bicep's role assignments with the role each assigns: a literal id, `roleIds.<name>` or
+ * `roleIds[keyVaultRoles.<principal>.<object>]`, where roleIds and keyVaultRoles come from
+ * rbac-roles.json (loadJsonContent) or, in an older rbac.bicep, a literal `var roleIds = {…}`.
+ */
+export function roleAssignments(rbacBicep: string, rbacRolesJson: string): RoleAssignment[] {
   const resources = bicepResources(rbacBicep);
-  const roleIds = stringEntries(bicepVarBody(stripComments(rbacBicep), "roleIds") ?? "");
+  const rbacRoles = JSON.parse(rbacRolesJson) as RbacRoles;
+  const literalIds = stringEntries(bicepVarBody(stripComments(rbacBicep), "roleIds") ?? "");
+  const roleIds = literalIds.size > 0 ? literalIds : new Map(Object.entries(rbacRoles.roleDefinitionIds));
   return resources
     .filter((r) => r.type.startsWith("Microsoft.Authorization/roleAssignments@"))
     .map((r) => {
       const scopeSymbol = /^\s*scope:\s*(\w+)/m.exec(r.body)?.[1] ?? "(resource group)";
-      const roleName = /roleDefinitions'\s*,\s*roleIds\.(\w+)\)/.exec(r.body)?.[1];
+      const fromJson = /roleDefinitions'\s*,\s*roleIds\[keyVaultRoles\.(\w+)\.(\w+)\]\)/.exec(r.body);
+      const roleName = fromJson
+        ? rbacRoles.keyVault[fromJson[1]!]?.[fromJson[2]!]
+        : /roleDefinitions'\s*,\s*roleIds\.(\w+)\)/.exec(r.body)?.[1];
       const literalId = /roleDefinitions'\s*,\s*'([0-9a-f-]{36})'\)/.exec(r.body)?.[1];
       return {
         symbol: r.symbol,
         roleId: literalId ?? (roleName ? roleIds.get(roleName) : undefined),
+        ...(fromJson ? { fromJson: { principal: fromJson[1]!, object: fromJson[2]! } } : {}),
         principal: /^\s*principalId:\s*([\w.]+)/m.exec(r.body)?.[1] ?? "",
         scope: resources.find((s) => s.symbol === scopeSymbol),
         scopeSymbol,
@@ -276,7 +305,7 @@ export const BROKER_PRINCIPAL = "identityPrincipalId";
 
 export function checkKeyVaultRoles(sources: InfraSources): string[] {
   const problems: string[] = [];
-  const assignments = roleAssignments(sources.rbacBicep);
+  const assignments = roleAssignments(sources.rbacBicep, sources.rbacRolesJson);
   const broker = assignments.filter((a) => a.principal === BROKER_PRINCIPAL);
 
   for (const { file, call } of keyVaultCalls(sources.adapters)) {

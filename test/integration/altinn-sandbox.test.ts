@@ -7,18 +7,18 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ClientSecretCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatLogLine, type Logger } from "../../src/logging.js";
-import { entraClientCredential } from "../../sandbox/entra-client-credential.js";
 import { startSandbox, type Sandbox, type SandboxEnv } from "../../sandbox/sandbox.js";
 
 const YEARLY = "0 0 0 1 1 *"; // the timer runs only when a test ticks it
 
-async function callerToken(env: SandboxEnv): Promise<string> {
-  const { caller, entraTokenUrl } = env;
-  const response = await fetch(entraTokenUrl, {
+async function callerToken(sandbox: Sandbox): Promise<string> {
+  const { caller, entraTokenUrl } = sandbox.env;
+  const response = await sandbox.entra.fetch(entraTokenUrl, {
     method: "POST",
     body: new URLSearchParams({ grant_type: "client_credentials", client_id: caller.clientId, client_secret: caller.clientSecret, scope: caller.scope }),
   });
@@ -29,8 +29,13 @@ async function callerToken(env: SandboxEnv): Promise<string> {
 const get = (env: SandboxEnv, path: string, token: string) => fetch(`${env.brokerUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
 
 function secretsOf(env: SandboxEnv): SecretClient {
-  const credential = entraClientCredential({ tokenUrl: env.entraTokenUrl, clientId: env.caller.clientId, clientSecret: env.caller.clientSecret });
-  return new SecretClient(env.keyVaultUrl, credential, { disableChallengeResourceVerification: true, tlsOptions: { ca: env.keyVaultCaPem } });
+  // A stock credential and client, with the sandbox's test-only options only.
+  const credential = new ClientSecretCredential(env.tenantId, env.caller.clientId, env.caller.clientSecret, {
+    authorityHost: env.entraAuthorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: env.caPem },
+  });
+  return new SecretClient(env.keyVaultUrl, credential, { disableChallengeResourceVerification: true, tlsOptions: { ca: env.caPem } });
 }
 
 describe("Altinn profile in the sandbox", () => {
@@ -58,6 +63,7 @@ describe("Altinn profile in the sandbox", () => {
       role: "Token.altinn",
       secretName: "maskinporten-altinn",
       scopes: ["altinn:serviceowner/instances.read"],
+      clientId: "sandbox-altinn-client",
       altinnExchange: `${sandbox.altinn.exchangeUrl}?test=true`,
     });
     const config = (await (await fetch(env.altinnOpenIdConfigurationUrl)).json()) as { issuer: string; jwks_uri: string };
@@ -69,7 +75,7 @@ describe("Altinn profile in the sandbox", () => {
     await sandbox.tick(); // fresh from the start-up tick: nothing to exchange
     expect(sandbox.altinn.exchanges.filter((e) => e.outcome === "issued")).toHaveLength(1);
 
-    const response = await get(env, "/api/token/altinn", await callerToken(env));
+    const response = await get(env, "/api/token/altinn", await callerToken(sandbox));
     expect(response.status).toBe(200);
     expect(response.headers.get("cache-control")).toBe("no-store");
     const body = (await response.json()) as { access_token: string; token_type: string; expires_in: number; expires_at: string; scope: string; profile: string };
@@ -90,7 +96,7 @@ describe("Altinn profile in the sandbox", () => {
 
   it("shows the Altinn stage apart in health", async () => {
     const { env } = sandbox;
-    const health = (await (await get(env, "/api/health", await callerToken(env))).json()) as { profiles: Array<{ profile: string; altinn?: Record<string, unknown> }> };
+    const health = (await (await get(env, "/api/health", await callerToken(sandbox))).json()) as { profiles: Array<{ profile: string; altinn?: Record<string, unknown> }> };
     const altinn = health.profiles.find((p) => p.profile === "altinn")!;
     expect(altinn.altinn).toMatchObject({ exchange: `${env.altinnExchangeUrl}?test=true`, testOrg: true, consecutiveFailures: 0, lastError: null });
     expect(health.profiles.find((p) => p.profile === "skatt")).not.toHaveProperty("altinn");
@@ -110,7 +116,7 @@ describe("Altinn exchange stand-in down", () => {
 
   it("keeps serving the held token, then answers 503 with Retry-After once nothing valid remains", { timeout: 60_000 }, async () => {
     const { env } = sandbox;
-    const caller = await callerToken(env);
+    const caller = await callerToken(sandbox);
     const first = await get(env, "/api/token/altinn", caller);
     expect(first.status).toBe(200);
     const held = ((await first.json()) as { access_token: string }).access_token;

@@ -53,6 +53,7 @@ function newRuntime(secretName = `token-${++secretCounter}`): Runtime {
       CALLER_AUTHORITY_HOST: entra.authorityHost,
     },
     credential: staticCredential(),
+    callerKeySetFetch: entra.fetch,
     keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
     logger,
     now: () => nowMs,
@@ -129,6 +130,7 @@ describe("token endpoint over a real broker", () => {
     const runtime = createRuntime({
       settings: { KEY_VAULT_URL: kv.url, MASKINPORTEN_ENVIRONMENT: mp.issuer, TOKEN_PROFILES: "p", SIGNING_CERTIFICATE_NAME: "cert", SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"), PROFILE_P_CLIENT_ID: "c", PROFILE_P_SCOPES: "s:not-registered", PROFILE_P_SECRET_NAME: `token-${++secretCounter}`, CALLER_TENANT_ID: entra.tenantId, CALLER_AUDIENCES: entra.audience, CALLER_AUTHORITY_HOST: entra.authorityHost },
       credential: staticCredential(),
+      callerKeySetFetch: entra.fetch,
       keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
       logger,
       now: () => nowMs,
@@ -161,6 +163,7 @@ describe("token endpoint over a real broker", () => {
     const runtime = createRuntime({
       settings: { KEY_VAULT_URL: kv.url, MASKINPORTEN_ENVIRONMENT: mp.issuer, TOKEN_PROFILES: "p", SIGNING_CERTIFICATE_NAME: "expiring", PROFILE_P_CLIENT_ID: "c", PROFILE_P_SCOPES: "s:read" },
       credential: staticCredential(),
+      callerKeySetFetch: entra.fetch,
       keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
       logger,
       now: () => nowMs,

@@ -3,11 +3,11 @@
  * Entra stand-in and then the Maskinporten token from the broker over HTTP, and a workload reads the
  * same token from the Key Vault secret with the plain SDK.
  */
+import { ClientSecretCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatLogLine, type Logger } from "../../src/logging.js";
 import { startSandbox, type Sandbox } from "../../sandbox/sandbox.js";
-import { entraClientCredential } from "../../sandbox/entra-client-credential.js";
 
 let sandbox: Sandbox;
 const logLines: string[] = [];
@@ -26,7 +26,7 @@ afterAll(() => sandbox?.close());
 
 async function callerToken(): Promise<string> {
   const { caller, entraTokenUrl } = sandbox.env;
-  const response = await fetch(entraTokenUrl, {
+  const response = await sandbox.entra.fetch(entraTokenUrl, {
     method: "POST",
     body: new URLSearchParams({ grant_type: "client_credentials", client_id: caller.clientId, client_secret: caller.clientSecret, scope: caller.scope }),
   });
@@ -35,7 +35,7 @@ async function callerToken(): Promise<string> {
 }
 
 async function mint(claims: Record<string, unknown>): Promise<string> {
-  const response = await fetch(sandbox.env.entraMintUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(claims) });
+  const response = await sandbox.entra.fetch(sandbox.env.entraMintUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(claims) });
   expect(response.status).toBe(200);
   return ((await response.json()) as { access_token: string }).access_token;
 }
@@ -69,12 +69,16 @@ describe("sandbox end to end", () => {
     expect(body).toMatchObject({ token_type: "Bearer", scope: "skatteetaten:testnorge", profile: "skatt" });
     expect(sandbox.maskinporten.verifyAccessToken(String(body.access_token))).toMatchObject({ client_id: "sandbox-skatt-client" });
 
-    // A workload with the plain SDK (test-only trust of the stand-in's TLS certificate).
-    const workload = sandbox.env.caller;
-    const workloadIdentity = entraClientCredential({ tokenUrl: sandbox.env.entraTokenUrl, clientId: workload.clientId, clientSecret: workload.clientSecret });
+    // A workload with the plain SDK (test-only trust of the sandbox CA).
+    const { caller: workload, tenantId, entraAuthorityHost, caPem } = sandbox.env;
+    const workloadIdentity = new ClientSecretCredential(tenantId, workload.clientId, workload.clientSecret, {
+      authorityHost: entraAuthorityHost,
+      disableInstanceDiscovery: true,
+      tlsOptions: { ca: caPem },
+    });
     const secrets = new SecretClient(sandbox.env.keyVaultUrl, workloadIdentity, {
       disableChallengeResourceVerification: true,
-      tlsOptions: { ca: sandbox.env.keyVaultCaPem },
+      tlsOptions: { ca: caPem },
     });
     const served = String(body.access_token);
     // The broker serves a new token from memory while its secret write is still in flight, so the

@@ -50,6 +50,7 @@ function brokerRun(settings: Record<string, string>): Runtime {
       ...settings,
     },
     credential: staticCredential(),
+    callerKeySetFetch: entra.fetch,
     keyVaultClientOptions: keyVaultClientOptions(),
     logger: silentLogger,
     maskinporten: { sleep: async () => {}, retry: { maxAttempts: 2 } },

@@ -117,6 +117,7 @@ describe("bounded resources under a flood of unique bad tokens", () => {
       tenantId: world.entra.tenantId,
       audiences: [world.entra.audience],
       authorityHost: world.entra.authorityHost,
+      keySetFetch: world.entra.fetch,
       now: world.clock.now,
       verifiedTokenCacheEntries: 50,
     });

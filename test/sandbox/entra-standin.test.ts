@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from "node:crypto";
-import { Agent, request as httpRequest } from "node:http";
+import { Agent, request as httpsRequest } from "node:https";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEntraAccessTokenCheck } from "../../sandbox/entra/access-token-check.js";
@@ -21,22 +21,22 @@ afterAll(async () => {
 });
 
 async function postToken(fields: Record<string, string>, headers: Record<string, string> = {}) {
-  const response = await fetch(standIn.tokenUrl, { method: "POST", body: new URLSearchParams(fields), headers });
+  const response = await standIn.fetch(standIn.tokenUrl, { method: "POST", body: new URLSearchParams(fields), headers });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 async function jwks() {
-  return (await (await fetch(standIn.jwksUri)).json()) as { keys: Array<Record<string, unknown> & { kid: string }> };
+  return (await (await standIn.fetch(standIn.jwksUri)).json()) as { keys: Array<Record<string, unknown> & { kid: string }> };
 }
 
 describe("discovery", () => {
   it("serves v2.0 metadata whose issuer and endpoints are the stand-in's own", async () => {
     const before = standIn.metadataRequests;
-    const response = await fetch(standIn.metadataUrl);
+    const response = await standIn.fetch(standIn.metadataUrl);
     const metadata = (await response.json()) as Record<string, unknown>;
     expect(response.status).toBe(200);
     expect(standIn.issuer).toBe(`${standIn.authorityHost}/${standIn.tenantId}/v2.0`);
-    expect(standIn.authorityHost).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(standIn.authorityHost).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(metadata).toMatchObject({
       issuer: standIn.issuer,
       jwks_uri: `${standIn.authorityHost}/${standIn.tenantId}/discovery/v2.0/keys`,
@@ -63,7 +63,7 @@ describe("discovery", () => {
   });
 
   it("answers unknown tenants with Entra's AADSTS90002 error", async () => {
-    const response = await fetch(`${standIn.authorityHost}/00000000-0000-4000-8000-000000000000/discovery/v2.0/keys`);
+    const response = await standIn.fetch(`${standIn.authorityHost}/00000000-0000-4000-8000-000000000000/discovery/v2.0/keys`);
     const body = (await response.json()) as Record<string, unknown>;
     expect(response.status).toBe(400);
     expect(body["error"]).toBe("invalid_tenant");
@@ -155,18 +155,46 @@ describe("client credentials token endpoint", () => {
     expect(unknown.body["error_codes"]).toEqual([500011]);
   });
 
+  it("ignores the OIDC scopes MSAL for Java and Go add beside one /.default, as Entra does", async () => {
+    const base = { grant_type: "client_credentials", client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret };
+    const withOidc = await postToken({ ...base, scope: `openid ${standIn.audienceUris[0]}/.default profile offline_access` });
+    expect(withOidc.status).toBe(200);
+    expect(decodeJson(segments(String(withOidc.body["access_token"]))[1])).toMatchObject({ aud: standIn.audience, roles: [ROLE] });
+    // They do not stand in for the /.default, nor make room for a second resource.
+    const onlyOidc = await postToken({ ...base, scope: "openid profile offline_access" });
+    expect(onlyOidc.body["error"]).toBe("invalid_scope");
+    const two = await postToken({ ...base, scope: `${standIn.audienceUris[0]}/.default https://vault.azure.net/.default openid` });
+    expect(two.body["error"]).toBe("invalid_scope");
+  });
+
+  it("serves TLS with a certificate for 127.0.0.1 that chains to caPem, and nothing over plain HTTP", async () => {
+    const certificate = await new Promise<X509Certificate>((resolve, reject) => {
+      const req = httpsRequest(standIn.jwksUri, { ca: standIn.caPem, agent: false }, (res) => {
+        res.resume();
+        resolve(new X509Certificate((res.socket as import("node:tls").TLSSocket).getPeerCertificate().raw));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(certificate.checkIP("127.0.0.1")).toBe("127.0.0.1");
+    expect(certificate.verify(new X509Certificate(standIn.caPem).publicKey)).toBe(true);
+    // Not trusted without the CA: a client must be told (tlsOptions.ca), nothing is trusted globally.
+    await expect(fetch(standIn.jwksUri)).rejects.toThrow();
+    await expect(fetch(standIn.jwksUri.replace("https:", "http:"))).rejects.toThrow();
+  });
+
   it("refuses other grant types and GET", async () => {
     const grant = await postToken({ grant_type: "password", client_id: CLIENT.clientId });
     expect(grant.status).toBe(400);
     expect(grant.body["error"]).toBe("unsupported_grant_type");
-    const get = await fetch(standIn.tokenUrl);
+    const get = await standIn.fetch(standIn.tokenUrl);
     expect(get.status).toBe(405);
   });
 });
 
 describe("sandbox mint endpoint", () => {
   it("fills in the claims of a valid caller token, and nothing else", async () => {
-    const response = await fetch(standIn.mintUrl, { method: "POST", body: "{}" });
+    const response = await standIn.fetch(standIn.mintUrl, { method: "POST", body: "{}" });
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;
     expect(Object.keys(body)).toEqual(["access_token"]);
@@ -189,7 +217,7 @@ describe("sandbox mint endpoint", () => {
   });
 
   it("lets the reserved _header member change what the header says, not how it is signed", async () => {
-    const response = await fetch(standIn.mintUrl, {
+    const response = await standIn.fetch(standIn.mintUrl, {
       method: "POST",
       body: JSON.stringify({ _header: { kid: "forged-kid", typ: null, crit: ["exp"] }, roles: ["R"] }),
     });
@@ -201,7 +229,7 @@ describe("sandbox mint endpoint", () => {
 
   it("refuses a body that is not a JSON object", async () => {
     for (const body of ["[1]", "not json", "null", JSON.stringify({ _header: "x" })]) {
-      const response = await fetch(standIn.mintUrl, { method: "POST", body });
+      const response = await standIn.fetch(standIn.mintUrl, { method: "POST", body });
       expect(response.status).toBe(400);
     }
   });
@@ -226,7 +254,7 @@ describe("key rotation", () => {
       expect(newKid).not.toBe(oldKid);
       expect(rotating.currentKid).toBe(newKid);
       const published = async () =>
-        ((await (await fetch(rotating.jwksUri)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid);
+        ((await (await rotating.fetch(rotating.jwksUri)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid);
       expect(await published()).toEqual([newKid, oldKid]);
       expect(decodeJson(segments(rotating.mintToken({}))[0])["kid"]).toBe(newKid);
       rotating.retireOldKeys();
@@ -243,7 +271,7 @@ describe("close", () => {
     const agent = new Agent({ keepAlive: true });
     try {
       const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest(closing.jwksUri, { agent }, (res) => {
+        const req = httpsRequest(closing.jwksUri, { agent, ca: closing.caPem }, (res) => {
           res.resume();
           res.on("end", () => resolve(res.statusCode ?? 0));
         });
@@ -252,7 +280,7 @@ describe("close", () => {
       });
       expect(status).toBe(200);
       await closing.close();
-      await expect(fetch(closing.jwksUri)).rejects.toThrow();
+      await expect(closing.fetch(closing.jwksUri)).rejects.toThrow();
     } finally {
       agent.destroy();
     }
@@ -283,7 +311,9 @@ describe("App Service managed identity endpoint", () => {
   }
 
   it("gives every identity of the app the same IDENTITY_ENDPOINT and IDENTITY_HEADER", () => {
-    expect(system.env.IDENTITY_ENDPOINT).toBe(`${standIn.authorityHost}/msi/token`);
+    // Plain HTTP on a port of its own, as App Service serves it on the instance.
+    expect(system.env.IDENTITY_ENDPOINT).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/msi\/token$/);
+    expect(system.env.IDENTITY_ENDPOINT.startsWith(standIn.authorityHost)).toBe(false);
     expect(standIn.managedIdentityEndpoint).toBe(system.env.IDENTITY_ENDPOINT);
     expect(system.env.IDENTITY_HEADER).toMatch(/^[0-9a-f-]{36}$/);
     expect(user.env).toEqual(system.env);
