@@ -11,10 +11,15 @@ import { runLoad } from "./load.js";
 import { median } from "./renewal.js";
 
 export interface Layer {
+  /** "bare-http", "adapter", "functions-handler" (a bare @azure/functions handler), "token-handler". */
+  id: LayerId;
   name: string;
   /** Median server CPU per served request (µs). */
   cpuMicros: number;
   requestsPerSecond: number;
+  /** Each round's figures, in round order (layers alternate within a round, so round i of two layers pair up). */
+  cpuPerRound: number[];
+  requestsPerSecondPerRound: number[];
 }
 
 export interface LayerOptions {
@@ -30,6 +35,7 @@ export interface LayerOptions {
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+export type LayerId = "bare-http" | "adapter" | "functions-handler" | "token-handler";
 
 export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
   const { body, headers, profile, tokenHandler } = options;
@@ -40,9 +46,10 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
     response.writeHead(result.status ?? 200, result.headers as Record<string, string>);
     response.end(JSON.stringify(result.jsonBody));
   };
-  const layers: [string, Handler][] = [
-    ["bare node:http, fixed body", (_request, response) => response.writeHead(200, headers).end(body)],
+  const layers: [LayerId, string, Handler][] = [
+    ["bare-http", "bare node:http, fixed body", (_request, response) => response.writeHead(200, headers).end(body)],
     [
+      "adapter",
       "+ adapter: async, headers to a record, JSON body",
       (request, response) =>
         void (async () => {
@@ -52,7 +59,9 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
         })(),
     ],
     [
-      "+ HttpRequest (@azure/functions, undici Request)",
+      // The ceiling the programming model sets: what any @azure/functions HTTP handler costs.
+      "functions-handler",
+      "+ HttpRequest = bare @azure/functions handler (fixed answer)",
       (request, response) =>
         void (async () => {
           requestFor(request);
@@ -60,15 +69,15 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
           answer(response, { status: 200, headers, jsonBody });
         })(),
     ],
-    ["+ the real token handler", (request, response) => void tokenHandler(requestFor(request)).then((result) => answer(response, result))],
+    ["token-handler", "+ the real token handler", (request, response) => void tokenHandler(requestFor(request)).then((result) => answer(response, result))],
   ];
 
-  const servers: { name: string; server: Server; url: string }[] = [];
+  const servers: { id: LayerId; name: string; server: Server; url: string }[] = [];
   try {
-    for (const [name, handler] of layers) {
+    for (const [id, name, handler] of layers) {
       const server = createServer(handler);
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      servers.push({ name, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/token/${profile}` });
+      servers.push({ id, name, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/token/${profile}` });
     }
     const load = (url: string, durationSeconds: number) =>
       runLoad({ url, connections: options.connections, authorizations: options.authorizations, durationSeconds });
@@ -84,10 +93,13 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
         samples.set(name, entry);
       }
     }
-    return servers.map(({ name }) => ({
+    return servers.map(({ id, name }) => ({
+      id,
       name,
       cpuMicros: median(samples.get(name)!.cpu),
       requestsPerSecond: median(samples.get(name)!.rps),
+      cpuPerRound: samples.get(name)!.cpu,
+      requestsPerSecondPerRound: samples.get(name)!.rps,
     }));
   } finally {
     for (const { server } of servers) {
