@@ -10,9 +10,15 @@
  * The MAC, PBES2 and the 3DES scheme run on node:crypto (pkcs12-crypto.ts); forge keeps the rest.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import forge from "node-forge";
+// forge's core plus the two parts used here (ASN.1; PBE, which brings its ciphers), not the whole
+// library: half the code to load on every PKCS#12 run of the CLI.
+import type forgeTypes from "node-forge";
+import forgeCore from "node-forge/lib/forge.js";
+import "node-forge/lib/asn1.js";
+import "node-forge/lib/pbe.js";
 import { decryptNatively, DecryptionFailed, PBE_OID, pkcs12Kdf, type PbeParameters } from "./pkcs12-crypto.js";
 
+const forge = forgeCore as typeof forgeTypes;
 const { asn1 } = forge;
 
 const OID = {
@@ -59,7 +65,7 @@ export interface Pkcs12Contents {
   certificates: Pkcs12CertificateEntry[];
 }
 
-type Asn1 = forge.asn1.Asn1;
+type Asn1 = forgeTypes.asn1.Asn1;
 
 /** Cheap sniff: a DER SEQUENCE whose first element is INTEGER 3 (the PFX version). */
 export function looksLikePkcs12(bytes: Uint8Array): boolean {
@@ -157,9 +163,9 @@ function passwordFor(encryptionAlgorithm: string, password: string): string {
 }
 
 interface PbeCipher {
-  update(data: forge.util.ByteStringBuffer): void;
+  update(data: forgeTypes.util.ByteStringBuffer): void;
   finish(): boolean;
-  output: forge.util.ByteStringBuffer;
+  output: forgeTypes.util.ByteStringBuffer;
 }
 const getCipher = (forge.pki as unknown as { pbe: { getCipher(oid: string, params: Asn1, password: string): PbeCipher } }).pbe
   .getCipher;

@@ -6,7 +6,7 @@
  * certificate safes) is not in Node's OpenSSL 3 default provider: keystore-pkcs12.ts keeps forge
  * for what `decryptNatively` does not take.
  */
-import { createDecipheriv, createHash, pbkdf2Sync } from "node:crypto";
+import { createDecipheriv, createHash, hash, pbkdf2Sync } from "node:crypto";
 
 export const PBE_OID = {
   sha1And3KeyTripleDesCbc: "1.2.840.113549.1.12.1.3",
@@ -56,7 +56,8 @@ export function pkcs12Kdf(password: string, salt: Buffer, id: 1 | 2 | 3, iterati
   const blocks: Buffer[] = [];
   for (let produced = 0; produced < length; produced += u) {
     let A = createHash(digest).update(D).update(I).digest();
-    for (let round = 1; round < iterations; round++) A = createHash(digest).update(A).digest();
+    // One-shot hash(): a Hash object per round costs more than the round itself.
+    for (let round = 1; round < iterations; round++) A = hash(digest, A, "buffer");
     blocks.push(A);
     // I_j = (I_j + B + 1) mod 2^(8v), B = A repeated to v bytes.
     const B = repeatTo(A, v);
