@@ -26,6 +26,8 @@ export interface EndpointSettings {
   /** Seconds per run and rounds of the layer-by-layer breakdown (see layers.ts). */
   layerSeconds: number;
   layerRounds: number;
+  /** Extra alternating rounds of the two layers behind the headline (see layers.ts). */
+  headlineRounds: number;
   /** When set, one more repeat and one more unique-token broker run are profiled into this folder. */
   profileDirectory?: string;
 }
@@ -156,6 +158,7 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
       connections: settings.connections,
       seconds: settings.layerSeconds,
       rounds: settings.layerRounds,
+      headlineRounds: settings.headlineRounds,
     });
 
     return {

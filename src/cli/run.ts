@@ -102,7 +102,7 @@ async function createSigner(signing: CliSigning, propertiesPath: string, env: Cl
     signing.source.kind === "inline"
       ? { bytes: signing.source.bytes, name: "keystore.file (base64)" }
       : { bytes: await readKeystoreFile(signing.source.path, propertiesPath, env.cwd), name: signing.source.path };
-  const key = loadKeystoreKey({
+  const key = await loadKeystoreKey({
     bytes,
     storePassword: signing.storePassword,
     declaredType: signing.type,

@@ -7,10 +7,18 @@
  * We walk the structure ourselves rather than call `forge.pkcs12.pkcs12FromAsn1`, because that
  * decrypts every key with the store password and feeds one password string to both the PKCS#12 KDF
  * (UTF-16) and PBKDF2 (which needs UTF-8 bytes), so non-ASCII passwords such as "blåbær" fail.
+ * The MAC, PBES2 and the 3DES scheme run on node:crypto (pkcs12-crypto.ts); forge keeps the rest.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import forge from "node-forge";
+// forge's core plus the two parts used here (ASN.1; PBE, which brings its ciphers), not the whole
+// library: half the code to load on every PKCS#12 run of the CLI.
+import type forgeTypes from "node-forge";
+import forgeCore from "node-forge/lib/forge.js";
+import "node-forge/lib/asn1.js";
+import "node-forge/lib/pbe.js";
+import { decryptNatively, DecryptionFailed, PBE_OID, pkcs12Kdf, type PbeParameters } from "./pkcs12-crypto.js";
 
+const forge = forgeCore as typeof forgeTypes;
 const { asn1 } = forge;
 
 const OID = {
@@ -28,11 +36,11 @@ const OID = {
   pbmac1: "1.2.840.113549.1.5.14",
 } as const;
 
-const MAC_DIGESTS: Record<string, { node: string; forge: () => forge.md.MessageDigest; length: number }> = {
-  "1.3.14.3.2.26": { node: "sha1", forge: () => forge.md.sha1.create(), length: 20 },
-  "2.16.840.1.101.3.4.2.1": { node: "sha256", forge: () => forge.md.sha256.create(), length: 32 },
-  "2.16.840.1.101.3.4.2.2": { node: "sha384", forge: () => forge.md.sha384.create(), length: 48 },
-  "2.16.840.1.101.3.4.2.3": { node: "sha512", forge: () => forge.md.sha512.create(), length: 64 },
+const MAC_DIGESTS: Record<string, { node: string; length: number }> = {
+  "1.3.14.3.2.26": { node: "sha1", length: 20 },
+  "2.16.840.1.101.3.4.2.1": { node: "sha256", length: 32 },
+  "2.16.840.1.101.3.4.2.2": { node: "sha384", length: 48 },
+  "2.16.840.1.101.3.4.2.3": { node: "sha512", length: 64 },
 };
 
 export class Pkcs12FormatError extends Error {}
@@ -57,7 +65,7 @@ export interface Pkcs12Contents {
   certificates: Pkcs12CertificateEntry[];
 }
 
-type Asn1 = forge.asn1.Asn1;
+type Asn1 = forgeTypes.asn1.Asn1;
 
 /** Cheap sniff: a DER SEQUENCE whose first element is INTEGER 3 (the PFX version). */
 export function looksLikePkcs12(bytes: Uint8Array): boolean {
@@ -141,9 +149,8 @@ function verifyMac(macData: Asn1, authSafeBytes: Buffer, password: string): void
   const digest = MAC_DIGESTS[algorithm];
   if (!digest) throw new Pkcs12FormatError(`unsupported PKCS#12 MAC digest ${algorithm}`);
   const iterations = iterationsNode ? integerOf(iterationsNode) : 1;
-  const salt = forge.util.createBuffer(octets(saltNode).toString("binary"));
-  const macKey = forge.pkcs12.generateKey(password, salt, 3, iterations, digest.length, digest.forge());
-  const computed = createHmac(digest.node, Buffer.from(macKey.getBytes(), "binary")).update(authSafeBytes).digest();
+  const macKey = pkcs12Kdf(password, octets(saltNode), 3, iterations, digest.length, digest.node);
+  const computed = createHmac(digest.node, macKey).update(authSafeBytes).digest();
   const expected = octets(digestNode);
   if (expected.length !== computed.length || !timingSafeEqual(expected, computed)) {
     throw new Pkcs12PasswordError("PKCS#12 MAC does not verify");
@@ -156,9 +163,9 @@ function passwordFor(encryptionAlgorithm: string, password: string): string {
 }
 
 interface PbeCipher {
-  update(data: forge.util.ByteStringBuffer): void;
+  update(data: forgeTypes.util.ByteStringBuffer): void;
   finish(): boolean;
-  output: forge.util.ByteStringBuffer;
+  output: forgeTypes.util.ByteStringBuffer;
 }
 const getCipher = (forge.pki as unknown as { pbe: { getCipher(oid: string, params: Asn1, password: string): PbeCipher } }).pbe
   .getCipher;
@@ -169,6 +176,9 @@ function decryptSafeContents(encryptedData: Asn1 | undefined, password: string):
   const [algorithmOidNode, params] = children(algorithmId);
   const algorithm = oidOf(algorithmOidNode);
   if (!params || !encryptedContent) throw new Pkcs12FormatError("malformed EncryptedData");
+  const native = decryptIfNative(algorithm, params, password, octets(encryptedContent));
+  if (native === "wrong-password") throw new Pkcs12PasswordError("PKCS#12 certificate safe does not decrypt");
+  if (native) return native;
   let cipher: PbeCipher;
   try {
     cipher = getCipher(algorithm, params, passwordFor(algorithm, password));
@@ -181,7 +191,24 @@ function decryptSafeContents(encryptedData: Asn1 | undefined, password: string):
 }
 
 function decryptShroudedKey(encryptedPrivateKeyInfo: Asn1, password: string): Buffer {
-  const algorithm = oidOf(children(children(encryptedPrivateKeyInfo)[0])[0]);
+  const [algorithmId, encryptedData] = children(encryptedPrivateKeyInfo);
+  const [algorithmOidNode, params] = children(algorithmId);
+  const algorithm = oidOf(algorithmOidNode);
+  if (params && encryptedData) {
+    const native = decryptIfNative(algorithm, params, password, octets(encryptedData));
+    if (native === "wrong-password") throw new Pkcs12KeyPasswordError("private key does not decrypt");
+    if (native) {
+      // A wrong password can leave valid padding by chance (1 in 256): then the plaintext is no DER.
+      let privateKeyInfo: Asn1;
+      try {
+        privateKeyInfo = parseDer(native);
+      } catch {
+        throw new Pkcs12KeyPasswordError("private key does not decrypt");
+      }
+      if (privateKeyInfo.type !== asn1.Type.SEQUENCE) throw new Pkcs12KeyPasswordError("private key does not decrypt");
+      return Buffer.from(asn1.toDer(privateKeyInfo).getBytes(), "binary");
+    }
+  }
   let privateKeyInfo: Asn1 | null;
   try {
     privateKeyInfo = forge.pki.decryptPrivateKeyInfo(encryptedPrivateKeyInfo, passwordFor(algorithm, password));
@@ -194,6 +221,48 @@ function decryptShroudedKey(encryptedPrivateKeyInfo: Asn1, password: string): Bu
   }
   if (!privateKeyInfo) throw new Pkcs12KeyPasswordError("private key does not decrypt");
   return Buffer.from(asn1.toDer(privateKeyInfo).getBytes(), "binary");
+}
+
+/**
+ * node:crypto for PBES2 (PBKDF2 + AES or 3DES) and the PKCS#12 3DES scheme; undefined for the
+ * schemes left to forge (RC2, other PBKDF2 parameters).
+ */
+function decryptIfNative(algorithm: string, params: Asn1, password: string, ciphertext: Buffer): Buffer | "wrong-password" | undefined {
+  const parameters = pbeParameters(algorithm, params);
+  if (!parameters) return undefined;
+  try {
+    return decryptNatively(parameters, password, ciphertext);
+  } catch (error) {
+    if (error instanceof DecryptionFailed) return "wrong-password";
+    throw error;
+  }
+}
+
+function pbeParameters(algorithm: string, params: Asn1): PbeParameters | undefined {
+  if (algorithm === PBE_OID.sha1And3KeyTripleDesCbc) {
+    const [salt, iterations] = children(params);
+    if (!salt || !iterations) throw new Pkcs12FormatError("malformed PKCS#12 PBE parameters");
+    return { scheme: PBE_OID.sha1And3KeyTripleDesCbc, salt: octets(salt), iterations: integerOf(iterations) };
+  }
+  if (algorithm !== PBE_OID.pbes2) return undefined;
+  const [keyDerivation, encryptionScheme] = children(params);
+  const [kdfOid, kdfParams] = children(keyDerivation);
+  const [encryptionOid, iv] = children(encryptionScheme);
+  if (!kdfOid || oidOf(kdfOid) !== PBE_OID.pbkdf2 || !kdfParams || !encryptionOid || !iv || iv.type !== asn1.Type.OCTETSTRING) return undefined;
+  const [salt, iterations, ...optional] = children(kdfParams);
+  // The salt may be an AlgorithmIdentifier ("otherSource") instead of octets: left to forge.
+  if (!salt || salt.type !== asn1.Type.OCTETSTRING || !iterations) return undefined;
+  const keyLength = optional.find((node) => node.type === asn1.Type.INTEGER);
+  const prf = optional.find((node) => node.type === asn1.Type.SEQUENCE);
+  return {
+    scheme: PBE_OID.pbes2,
+    salt: octets(salt),
+    iterations: integerOf(iterations),
+    ...(keyLength ? { keyBytes: integerOf(keyLength) } : {}),
+    ...(prf ? { prfOid: oidOf(children(prf)[0]) } : {}),
+    encryptionOid: oidOf(encryptionOid),
+    iv: octets(iv),
+  };
 }
 
 function readAttributes(attributeSet: Asn1 | undefined): { friendlyName?: string; localKeyId?: Buffer } {

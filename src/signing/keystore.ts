@@ -14,14 +14,11 @@ import {
   readJks,
   recoverJksKey,
 } from "./keystore-jks.js";
-import {
-  looksLikePkcs12,
-  Pkcs12FormatError,
-  Pkcs12KeyPasswordError,
-  Pkcs12PasswordError,
-  readPkcs12,
-  type Pkcs12Contents,
-} from "./keystore-pkcs12.js";
+// Type only: the PKCS#12 reader (and node-forge under it) is imported when a PKCS#12 file is read,
+// so that a JKS run of the CLI never loads it.
+import type { Pkcs12Contents } from "./keystore-pkcs12.js";
+
+type Pkcs12Module = typeof import("./keystore-pkcs12.js");
 
 export const KEYSTORE_TYPES = ["JKS", "PKCS12"] as const;
 export type KeystoreType = (typeof KEYSTORE_TYPES)[number];
@@ -53,12 +50,33 @@ export function detectKeystoreFormat(bytes: Uint8Array): KeystoreType | "JCEKS" 
     if (magic === JKS_MAGIC) return "JKS";
     if (magic === JCEKS_MAGIC) return "JCEKS";
   }
-  return looksLikePkcs12(bytes) ? "PKCS12" : undefined;
+  return startsLikePfx(bytes) ? "PKCS12" : undefined;
 }
 
-export function loadKeystoreKey(request: KeystoreRequest): KeystoreKey {
+/**
+ * A DER SEQUENCE whose first element is INTEGER 3 (the PFX version), read from the first bytes
+ * only; loadKeystoreKey then has the PKCS#12 reader parse the whole structure.
+ */
+function startsLikePfx(bytes: Uint8Array): boolean {
+  if (bytes.length < 5 || bytes[0] !== 0x30) return false;
+  let offset = 2;
+  const first = bytes[1]!;
+  let length = first;
+  if (first & 0x80) {
+    const count = first & 0x7f;
+    if (count === 0 || count > 4 || bytes.length < 2 + count) return false;
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + bytes[2 + i]!;
+    offset += count;
+  }
+  return length <= bytes.length - offset && bytes[offset] === 0x02 && bytes[offset + 1] === 0x01 && bytes[offset + 2] === 0x03;
+}
+
+export async function loadKeystoreKey(request: KeystoreRequest): Promise<KeystoreKey> {
   const source = request.source ?? "keystore";
-  const format = detectKeystoreFormat(request.bytes);
+  let format = detectKeystoreFormat(request.bytes);
+  const pkcs12 = format === "PKCS12" ? await import("./keystore-pkcs12.js") : undefined;
+  if (pkcs12 && !pkcs12.looksLikePkcs12(request.bytes)) format = undefined;
   const fail = (message: string, cause?: unknown): never => {
     throw new BrokerError(ErrorCode.Keystore, `${source}: ${message}`, cause === undefined ? undefined : { cause });
   };
@@ -69,13 +87,13 @@ export function loadKeystoreKey(request: KeystoreRequest): KeystoreKey {
     fail("JCEKS keystores are not supported; convert it with `keytool -importkeystore -deststoretype PKCS12`");
   }
   try {
-    return format === "JKS" ? loadFromJks(request, fail) : loadFromPkcs12(request, fail);
+    return pkcs12 ? loadFromPkcs12(request, fail, pkcs12) : loadFromJks(request, fail);
   } catch (error) {
     if (error instanceof BrokerError) throw error;
-    if (error instanceof JksIntegrityError || error instanceof Pkcs12PasswordError) {
+    if (error instanceof JksIntegrityError || (pkcs12 && error instanceof pkcs12.Pkcs12PasswordError)) {
       return fail(`wrong keystore password (keystore.password)${whitespaceHint(request.storePassword)}`, error);
     }
-    if (error instanceof JksFormatError || error instanceof Pkcs12FormatError) {
+    if (error instanceof JksFormatError || (pkcs12 && error instanceof pkcs12.Pkcs12FormatError)) {
       return fail(`damaged or unsupported ${format} keystore: ${error.message}`, error);
     }
     return fail(`could not read the ${format} keystore`, error);
@@ -104,8 +122,8 @@ function loadFromJks(request: KeystoreRequest, fail: Fail): KeystoreKey {
   return { alias: entry.alias, format: "JKS", privateKey: toPrivateKey(pkcs8, fail), certificateChain: entry.certificateChain };
 }
 
-function loadFromPkcs12(request: KeystoreRequest, fail: Fail): KeystoreKey {
-  const contents = readPkcs12(request.bytes, request.storePassword);
+function loadFromPkcs12(request: KeystoreRequest, fail: Fail, pkcs12: Pkcs12Module): KeystoreKey {
+  const contents = pkcs12.readPkcs12(request.bytes, request.storePassword);
   const entry = pickEntry(contents.keys, contents.keys, request.alias, fail);
   // keytool cannot give a PKCS#12 key its own password and ignores -keypass, so when the key password
   // fails, the store password is tried too: a file that works with Java still behaves the same.
@@ -117,7 +135,7 @@ function loadFromPkcs12(request: KeystoreRequest, fail: Fail): KeystoreKey {
       pkcs8 = entry.decrypt(password);
       break;
     } catch (error) {
-      if (!(error instanceof Pkcs12KeyPasswordError)) throw error;
+      if (!(error instanceof pkcs12.Pkcs12KeyPasswordError)) throw error;
       lastError = error;
     }
   }
