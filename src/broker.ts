@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from "./logging.js";
 import { createMaskinportenClient, type MaskinportenClient, type MaskinportenClientOptions } from "./maskinporten/client.js";
 import { createTokenIssuer } from "./renewal/issue-token.js";
 import { DEFAULT_MIN_SERVE_REMAINING_MS, scheduleTooSlow } from "./renewal/policy.js";
-import { ProfileTokens, type ProfileStatus, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
+import { ProfileTokens, type ProfileStatus, type RecoveryScheduler, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
 import type { StoredToken } from "./token-store/stored-token.js";
 import type { TokenStore } from "./token-store/token-store.js";
 
@@ -26,6 +26,8 @@ export interface BrokerOptions {
   minServeRemainingMs?: number;
   /** Warn when the signing certificate expires within this many days. */
   certificateWarningDays?: number;
+  /** Timers of the background recovery (default: real, unref'd); the soak gives its fake clock's. */
+  scheduler?: RecoveryScheduler;
 }
 
 export interface ProfileHealth extends ProfileStatus {
@@ -43,7 +45,7 @@ export interface Broker {
    * Renews every profile that is due; one profile's failure does not stop the others. With the
    * timer's interval, also warns when it is too slow for a profile's token lifetime.
    */
-  renewAll(trigger: Exclude<RenewalTrigger, "demand">, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
+  renewAll(trigger: Exclude<RenewalTrigger, "demand" | "recovery">, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
   health(): Promise<ProfileHealth[]>;
 }
 
@@ -105,7 +107,7 @@ export function createBroker(options: BrokerOptions): Broker {
     minServeRemainingMs: options.minServeRemainingMs ?? DEFAULT_MIN_SERVE_REMAINING_MS,
   };
   const keepers = new Map(
-    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now })]),
+    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now, ...(options.scheduler ? { scheduler: options.scheduler } : {}) })]),
   );
   // Warnings an alert rule reads: once a day per subject is enough, more is noise.
   const lastWarning = new Map<string, number>();

@@ -11,7 +11,28 @@ import type { StoredToken } from "../token-store/stored-token.js";
 import type { TokenStore } from "../token-store/token-store.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "./policy.js";
 
-export type RenewalTrigger = "timer" | "demand" | "startup";
+/** recovery: the background retry while callers wait and nothing valid is held. */
+export type RenewalTrigger = "timer" | "demand" | "startup" | "recovery";
+
+/** Timers for the background recovery; the soak gives its fake clock's. */
+export interface RecoveryScheduler {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** While callers wait and nothing valid is held, a new attempt at least this often. */
+export const RECOVERY_INTERVAL_MS = 10_000;
+/** Callers count as waiting for this long after their last request. */
+export const RECOVERY_DEMAND_WINDOW_MS = 120_000;
+
+const realScheduler: RecoveryScheduler = {
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms);
+    handle.unref(); // never keep a process (CLI, tests, a stopping host) alive for a retry
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 export interface RenewalOutcome {
   profile: string;
@@ -52,11 +73,15 @@ export class NoTokenError extends BrokerError {
 export interface ProfileTokensOptions {
   profile: TokenProfile;
   store: TokenStore;
-  /** Gets a new token from Maskinporten (grant + token request, retries included). */
-  issue: (profile: TokenProfile) => Promise<StoredToken>;
+  /**
+   * Gets a new token from Maskinporten (grant + token request, retries included). The background
+   * recovery asks for a single attempt (`maxAttempts: 1`): it comes back every 10 s anyway.
+   */
+  issue: (profile: TokenProfile, options?: { maxAttempts?: number }) => Promise<StoredToken>;
   policy: RenewalPolicy;
   logger: Logger;
   now?: () => number;
+  scheduler?: RecoveryScheduler;
 }
 
 export class ProfileTokens {
@@ -69,10 +94,16 @@ export class ProfileTokens {
   private lastError: FailureRecord | undefined;
   /** The held token when writing it to the store failed: the shared copy is behind until written. */
   private unstored: StoredToken | undefined;
+  /** Last time a caller asked while nothing valid was held (recovery runs while this is recent). */
+  private lastUnservedDemandAtMs = Number.NEGATIVE_INFINITY;
+  private recoveryTimer: { handle: unknown; atMs: number } | undefined;
+  private renewalStartedAtMs = 0;
   private readonly now: () => number;
+  private readonly scheduler: RecoveryScheduler;
 
   constructor(private readonly options: ProfileTokensOptions) {
     this.now = options.now ?? Date.now;
+    this.scheduler = options.scheduler ?? realScheduler;
   }
 
   get profile(): TokenProfile {
@@ -100,7 +131,11 @@ export class ProfileTokens {
       this.renewInBackground();
       return token!;
     }
+    this.lastUnservedDemandAtMs = this.now();
+    // Callers are waiting now: whatever backoff an earlier failure set, try again within the interval.
+    this.nextAttemptAtMs = Math.min(this.nextAttemptAtMs, this.now() + RECOVERY_INTERVAL_MS);
     if (this.now() < this.nextAttemptAtMs) {
+      this.scheduleRecovery();
       throw new NoTokenError(this.profile.name, this.retryAfterSeconds());
     }
     const outcome = await this.renew("demand");
@@ -115,7 +150,7 @@ export class ProfileTokens {
    * time, and Key Vault has no conditional write, so a single writer is what keeps the secret from
    * ever going backwards. With a fresh token already published this does no I/O at all.
    */
-  async renewIfDue(trigger: Exclude<RenewalTrigger, "demand">): Promise<RenewalOutcome> {
+  async renewIfDue(trigger: Exclude<RenewalTrigger, "demand" | "recovery">): Promise<RenewalOutcome> {
     let outcome: RenewalOutcome | undefined;
     if (tokenState(this.held, this.now(), this.options.policy) !== "fresh") {
       outcome = await this.renew(trigger);
@@ -199,6 +234,7 @@ export class ProfileTokens {
     const { profile, logger, policy } = this.options;
     const base = { profile: profile.name, trigger };
     const startedMs = this.now();
+    this.renewalStartedAtMs = startedMs;
 
     // Another broker instance may have renewed already: look before asking Maskinporten.
     try {
@@ -216,7 +252,7 @@ export class ProfileTokens {
 
     let issued: StoredToken;
     try {
-      issued = await this.options.issue(profile);
+      issued = await this.options.issue(profile, trigger === "recovery" ? { maxAttempts: 1 } : undefined);
     } catch (error) {
       return this.fail(error, base, "issue");
     }
@@ -224,12 +260,13 @@ export class ProfileTokens {
     this.lastRenewalAt = new Date(this.now());
     this.consecutiveFailures = 0;
     this.nextAttemptAtMs = 0;
+    this.cancelRecovery();
     if (this.held === issued) this.unstored = issued;
     const renewed = { profile: profile.name, outcome: "renewed" as const, expiresAt: this.held!.expiresAt };
     const logRenewed = (stored: boolean) =>
       logger.log("info", "renewal", { ...base, outcome: "renewed", stored, expiresAt: this.held!.expiresAt.toISOString(), durationMs: this.now() - startedMs });
     // On demand, the token serves this instance's callers from memory; the timer publishes it.
-    if (trigger === "demand") {
+    if (trigger === "demand" || trigger === "recovery") {
       logRenewed(false);
       return renewed;
     }
@@ -248,7 +285,19 @@ export class ProfileTokens {
 
   private fail(error: unknown, base: { profile: string; trigger: RenewalTrigger }, stage: "issue" | "store-write"): RenewalOutcome {
     this.consecutiveFailures++;
-    this.nextAttemptAtMs = this.now() + failureBackoffMs(this.consecutiveFailures);
+    // Callers waiting with nothing valid held: the next attempt no later than the recovery
+    // interval, so they are served within seconds of Maskinporten coming back. Otherwise (a valid
+    // token held, or nobody asking) on-demand attempts back off up to 5 min.
+    // A valid token held: back off no longer than it stays usable, so the first caller after that
+    // tries at once rather than waiting out a 5 min backoff with nothing to serve.
+    const backoffMs = failureBackoffMs(this.consecutiveFailures);
+    const usableUntilMs = this.held ? this.held.expiresAt.getTime() - this.options.policy.minServeRemainingMs : Number.NEGATIVE_INFINITY;
+    // Waiting callers: counted from the attempt's start, as retries inside it (Retry-After) take time.
+    const nextMs = this.callersWaiting()
+      ? Math.max(this.now(), Math.min(this.now() + backoffMs, this.renewalStartedAtMs + RECOVERY_INTERVAL_MS))
+      : this.now() + backoffMs;
+    this.nextAttemptAtMs = usableUntilMs > this.now() ? Math.min(nextMs, usableUntilMs) : nextMs;
+    this.scheduleRecovery();
     const record: FailureRecord = { at: new Date(this.now()), ...describeFailure(error) };
     this.lastError = record;
     this.options.logger.log("error", "renewal", {
@@ -261,6 +310,41 @@ export class ProfileTokens {
       at: undefined,
     });
     return { profile: base.profile, outcome: "failed", error: record, ...(this.held ? { expiresAt: this.held.expiresAt } : {}) };
+  }
+
+  private callersWaiting(): boolean {
+    return (
+      tokenState(this.held, this.now(), this.options.policy) === "unusable" &&
+      this.now() - this.lastUnservedDemandAtMs < RECOVERY_DEMAND_WINDOW_MS
+    );
+  }
+
+  /**
+   * The background recovery: one timer per profile, firing at the next allowed attempt. Each firing
+   * makes one single-flight renewal (its own grant, so a fresh jti) or, if callers stopped asking
+   * or a valid token arrived, ends. So an outage costs Maskinporten at most one request per
+   * profile and instance every RECOVERY_INTERVAL_MS, and nothing while a valid token is held.
+   */
+  private scheduleRecovery(): void {
+    if (!this.callersWaiting()) return;
+    const atMs = Math.max(this.nextAttemptAtMs, this.now());
+    if (this.recoveryTimer && this.recoveryTimer.atMs <= atMs) return;
+    this.cancelRecovery();
+    const handle = this.scheduler.setTimeout(() => {
+      if (this.recoveryTimer?.handle !== handle) return;
+      this.recoveryTimer = undefined;
+      if (!this.callersWaiting()) return;
+      if (this.now() < this.nextAttemptAtMs) return this.scheduleRecovery();
+      // A renewal already in flight (the timer's) may fail without rescheduling us: look again after.
+      void this.renew("recovery").then(() => this.scheduleRecovery());
+    }, atMs - this.now());
+    this.recoveryTimer = { handle, atMs };
+  }
+
+  private cancelRecovery(): void {
+    if (!this.recoveryTimer) return;
+    this.scheduler.clearTimeout(this.recoveryTimer.handle);
+    this.recoveryTimer = undefined;
   }
 
   private retryAfterSeconds(): number {
