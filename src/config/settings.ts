@@ -83,6 +83,10 @@ export class ConfigError extends BrokerError {
 export const DEFAULT_RENEW_SCHEDULE = "0 * * * * *";
 export const DEFAULT_RENEW_RATIO = 0.5;
 const PROFILE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+/** A well-formed profile name (1–32 lower-case letters, digits, inner hyphens). */
+export function isProfileName(name: string): boolean {
+  return name.length <= 32 && PROFILE_NAME.test(name);
+}
 const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 const KEY_VAULT_OBJECT_NAME = SECRET_NAME;
 const ORG_NUMBER = /^\d{9}$/;

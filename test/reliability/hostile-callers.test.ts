@@ -182,3 +182,21 @@ describe("hostile callers through the token function", () => {
     for (const token of presented) expect(JSON.stringify(audit).includes(token)).toBe(false);
   });
 });
+
+describe("what an anonymous caller's path can cost", () => {
+  it("a 15 KB path of eyJ…: 401, the audit line gives only the length of a malformed profile name", async () => {
+    const hostile = "eyJ".repeat(5_000);
+    log.clear();
+    const response = await host.get(`/api/token/${hostile}`, []);
+    expect(response.status).toBe(401);
+    const [audit] = log.find("token-request");
+    expect(audit).toMatchObject({ status: 401, requestedProfile: null, requestedProfileMalformedLength: hostile.length });
+    expect(JSON.stringify(audit)).not.toContain("eyJeyJ");
+  });
+
+  it("a well-formed profile name is logged as given, before authentication too", async () => {
+    log.clear();
+    expect((await host.get("/api/token/no-such-profile", [])).status).toBe(401);
+    expect(log.find("token-request")).toEqual([expect.objectContaining({ requestedProfile: "no-such-profile" })]);
+  });
+});
