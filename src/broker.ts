@@ -46,6 +46,7 @@ export interface Broker {
    * timer's interval, also warns when it is too slow for a profile's token lifetime.
    */
   renewAll(trigger: Exclude<RenewalTrigger, "demand" | "recovery">, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
+  /** What each profile holds and how its renewals went, from memory (no I/O). */
   health(): Promise<ProfileHealth[]>;
 }
 
@@ -117,22 +118,19 @@ export function createBroker(options: BrokerOptions): Broker {
     logger.log("warn", event, fields);
   };
 
-  async function certificateHealth(profile: TokenProfile): Promise<Pick<ProfileHealth, "certificateNotAfter" | "certificateDaysLeft">> {
+  /** From memory only: what the signer resolved last (renewals and the timer keep it current). */
+  function certificateHealth(profile: TokenProfile): Pick<ProfileHealth, "certificateNotAfter" | "certificateDaysLeft"> {
     if (profile.signing.kind !== "certificate") return {};
-    try {
-      const key = await signerFor(profile).currentKey();
-      if (!key.certificateNotAfter) return {};
-      return {
-        certificateNotAfter: key.certificateNotAfter,
-        certificateDaysLeft: Math.floor((key.certificateNotAfter.getTime() - now()) / DAY_MS),
-      };
-    } catch {
-      return {};
-    }
+    const notAfter = signerFor(profile).knownKey()?.certificateNotAfter;
+    if (!notAfter) return {};
+    return { certificateNotAfter: notAfter, certificateDaysLeft: Math.floor((notAfter.getTime() - now()) / DAY_MS) };
   }
 
+  /** The timer's job: resolve the signing key (a read at most hourly, backed off after failures), then warn. */
   async function warnIfCertificateExpiring(profile: TokenProfile): Promise<void> {
-    const { certificateDaysLeft, certificateNotAfter } = await certificateHealth(profile);
+    if (profile.signing.kind !== "certificate") return;
+    await signerFor(profile).currentKey().catch(() => undefined);
+    const { certificateDaysLeft, certificateNotAfter } = certificateHealth(profile);
     if (certificateDaysLeft === undefined || certificateDaysLeft > warningDays || profile.signing.kind !== "certificate") return;
     const certificate = profile.signing.certificateName;
     warnDaily(certificate, "certificate-expiry", {
@@ -171,9 +169,8 @@ export function createBroker(options: BrokerOptions): Broker {
       return outcomes;
     },
     async health() {
-      return Promise.all(
-        [...keepers.values()].map(async (keeper) => ({ ...keeper.status(), ...(await certificateHealth(keeper.profile)) })),
-      );
+      // Memory only: health is anonymous, so it must cost no Key Vault request, ever.
+      return [...keepers.values()].map((keeper) => ({ ...keeper.status(), ...certificateHealth(keeper.profile) }));
     },
   };
 }
