@@ -202,6 +202,7 @@ export class ProfileTokens {
     const { profile, logger } = this.options;
     const base = { profile: profile.name, trigger };
     const token = this.unstored!;
+    this.renewalStartedAtMs = this.now();
     try {
       const { current, written } = await this.options.store.write(profile.name, profile.secretName, token);
       this.adopt(current);
@@ -286,13 +287,12 @@ export class ProfileTokens {
   private fail(error: unknown, base: { profile: string; trigger: RenewalTrigger }, stage: "issue" | "store-write"): RenewalOutcome {
     this.consecutiveFailures++;
     // Callers waiting with nothing valid held: the next attempt no later than the recovery
-    // interval, so they are served within seconds of Maskinporten coming back. Otherwise (a valid
-    // token held, or nobody asking) on-demand attempts back off up to 5 min.
-    // A valid token held: back off no longer than it stays usable, so the first caller after that
-    // tries at once rather than waiting out a 5 min backoff with nothing to serve.
+    // interval after this one started (retries inside it, Retry-After, take time), so they are
+    // served within seconds of Maskinporten coming back. Otherwise on-demand attempts back off up
+    // to 5 min, but with a valid token held never past the moment it stops being usable, so the
+    // first caller after that tries at once.
     const backoffMs = failureBackoffMs(this.consecutiveFailures);
     const usableUntilMs = this.held ? this.held.expiresAt.getTime() - this.options.policy.minServeRemainingMs : Number.NEGATIVE_INFINITY;
-    // Waiting callers: counted from the attempt's start, as retries inside it (Retry-After) take time.
     const nextMs = this.callersWaiting()
       ? Math.max(this.now(), Math.min(this.now() + backoffMs, this.renewalStartedAtMs + RECOVERY_INTERVAL_MS))
       : this.now() + backoffMs;
