@@ -6,6 +6,7 @@
  */
 import { benchCli, SEED_MEDIAN_MS, type CliFigures } from "./cli.js";
 import { benchColdStart, type ColdStartFigures } from "./cold-start.js";
+import { benchHostilePath, type HostilePathFigures } from "./hostile-path.js";
 import { benchHotPath, type Stage } from "./hot-path.js";
 import { fixed, formatTable, mebibytes, ms, perSecond, verdict, type Row } from "./report.js";
 import { benchRenewal, median, type RenewalFigures } from "./renewal.js";
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
   const customers = await benchCustomerTokens(quick ? { connections: 16, rounds: 1, seconds: 2, identities: 4 } : { connections: 16, rounds: 3, seconds: 4, identities: 4 }, progress);
   progress("hot path, stage by stage");
   const stages = await benchHotPath(quick ? { iterations: 5_000, uniqueTokens: 300 } : { iterations: 20_000, uniqueTokens: 1_500 });
+  progress("hostile caller path");
+  const hostilePath = await benchHostilePath(quick ? { iterations: 500, oldRegexRuns: 1 } : { iterations: 3_000, oldRegexRuns: 3 });
   progress("renewal");
   const renewal = await benchRenewal({ renewals: quick ? 5 : 20 });
   progress("cold start and package size");
@@ -46,7 +49,7 @@ async function main(): Promise<void> {
   const cli = await benchCli({ runs: quick ? 3 : 9 });
   progress("done");
 
-  process.stdout.write(`${formatTable([...headlineRows(endpoint), ...endpointRows(endpoint), ...layerRows(endpoint), ...stageRows(stages), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli), ...customerRows(customers)])}\n\n`);
+  process.stdout.write(`${formatTable([...headlineRows(endpoint), ...endpointRows(endpoint), ...layerRows(endpoint), ...stageRows(stages), ...hostilePathRows(hostilePath), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli), ...customerRows(customers)])}\n\n`);
   process.stdout.write(`${summary(endpoint, coldStart, cli)}\n`);
   // Last line, for scripts: the headline ratios as one JSON object.
   process.stdout.write(`${JSON.stringify(headlineFigures(endpoint, coldStart, cli))}\n`);
@@ -190,6 +193,31 @@ function layerRows(figures: EndpointFigures): Row[] {
     previous = layer.cpuMicros;
     return row;
   });
+}
+
+function hostilePathRows(figures: HostilePathFigures): Row[] {
+  const section = "1 hostile caller, anonymous";
+  const ratio = figures.hostileMicros / figures.plainMicros;
+  return [
+    {
+      section,
+      figure: `401 for a ${Math.round(figures.pathBytes / 1024)} KB path of "eyJ"×5000 vs a plain 401`,
+      value: `${Math.round(figures.hostileMicros)} µs`,
+      baseline: `${Math.round(figures.plainMicros)} µs`,
+      ratio: fixed(ratio),
+      target: "<= 5.00",
+      verdict: verdict(ratio <= 5),
+    },
+    {
+      section,
+      figure: "  the scrubber regex before the fix, on that audit line (reference)",
+      value: `${Math.round(figures.oldRegexMicros)} µs`,
+      baseline: `${Math.round(figures.plainMicros)} µs`,
+      ratio: fixed(figures.oldRegexMicros / figures.plainMicros),
+      target: "",
+      verdict: "",
+    },
+  ];
 }
 
 function stageRows(list: Stage[]): Row[] {

@@ -1,7 +1,16 @@
 /**
  * `npm start`: the broker and its stand-ins (Key Vault, Maskinporten, Entra ID, Altinn exchange), offline, until Ctrl-C.
  */
+import { x509DatesProblem } from "./maskinporten/certificates.js";
 import { startSandbox } from "./sandbox.js";
+
+// Started with a Node older than the stand-ins need (`node dist/sandbox/main.js` by hand on a
+// machine with Node 20): say so and stop, rather than answer every grant with a 500.
+const tooOld = x509DatesProblem();
+if (tooOld) {
+  process.stderr.write(`${tooOld}\n`);
+  process.exit(1);
+}
 
 const envFile = ".sandbox/env.json";
 const port = process.env.PORT ? Number(process.env.PORT) : 7071;

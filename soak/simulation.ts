@@ -72,14 +72,17 @@ export interface OutageWindow {
   outages: Outage[];
   /** Requests refused during the window. */
   refusals: number;
-  /** Requests refused after the window ended, before the broker recovered. */
+  /** Requests refused after the window ended (before the next window). */
   refusalsAfter: number;
+  /** Of those, refused more than RECOVERY_TARGET_MS after the end: each is a violation. */
+  refusalsLate: number;
   /**
-   * From the end of the window until the broker serves again for good: the first token served
-   * (for every profile) after the last refusal that follows the window, before the next window.
-   * 0 s when nothing was refused after the end.
+   * From the end of the window until the broker holds a valid token for every profile again
+   * (0 when it held one at the end); undefined when it did not before the next window.
    */
   recoveryMs: number | undefined;
+  /** The run went on for at least RECOVERY_TARGET_MS after the window, before another one began. */
+  judged: boolean;
 }
 
 export interface SoakReport {
@@ -105,6 +108,9 @@ export interface SoakReport {
   longestOutageSurvivedMs: number;
   longestOutageSurvived: OutageWindow | undefined;
   recoveriesAfterOutagesLongerThanLifetimeMs: number[];
+  /** The longest recovery over every judged window (Infinity when one never recovered). */
+  maxRecoveryMs: number | undefined;
+  recoveryTargetMs: number;
   secretVersions: number;
   /** Tokens Maskinporten issued, including answers that came after the client had timed out. */
   tokensIssued: number;
@@ -123,6 +129,8 @@ export interface SoakReport {
   violations: string[];
 }
 
+/** The broker holds a valid token again within this of an outage's end; no refusal after it. */
+export const RECOVERY_TARGET_MS = 15_000;
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 
@@ -285,8 +293,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       return latest ? Date.parse(latest.tags?.expires_at ?? "") || 0 : 0;
     };
 
+    // When every profile's held token became valid (true) or stopped being valid (false): the
+    // recovery figures come from these, sampled after every step of the simulation.
+    const heldValidChanges: Array<{ at: number; valid: boolean }> = [];
+    const sampleHeld = async () => {
+      const at = world.clock.now();
+      const health = await runtime.broker.health();
+      const valid = profiles.every((p) => (health.find((h) => h.profile === p)?.expiresAt?.getTime() ?? 0) - at > minServe);
+      if (heldValidChanges.at(-1)?.valid !== valid) heldValidChanges.push({ at, valid });
+    };
+
     let lastProgress = 0;
     for (const event of events) {
+      // The broker's own timers (background recovery) fire at their simulated time, before the event.
+      for (let due = world.clock.nextTimerAt(); due !== undefined && due <= event.at; due = world.clock.nextTimerAt()) {
+        world.clock.advanceTo(due);
+        world.clock.runDueTimers();
+        await activity.settle();
+        await sampleHeld();
+      }
       world.clock.advanceTo(event.at);
       const now = world.clock.now();
       switch (event.type) {
@@ -343,6 +368,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         }
       }
       await activity.settle();
+      await sampleHeld();
       const fraction = (event.at - startMs) / durationMs;
       if (options.onProgress && fraction - lastProgress >= 0.05) {
         lastProgress = fraction;
@@ -352,18 +378,28 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await activity.settle();
 
     // ------------------------------------------------------------ figures
-    const merged = mergeOutages(outages.filter((o) => o.blocksRenewal), endMs);
+    // Outages less than the recovery target apart are one window: between them the broker had no
+    // chance to recover, so they are judged together (back-to-back outages).
+    const merged = mergeOutages(outages.filter((o) => o.blocksRenewal), endMs, RECOVERY_TARGET_MS);
     const windows: OutageWindow[] = merged.map((w, i) => {
       const nextStart = merged[i + 1]?.startMs ?? endMs;
       const refusals = results.filter((r) => r.status !== 200 && r.at >= w.startMs && r.at <= w.endMs).length;
       const after = results.filter((r) => r.at > w.endMs && r.at < nextStart);
-      const lastRefusal = after.filter((r) => r.status !== 200).at(-1)?.at ?? w.endMs;
-      const recoveries = profiles.map((profile) => after.find((r) => r.profile === profile && r.status === 200 && r.at > lastRefusal)?.at);
-      const recoveryMs = recoveries.every((r) => r !== undefined) ? Math.max(0, ...recoveries.map((r) => r! - w.endMs)) : undefined;
-      return { ...w, refusals, refusalsAfter: after.filter((r) => r.status !== 200).length, recoveryMs };
+      // Recovery: from the window's end until every profile's held token is valid again.
+      const validAtEnd = heldValidChanges.filter((c) => c.at <= w.endMs).at(-1)?.valid ?? false;
+      const regained = heldValidChanges.find((c) => c.at > w.endMs && c.at < nextStart && c.valid)?.at;
+      const recoveryMs = validAtEnd ? 0 : regained !== undefined ? regained - w.endMs : undefined;
+      const late = after.filter((r) => r.status !== 200 && r.at > w.endMs + RECOVERY_TARGET_MS);
+      const judged = w.endMs + RECOVERY_TARGET_MS <= Math.min(nextStart, endMs);
+      if (judged && (recoveryMs === undefined || recoveryMs > RECOVERY_TARGET_MS)) {
+        violations.push(`no valid token held within ${RECOVERY_TARGET_MS / 1000} s of the outage that ended at ${iso(w.endMs)} (${recoveryMs === undefined ? "not recovered" : `${recoveryMs / 1000} s`})`);
+      }
+      for (const r of late) violations.push(`refused ${r.profile} at ${iso(r.at)}, more than ${RECOVERY_TARGET_MS / 1000} s after the outage ended at ${iso(w.endMs)}`);
+      return { ...w, refusals, refusalsAfter: after.filter((r) => r.status !== 200).length, refusalsLate: late.length, recoveryMs, judged };
     });
+    const judgedRecoveries = windows.filter((w) => w.judged).map((w) => w.recoveryMs ?? Number.POSITIVE_INFINITY);
     const survived = windows.filter((w) => w.refusals + w.refusalsAfter === 0).sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs));
-    const longOnes = windows.filter((w) => w.endMs - w.startMs > lifetimeMs && w.endMs < endMs);
+    const longOnes = windows.filter((w) => w.endMs - w.startMs > lifetimeMs && w.judged);
     // Tokens the broker received, told apart by profile and expiry: a renewal that stored its token
     // logs it as `expiresAt`, one whose write failed logs it as `keptTokenExpiresAt`.
     const received = new Set<string>();
@@ -408,7 +444,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       windows,
       longestOutageSurvivedMs: survived[0] ? survived[0].endMs - survived[0].startMs : 0,
       longestOutageSurvived: survived[0],
-      recoveriesAfterOutagesLongerThanLifetimeMs: longOnes.map((o) => o.recoveryMs ?? Number.NaN),
+      recoveriesAfterOutagesLongerThanLifetimeMs: longOnes.map((o) => o.recoveryMs ?? Number.POSITIVE_INFINITY),
+      maxRecoveryMs: judgedRecoveries.length === 0 ? undefined : Math.max(...judgedRecoveries),
+      recoveryTargetMs: RECOVERY_TARGET_MS,
       secretVersions,
       tokensIssued: issued.length,
       tokensReceived,
@@ -429,13 +467,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   }
 }
 
-/** Overlapping (or touching) outages become one window; windows are cut at the end of the run. */
-function mergeOutages(outages: Outage[], endMs: number): Array<{ startMs: number; endMs: number; outages: Outage[] }> {
+/** Overlapping outages, or ones less than `gapMs` apart, become one window; windows are cut at the end of the run. */
+function mergeOutages(outages: Outage[], endMs: number, gapMs: number): Array<{ startMs: number; endMs: number; outages: Outage[] }> {
   const windows: Array<{ startMs: number; endMs: number; outages: Outage[] }> = [];
   for (const outage of [...outages].sort((a, b) => a.startMs - b.startMs)) {
     const last = windows.at(-1);
     const end = Math.min(outage.endMs, endMs);
-    if (last && outage.startMs <= last.endMs) {
+    if (last && outage.startMs < last.endMs + gapMs) {
       last.endMs = Math.max(last.endMs, end);
       last.outages.push(outage);
     } else {

@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from "./logging.js";
 import { createMaskinportenClient, type MaskinportenClient, type MaskinportenClientOptions } from "./maskinporten/client.js";
 import { createTokenIssuer } from "./renewal/issue-token.js";
 import { DEFAULT_MIN_SERVE_REMAINING_MS, scheduleTooSlow } from "./renewal/policy.js";
-import { ProfileTokens, type ProfileStatus, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
+import { ProfileTokens, type ProfileStatus, type RecoveryScheduler, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
 import type { StoredToken } from "./token-store/stored-token.js";
 import type { TokenStore } from "./token-store/token-store.js";
 
@@ -34,6 +34,8 @@ export interface BrokerOptions {
   certificateWarningDays?: number;
   /** Waiting for customer-token rate budget (tests inject a fake clock's sleep). */
   sleep?: (ms: number) => Promise<void>;
+  /** Timers of the background recovery (default: real, unref'd); the soak gives its fake clock's. */
+  scheduler?: RecoveryScheduler;
 }
 
 export interface ProfileHealth extends ProfileStatus {
@@ -57,7 +59,8 @@ export interface Broker {
    * Renews every profile that is due; one profile's failure does not stop the others. With the
    * timer's interval, also warns when it is too slow for a profile's token lifetime.
    */
-  renewAll(trigger: Exclude<RenewalTrigger, "demand">, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
+  renewAll(trigger: Exclude<RenewalTrigger, "demand" | "recovery">, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
+  /** What each profile holds and how its renewals went, from memory (no I/O). */
   health(): Promise<ProfileHealth[]>;
 }
 
@@ -131,7 +134,7 @@ export function createBroker(options: BrokerOptions): Broker {
     minServeRemainingMs: options.minServeRemainingMs ?? DEFAULT_MIN_SERVE_REMAINING_MS,
   };
   const keepers = new Map(
-    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now })]),
+    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now, ...(options.scheduler ? { scheduler: options.scheduler } : {}) })]),
   );
   const customerCaches = createCustomerCaches({
     config,
@@ -150,22 +153,19 @@ export function createBroker(options: BrokerOptions): Broker {
     logger.log("warn", event, fields);
   };
 
-  async function certificateHealth(profile: TokenProfile): Promise<Pick<ProfileHealth, "certificateNotAfter" | "certificateDaysLeft">> {
+  /** From memory only: what the signer resolved last (renewals and the timer keep it current). */
+  function certificateHealth(profile: TokenProfile): Pick<ProfileHealth, "certificateNotAfter" | "certificateDaysLeft"> {
     if (profile.signing.kind !== "certificate") return {};
-    try {
-      const key = await signerFor(profile).currentKey();
-      if (!key.certificateNotAfter) return {};
-      return {
-        certificateNotAfter: key.certificateNotAfter,
-        certificateDaysLeft: Math.floor((key.certificateNotAfter.getTime() - now()) / DAY_MS),
-      };
-    } catch {
-      return {};
-    }
+    const notAfter = signerFor(profile).knownKey()?.certificateNotAfter;
+    if (!notAfter) return {};
+    return { certificateNotAfter: notAfter, certificateDaysLeft: Math.floor((notAfter.getTime() - now()) / DAY_MS) };
   }
 
+  /** The timer's job: resolve the signing key (a read at most hourly, backed off after failures), then warn. */
   async function warnIfCertificateExpiring(profile: TokenProfile): Promise<void> {
-    const { certificateDaysLeft, certificateNotAfter } = await certificateHealth(profile);
+    if (profile.signing.kind !== "certificate") return;
+    await signerFor(profile).currentKey().catch(() => undefined);
+    const { certificateDaysLeft, certificateNotAfter } = certificateHealth(profile);
     if (certificateDaysLeft === undefined || certificateDaysLeft > warningDays || profile.signing.kind !== "certificate") return;
     const certificate = profile.signing.certificateName;
     warnDaily(certificate, "certificate-expiry", {
@@ -215,12 +215,11 @@ export function createBroker(options: BrokerOptions): Broker {
       return outcomes;
     },
     async health() {
-      return Promise.all(
-        [...keepers.values()].map(async (keeper) => {
-          const altinn = issuing.status(keeper.profile);
-          return { ...keeper.status(), ...(altinn ? { altinn } : {}), ...(await certificateHealth(keeper.profile)) };
-        }),
-      );
+      // Memory only: health is anonymous, so it must cost no Key Vault request, ever.
+      return [...keepers.values()].map((keeper) => {
+        const altinn = issuing.status(keeper.profile);
+        return { ...keeper.status(), ...(altinn ? { altinn } : {}), ...certificateHealth(keeper.profile) };
+      });
     },
   };
 }

@@ -8,17 +8,90 @@ export interface Logger {
   log(level: LogLevel, event: string, fields?: Record<string, unknown>): void;
 }
 
-const JWT_LIKE = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+/** Longest log line written; longer records are shortened field by field (see capLine). */
+export const MAX_LOG_LINE_LENGTH = 4096;
+const MAX_FIELD_LENGTH = 256;
+const REDACTED = "[redacted-jwt]";
 
-export function scrubSecrets(text: string): string {
-  // Every JWT starts with "eyJ": a plain substring test spares the regex on nearly every line.
-  return text.includes("eyJ") ? text.replace(JWT_LIKE, "[redacted-jwt]") : text;
+/** Work counter for tests: characters the scrubber looked at (linear in the input). */
+export interface ScrubStats {
+  steps: number;
+}
+
+/**
+ * Replaces JWT-like runs (`eyJ` + ≥4 base64url, `.`, ≥4 base64url, `.`, any base64url) with a
+ * marker. A hand-written scan instead of a regex: the regex backtracked quadratically on
+ * `eyJeyJeyJ…` (a 15 KB URL cost 0.4 s of CPU, anonymously). Each character is looked at a
+ * bounded number of times: after a failed candidate the scan resumes at the segment end that made
+ * it fail, because every `eyJ` inside that segment would fail at the same place.
+ */
+export function scrubSecrets(text: string, stats?: ScrubStats): string {
+  // Every JWT starts with "eyJ": a plain substring test spares the scan on nearly every line.
+  let start = text.indexOf("eyJ");
+  if (start < 0) return text;
+  let out = "";
+  let copiedUpTo = 0;
+  let steps = 0;
+  const runEnd = (from: number): number => {
+    let i = from;
+    while (i < text.length && isBase64UrlChar(text.charCodeAt(i))) i++;
+    steps += i - from + 1;
+    return i;
+  };
+  while (start >= 0) {
+    const first = runEnd(start + 3);
+    let resumeAt = first;
+    if (first - (start + 3) >= 4 && text.charCodeAt(first) === DOT) {
+      const second = runEnd(first + 1);
+      resumeAt = first + 1;
+      if (second - (first + 1) >= 4 && text.charCodeAt(second) === DOT) {
+        const third = runEnd(second + 1);
+        out += text.slice(copiedUpTo, start) + REDACTED;
+        copiedUpTo = third;
+        resumeAt = third;
+      }
+    }
+    start = text.indexOf("eyJ", resumeAt);
+    steps += (start < 0 ? text.length : start) - resumeAt;
+  }
+  if (stats) stats.steps += steps;
+  return copiedUpTo === 0 ? text : out + text.slice(copiedUpTo);
+}
+
+const DOT = 0x2e;
+function isBase64UrlChar(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f;
 }
 
 export function formatLogLine(level: LogLevel, event: string, fields: Record<string, unknown> = {}, now?: Date): string {
-  const record = { time: isoTime(now ? now.getTime() : Date.now()), level, event, ...fields };
+  const time = isoTime(now ? now.getTime() : Date.now());
+  const record = { time, level, event, ...fields };
   // A replacer makes JSON.stringify call back for every key (2-3x slower); only objects can hold an Error.
-  return scrubSecrets(JSON.stringify(record, hasObjectField(fields) ? jsonReplacer : undefined));
+  const line = scrubSecrets(JSON.stringify(record, hasObjectField(fields) ? jsonReplacer : undefined));
+  return line.length <= MAX_LOG_LINE_LENGTH ? line : capLine(time, level, event, fields, line.length);
+}
+
+/**
+ * A line over the cap (a hostile caller's input, a huge error): every field is cut to
+ * MAX_FIELD_LENGTH after scrubbing (so no cut can leave part of a token the scrubber no longer
+ * recognises), and the line says so. Still over: only the event and its original length remain.
+ */
+function capLine(time: string, level: LogLevel, event: string, fields: Record<string, unknown>, originalLength: number): string {
+  const shortened: Record<string, unknown> = {};
+  for (const key of Object.keys(fields).slice(0, 64)) {
+    const value = fields[key];
+    if (value === undefined) continue;
+    const text = typeof value === "string" ? value : JSON.stringify(value, jsonReplacer);
+    const scrubbed = text === undefined ? text : scrubSecrets(text);
+    if (typeof value === "string" || (scrubbed !== undefined && scrubbed.length > MAX_FIELD_LENGTH)) {
+      shortened[key.slice(0, MAX_FIELD_LENGTH)] = scrubbed!.length > MAX_FIELD_LENGTH ? `${scrubbed!.slice(0, MAX_FIELD_LENGTH)}…` : scrubbed;
+    } else {
+      shortened[key.slice(0, MAX_FIELD_LENGTH)] = scrubbed === undefined ? undefined : JSON.parse(scrubbed);
+    }
+  }
+  const line = JSON.stringify({ time, level, event, ...shortened, truncated: true, originalLength });
+  if (line.length <= MAX_LOG_LINE_LENGTH) return line;
+  return JSON.stringify({ time, level, event: event.slice(0, MAX_FIELD_LENGTH), truncated: true, originalLength });
 }
 
 // Under load many lines share a millisecond: format each millisecond once (toISOString is ~1 µs).

@@ -223,6 +223,9 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
       const grant = managedIdentities.grant({ identityHeader: Array.isArray(header) ? header[0] : header, query });
       const claims = managedIdentityTokenClaims(grant, {
         v1Issuer: urls.v1Issuer,
+        // The broker's app asks for v2.0 tokens (requestedAccessTokenVersion 2): Entra issues
+        // those for it, whichever endpoint the caller used.
+        v2: { issuer: urls.issuer, resources: [audience, ...audienceUris] },
         tenantId,
         nowSeconds: Math.floor(now() / 1000),
       });

@@ -28,6 +28,18 @@ export function parseX5c(value: unknown): X5cResult {
   return { ok: true, chain };
 }
 
+/**
+ * The stand-in reads certificate validity as Dates (`X509Certificate.validFromDate`, Node 22.10+).
+ * On an older Node every certificate grant would fail with a 500; refuse to start instead.
+ */
+export function x509DatesProblem(version = process.versions.node): string | undefined {
+  if ("validFromDate" in X509Certificate.prototype && "validToDate" in X509Certificate.prototype) return undefined;
+  return (
+    `The Maskinporten stand-in needs Node.js 22.10 or later (X509Certificate.validFromDate); this is Node ${version}. ` +
+    "Run through npm (npm start / npm test), which puts the project's Node 22 first on the PATH, or install Node 22."
+  );
+}
+
 export function isWithinValidity(certificate: X509Certificate, nowMs: number): boolean {
   return certificate.validFromDate.getTime() <= nowMs && nowMs <= certificate.validToDate.getTime();
 }

@@ -6,6 +6,7 @@
 import { randomBytes, X509Certificate } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { x509DatesProblem } from "./certificates.js";
 import { normaliseRegistration, type RegisteredClient } from "./clients.js";
 import { applyFault, FaultQueue, type FaultTarget } from "./faults.js";
 import { validateGrant } from "./grant-validator.js";
@@ -33,6 +34,8 @@ const JSON_HEADERS = { "content-type": "application/json;charset=UTF-8" };
 const TOKEN_RESPONSE_HEADERS = { ...JSON_HEADERS, "cache-control": "no-store", pragma: "no-cache" };
 
 export async function startMaskinportenStandIn(options: MaskinportenStandInOptions = {}): Promise<MaskinportenStandIn> {
+  const tooOld = x509DatesProblem();
+  if (tooOld) throw new Error(tooOld);
   const now = options.now ?? Date.now;
   const log = options.log;
   const historyLimit = options.historyLimit ?? 10_000;

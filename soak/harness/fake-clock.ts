@@ -32,4 +32,36 @@ export class FakeClock {
   readonly sleep = async (ms: number): Promise<void> => {
     this.advance(ms);
   };
+
+  // Timers on the fake clock (the broker's background recovery): they fire only when the
+  // simulation calls runDueTimers(), at their simulated time, in order.
+  readonly #timers = new Map<number, { atMs: number; callback: () => void }>();
+  #nextTimerId = 1;
+
+  readonly setTimeout = (callback: () => void, ms: number): unknown => {
+    const id = this.#nextTimerId++;
+    this.#timers.set(id, { atMs: this.now() + Math.max(0, ms), callback });
+    return id;
+  };
+
+  readonly clearTimeout = (handle: unknown): void => {
+    this.#timers.delete(handle as number);
+  };
+
+  /** When the earliest pending timer is due, if any. */
+  nextTimerAt(): number | undefined {
+    let earliest: number | undefined;
+    for (const timer of this.#timers.values()) if (earliest === undefined || timer.atMs < earliest) earliest = timer.atMs;
+    return earliest;
+  }
+
+  /** Fires every timer due by now (earliest first); returns how many fired. */
+  runDueTimers(): number {
+    const due = [...this.#timers.entries()].filter(([, t]) => t.atMs <= this.now()).sort((a, b) => a[1].atMs - b[1].atMs || a[0] - b[0]);
+    for (const [id, timer] of due) {
+      this.#timers.delete(id);
+      timer.callback();
+    }
+    return due.length;
+  }
 }

@@ -122,6 +122,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
           retryOptions: overrides.keyVaultRetry ?? { maxRetries: 1, retryDelayInMs: 1, maxRetryDelayInMs: 2 },
         },
         maskinporten: { sleep: clock.sleep, random: () => 0.5, timeoutMs: overrides.timeoutMs ?? 5_000 },
+        scheduler: clock,
         ...(overrides.minServeRemainingMs !== undefined ? { minServeRemainingMs: overrides.minServeRemainingMs } : {}),
       });
     },

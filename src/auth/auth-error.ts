@@ -22,6 +22,8 @@ export type AuthFailureReason =
   | "invalid_audience"
   | "invalid_tenant"
   | "invalid_claims"
+  | "delegated_token"
+  | "unsupported_token_version"
   | "invalid_principal_header"
   | "missing_role";
 

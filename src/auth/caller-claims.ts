@@ -11,6 +11,7 @@ export type EntraTokenVersion = "1.0" | "2.0";
  * and keys with access tokens but carry neither claim.
  */
 export function callerFromClaims(claims: JWTPayload, version: EntraTokenVersion, tenantId: string): Caller {
+  checkAppTokenV2(claims, version);
   const tid = claims["tid"];
   if (typeof tid !== "string" || tid.toLowerCase() !== tenantId.toLowerCase()) {
     throw unauthenticated("invalid_tenant", "tid is not the configured tenant");
@@ -41,4 +42,19 @@ export function callerFromClaims(claims: JWTPayload, version: EntraTokenVersion,
     tokenExpiresAt: new Date(exp * 1000),
     authenticatedBy: "bearer" as const,
   });
+}
+
+/**
+ * Callers are applications (DESIGN.md §5), with v2.0 tokens (the broker's app registration sets
+ * requestedAccessTokenVersion 2). A delegated token (a user signed in to some app: `scp`, or
+ * `idtyp: "user"`) is refused even when it carries the role; so is a v1.0 token (`ver: "1.0"`,
+ * the sts.windows.net issuer), which only a misconfigured or foreign app registration produces.
+ */
+function checkAppTokenV2(claims: JWTPayload, version: EntraTokenVersion): void {
+  if (version !== "2.0" || claims["ver"] !== "2.0") {
+    throw unauthenticated("unsupported_token_version", "only v2.0 access tokens are accepted");
+  }
+  if (claims["scp"] !== undefined) throw unauthenticated("delegated_token", '"scp" present: a user\'s token, not an application\'s');
+  const idtyp = claims["idtyp"];
+  if (idtyp !== undefined && idtyp !== "app") throw unauthenticated("delegated_token", '"idtyp" is not "app"');
 }

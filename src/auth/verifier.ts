@@ -25,7 +25,11 @@ export interface CallerVerifierOptions {
   audiences: string[];
   /** `https://login.microsoftonline.com` unless given (sovereign cloud, or the Entra stand-in). */
   authorityHost?: string;
-  /** Accept v1.0 tokens (issuer `https://sts.windows.net/{tid}/`). Default true. */
+  /**
+   * Recognise the v1.0 issuer (`https://sts.windows.net/{tid}/`). Default true, so that a v1.0
+   * token is refused with reason `unsupported_token_version` (callers need v2.0, see
+   * caller-claims.ts) rather than as a foreign issuer.
+   */
   acceptV1Tokens?: boolean;
   /** The v1.0 issuer, when the authority host is not the public cloud's. See entraV1Issuer(). */
   v1Issuer?: string;

@@ -114,6 +114,10 @@ export class ConfigError extends BrokerError {
 export const DEFAULT_RENEW_SCHEDULE = "0 * * * * *";
 export const DEFAULT_RENEW_RATIO = 0.5;
 const PROFILE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+/** A well-formed profile name (1–32 lower-case letters, digits, inner hyphens). */
+export function isProfileName(name: string): boolean {
+  return name.length <= 32 && PROFILE_NAME.test(name);
+}
 const PROFILES_EXPECTED = 'a comma-separated list of profile names, e.g. "skatt,sdir"';
 
 /** The app-setting prefix for one profile: `skatt-prod` → `PROFILE_SKATT_PROD_`. */

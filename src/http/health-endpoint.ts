@@ -30,10 +30,22 @@ export async function handleHealthRequest(headers: HeaderSource, deps: HealthDep
   const summary = { status: healthy ? "healthy" : "unhealthy" };
   if (!headers.get("authorization")) return jsonResult(status, summary);
 
+  // A presented token that does not authenticate, or a caller holding no profile's role, gets
+  // exactly the anonymous answer (nothing to tell apart) and leaves an audit line.
   const authenticated = await authenticate(headers, deps.verifier);
-  if (!("caller" in authenticated)) return jsonResult(status, summary);
-  const roles = new Set(authenticated.caller.roles);
+  if (!("caller" in authenticated)) {
+    deps.logger.log("warn", "health-request", { status, outcome: "anonymous-answer", reason: authenticated.reason });
+    return jsonResult(status, summary);
+  }
+  const caller = authenticated.caller;
+  const who = { callerAppId: caller.appId, callerObjectId: caller.objectId ?? null };
+  const roles = new Set(caller.roles);
   const visible = profiles.filter((p) => roles.has(deps.broker.profile(p.profile)?.role ?? ""));
+  if (visible.length === 0) {
+    deps.logger.log("warn", "health-request", { status, outcome: "anonymous-answer", ...who, reason: "missing_role" });
+    return jsonResult(status, summary);
+  }
+  deps.logger.log("info", "health-request", { status, outcome: "details", ...who, profiles: visible.map((p) => p.profile) });
   return jsonResult(status, {
     ...summary,
     profiles: visible.map((p) => ({

@@ -4,6 +4,7 @@
  */
 import { authorize, isCallerAuthError, type Caller, type CallerVerifier, type HeaderSource } from "../auth/index.js";
 import type { Broker } from "../broker.js";
+import { isProfileName } from "../config/settings.js";
 import { BrokerError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
@@ -36,7 +37,7 @@ export async function handleTokenRequest(request: TokenRequest, deps: EndpointDe
     deps.logger.log(result.status === 200 ? "info" : "warn", "token-request", {
       status: result.status,
       outcome: result.status === 200 ? "served" : "refused",
-      requestedProfile: request.profile ?? null,
+      ...requestedProfileFields(request.profile),
       ...fields,
     });
     return result;
@@ -98,6 +99,16 @@ export async function handleTokenRequest(request: TokenRequest, deps: EndpointDe
     const code = error instanceof BrokerError ? error.code : "ERR_UNEXPECTED";
     return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...who, profile: profile.name, reason: code });
   }
+}
+
+/**
+ * The route segment as the audit line may carry it: the name when it is well formed, else only
+ * its length. It arrives before authentication, so it is the anonymous caller's text.
+ */
+function requestedProfileFields(profile: string | undefined): Record<string, unknown> {
+  if (profile === undefined) return { requestedProfile: null };
+  if (isProfileName(profile)) return { requestedProfile: profile };
+  return { requestedProfile: null, requestedProfileMalformedLength: profile.length };
 }
 
 // A held token is served thousands of times: format its expiry once (toISOString is ~1 µs).

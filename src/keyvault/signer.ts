@@ -26,6 +26,16 @@ export interface KeyVaultSignerOptions extends KeyVaultConnection {
 export interface KeyVaultSigner extends GrantSigner {
   /** The Key Vault key id (with version) the current snapshot signs with. */
   currentKeyId(): Promise<string>;
+  /** The key resolved last, without any I/O (health answers from this); undefined before the first read. */
+  knownKey(): SigningKey | undefined;
+}
+
+/**
+ * After a failed first read (certificate not imported yet, roles not propagated, vault throttling)
+ * the signer answers with that failure, without asking Key Vault, for 5 s doubling to 1 min.
+ */
+export function readFailureBackoffMs(failures: number): number {
+  return failures <= 0 ? 0 : Math.min(60_000, 5_000 * 2 ** (failures - 1));
 }
 
 interface Snapshot {
@@ -40,6 +50,7 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
   const clientOptions = options.clientOptions ?? {};
   let current: Snapshot | undefined;
   let pending: Promise<Snapshot> | undefined;
+  let lastFailure: { error: BrokerError; failures: number; retryAtMs: number } | undefined;
   // One CryptographyClient per key version: it GETs the key once when first used.
   const cryptoClients = new Map<string, CryptographyClient>();
 
@@ -118,7 +129,16 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
 
   async function currentSnapshot(): Promise<Snapshot> {
     if (!current) {
-      current = await refresh();
+      if (lastFailure && now() < lastFailure.retryAtMs) throw lastFailure.error;
+      try {
+        current = await refresh();
+      } catch (error) {
+        const failure = error instanceof BrokerError ? error : keyVaultError("Key Vault read failed", error);
+        const failures = (lastFailure?.failures ?? 0) + 1;
+        lastFailure = { error: failure, failures, retryAtMs: now() + readFailureBackoffMs(failures) };
+        throw failure;
+      }
+      lastFailure = undefined;
       return current;
     }
     if (now() - current.resolvedAt > refreshAfterMs) {
@@ -140,6 +160,7 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
     async currentKeyId() {
       return (await currentSnapshot()).keyId;
     },
+    knownKey: () => current?.key,
   };
 }
 

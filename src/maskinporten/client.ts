@@ -43,7 +43,11 @@ export interface MaskinportenClient {
    * Asks for a token. `makeGrant` is called once per attempt with the audience, so every retry
    * sends a new grant with a new jti.
    */
-  requestToken(makeGrant: (audience: string) => Promise<string>, requestedScopes?: readonly string[]): Promise<IssuedToken>;
+  requestToken(
+    makeGrant: (audience: string) => Promise<string>,
+    requestedScopes?: readonly string[],
+    options?: { maxAttempts?: number },
+  ): Promise<IssuedToken>;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -88,8 +92,9 @@ export function createMaskinportenClient(options: MaskinportenClientOptions): Ma
 
   return {
     endpoint,
-    requestToken(makeGrant, requestedScopes = []) {
-      return withRetry(() => attempt(makeGrant, requestedScopes), policy, {
+    requestToken(makeGrant, requestedScopes = [], requestOptions = {}) {
+      const attempts = requestOptions.maxAttempts ? { ...policy, maxAttempts: Math.min(policy.maxAttempts, requestOptions.maxAttempts) } : policy;
+      return withRetry(() => attempt(makeGrant, requestedScopes), attempts, {
         isTransient: (error) => error instanceof MaskinportenError && error.transient,
         retryAfterMs: (error) => (error instanceof MaskinportenError ? error.retryAfterMs : undefined),
         ...(options.sleep ? { sleep: options.sleep } : {}),

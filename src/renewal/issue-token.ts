@@ -28,12 +28,14 @@ export interface TokenIssuerDependencies {
   grantOptions?: GrantOptions;
 }
 
-export function createTokenIssuer(deps: TokenIssuerDependencies): (profile: TokenProfile) => Promise<StoredToken> {
-  return async (profile) => {
+export function createTokenIssuer(
+  deps: TokenIssuerDependencies,
+): (profile: TokenProfile, options?: { maxAttempts?: number }) => Promise<StoredToken> {
+  return async (profile, options) => {
     const signer = deps.signerFor(profile);
     const token = await deps
       .clientFor(profile)
-      .requestToken((audience) => createGrant(grantInputFor(profile, audience), signer, deps.grantOptions), profile.scopes);
+      .requestToken((audience) => createGrant(grantInputFor(profile, audience), signer, deps.grantOptions), profile.scopes, options);
     return storedTokenFrom(token, profileFingerprint(profile));
   };
 }

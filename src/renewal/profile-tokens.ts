@@ -13,7 +13,28 @@ import type { StoredToken } from "../token-store/stored-token.js";
 import type { TokenStore } from "../token-store/token-store.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "./policy.js";
 
-export type RenewalTrigger = "timer" | "demand" | "startup";
+/** recovery: the background retry while callers wait and nothing valid is held. */
+export type RenewalTrigger = "timer" | "demand" | "startup" | "recovery";
+
+/** Timers for the background recovery; the soak gives its fake clock's. */
+export interface RecoveryScheduler {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** While callers wait and nothing valid is held, a new attempt at least this often. */
+export const RECOVERY_INTERVAL_MS = 10_000;
+/** Callers count as waiting for this long after their last request. */
+export const RECOVERY_DEMAND_WINDOW_MS = 120_000;
+
+const realScheduler: RecoveryScheduler = {
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms);
+    handle.unref(); // never keep a process (CLI, tests, a stopping host) alive for a retry
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 export interface RenewalOutcome {
   profile: string;
@@ -60,11 +81,15 @@ export class NoTokenError extends BrokerError {
 export interface ProfileTokensOptions {
   profile: TokenProfile;
   store: TokenStore;
-  /** Gets a new token from Maskinporten (grant + token request, retries included). */
-  issue: (profile: TokenProfile) => Promise<StoredToken>;
+  /**
+   * Gets a new token from Maskinporten (grant + token request, retries included). The background
+   * recovery asks for a single attempt (`maxAttempts: 1`): it comes back every 10 s anyway.
+   */
+  issue: (profile: TokenProfile, options?: { maxAttempts?: number }) => Promise<StoredToken>;
   policy: RenewalPolicy;
   logger: Logger;
   now?: () => number;
+  scheduler?: RecoveryScheduler;
 }
 
 export class ProfileTokens {
@@ -77,13 +102,19 @@ export class ProfileTokens {
   private lastError: FailureRecord | undefined;
   /** The held token when writing it to the store failed: the shared copy is behind until written. */
   private unstored: StoredToken | undefined;
+  /** Last time a caller asked while nothing valid was held (recovery runs while this is recent). */
+  private lastUnservedDemandAtMs = Number.NEGATIVE_INFINITY;
+  private recoveryTimer: { handle: unknown; atMs: number } | undefined;
+  private renewalStartedAtMs = 0;
   private readonly now: () => number;
   /** The profile's current grant-shaping settings: only tokens issued for them are held. */
   private readonly fingerprint: string;
+  private readonly scheduler: RecoveryScheduler;
 
   constructor(private readonly options: ProfileTokensOptions) {
     this.now = options.now ?? Date.now;
     this.fingerprint = profileFingerprint(options.profile);
+    this.scheduler = options.scheduler ?? realScheduler;
   }
 
   get profile(): TokenProfile {
@@ -111,7 +142,11 @@ export class ProfileTokens {
       this.renewInBackground();
       return token!;
     }
+    this.lastUnservedDemandAtMs = this.now();
+    // Callers are waiting now: whatever backoff an earlier failure set, try again within the interval.
+    this.nextAttemptAtMs = Math.min(this.nextAttemptAtMs, this.now() + RECOVERY_INTERVAL_MS);
     if (this.now() < this.nextAttemptAtMs) {
+      this.scheduleRecovery();
       throw new NoTokenError(this.profile.name, this.retryAfterSeconds());
     }
     const outcome = await this.renew("demand");
@@ -126,7 +161,7 @@ export class ProfileTokens {
    * time, and Key Vault has no conditional write, so a single writer is what keeps the secret from
    * ever going backwards. With a fresh token already published this does no I/O at all.
    */
-  async renewIfDue(trigger: Exclude<RenewalTrigger, "demand">): Promise<RenewalOutcome> {
+  async renewIfDue(trigger: Exclude<RenewalTrigger, "demand" | "recovery">): Promise<RenewalOutcome> {
     let outcome: RenewalOutcome | undefined;
     if (tokenState(this.held, this.now(), this.options.policy) !== "fresh") {
       outcome = await this.renew(trigger);
@@ -178,6 +213,7 @@ export class ProfileTokens {
     const { profile, logger } = this.options;
     const base = { profile: profile.name, trigger };
     const token = this.unstored!;
+    this.renewalStartedAtMs = this.now();
     try {
       const { current, written } = await this.options.store.write(profile.name, profile.secretName, token);
       this.adopt(current);
@@ -211,6 +247,7 @@ export class ProfileTokens {
     const { profile, logger, policy } = this.options;
     const base = { profile: profile.name, trigger };
     const startedMs = this.now();
+    this.renewalStartedAtMs = startedMs;
 
     // Another broker instance may have renewed already: look before asking Maskinporten.
     try {
@@ -228,7 +265,7 @@ export class ProfileTokens {
 
     let issued: StoredToken;
     try {
-      issued = await this.options.issue(profile);
+      issued = await this.options.issue(profile, trigger === "recovery" ? { maxAttempts: 1 } : undefined);
     } catch (error) {
       return this.fail(error, base, "issue");
     }
@@ -236,12 +273,13 @@ export class ProfileTokens {
     this.lastRenewalAt = new Date(this.now());
     this.consecutiveFailures = 0;
     this.nextAttemptAtMs = 0;
+    this.cancelRecovery();
     if (this.held === issued) this.unstored = issued;
     const renewed = { profile: profile.name, outcome: "renewed" as const, expiresAt: this.held!.expiresAt };
     const logRenewed = (stored: boolean) =>
       logger.log("info", "renewal", { ...base, outcome: "renewed", stored, expiresAt: this.held!.expiresAt.toISOString(), durationMs: this.now() - startedMs });
     // On demand, the token serves this instance's callers from memory; the timer publishes it.
-    if (trigger === "demand") {
+    if (trigger === "demand" || trigger === "recovery") {
       logRenewed(false);
       return renewed;
     }
@@ -260,7 +298,18 @@ export class ProfileTokens {
 
   private fail(error: unknown, base: { profile: string; trigger: RenewalTrigger }, stage: "issue" | "store-write"): RenewalOutcome {
     this.consecutiveFailures++;
-    this.nextAttemptAtMs = this.now() + failureBackoffMs(this.consecutiveFailures);
+    // Callers waiting with nothing valid held: the next attempt no later than the recovery
+    // interval after this one started (retries inside it, Retry-After, take time), so they are
+    // served within seconds of Maskinporten coming back. Otherwise on-demand attempts back off up
+    // to 5 min, but with a valid token held never past the moment it stops being usable, so the
+    // first caller after that tries at once.
+    const backoffMs = failureBackoffMs(this.consecutiveFailures);
+    const usableUntilMs = this.held ? this.held.expiresAt.getTime() - this.options.policy.minServeRemainingMs : Number.NEGATIVE_INFINITY;
+    const nextMs = this.callersWaiting()
+      ? Math.max(this.now(), Math.min(this.now() + backoffMs, this.renewalStartedAtMs + RECOVERY_INTERVAL_MS))
+      : this.now() + backoffMs;
+    this.nextAttemptAtMs = usableUntilMs > this.now() ? Math.min(nextMs, usableUntilMs) : nextMs;
+    this.scheduleRecovery();
     const failedStage: FailureStage = stage === "issue" && error instanceof AltinnExchangeError ? "altinn-exchange" : stage;
     const record: FailureRecord = { at: new Date(this.now()), stage: failedStage, ...describeFailure(error) };
     this.lastError = record;
@@ -273,6 +322,41 @@ export class ProfileTokens {
       at: undefined,
     });
     return { profile: base.profile, outcome: "failed", error: record, ...(this.held ? { expiresAt: this.held.expiresAt } : {}) };
+  }
+
+  private callersWaiting(): boolean {
+    return (
+      tokenState(this.held, this.now(), this.options.policy) === "unusable" &&
+      this.now() - this.lastUnservedDemandAtMs < RECOVERY_DEMAND_WINDOW_MS
+    );
+  }
+
+  /**
+   * The background recovery: one timer per profile, firing at the next allowed attempt. Each firing
+   * makes one single-flight renewal (its own grant, so a fresh jti) or, if callers stopped asking
+   * or a valid token arrived, ends. So an outage costs Maskinporten at most one request per
+   * profile and instance every RECOVERY_INTERVAL_MS, and nothing while a valid token is held.
+   */
+  private scheduleRecovery(): void {
+    if (!this.callersWaiting()) return;
+    const atMs = Math.max(this.nextAttemptAtMs, this.now());
+    if (this.recoveryTimer && this.recoveryTimer.atMs <= atMs) return;
+    this.cancelRecovery();
+    const handle = this.scheduler.setTimeout(() => {
+      if (this.recoveryTimer?.handle !== handle) return;
+      this.recoveryTimer = undefined;
+      if (!this.callersWaiting()) return;
+      if (this.now() < this.nextAttemptAtMs) return this.scheduleRecovery();
+      // A renewal already in flight (the timer's) may fail without rescheduling us: look again after.
+      void this.renew("recovery").then(() => this.scheduleRecovery());
+    }, atMs - this.now());
+    this.recoveryTimer = { handle, atMs };
+  }
+
+  private cancelRecovery(): void {
+    if (!this.recoveryTimer) return;
+    this.scheduler.clearTimeout(this.recoveryTimer.handle);
+    this.recoveryTimer = undefined;
   }
 
   private retryAfterSeconds(): number {

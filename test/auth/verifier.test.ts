@@ -51,7 +51,7 @@ describe("valid callers", () => {
     expect(caller.appId).toBe(standIn.defaultCallerAppId);
   });
 
-  it("accepts v1.0 tokens (appid, {authorityHost}/{tid}/ issuer) unless told not to", async () => {
+  it("refuses v1.0 tokens (appid, {authorityHost}/{tid}/ issuer): the broker's app asks for v2.0", async () => {
     const token = standIn.mintToken({
       iss: `${standIn.authorityHost}/${standIn.tenantId}/`,
       ver: "1.0",
@@ -59,8 +59,25 @@ describe("valid callers", () => {
       appid: "v1-client",
       roles: [PROFILE_ROLE],
     });
-    expect((await verifierFor(standIn).verify(`Bearer ${token}`)).appId).toBe("v1-client");
+    await expectUnauthenticated(verifierFor(standIn).verify(`Bearer ${token}`), "unsupported_token_version");
     await expectUnauthenticated(verifierFor(standIn, { acceptV1Tokens: false }).verify(`Bearer ${token}`), "invalid_issuer");
+    // A v2.0 issuer with ver 1.0 (or no ver) is no better.
+    await expectUnauthenticated(verifierFor(standIn).verify(`Bearer ${standIn.mintToken({ ver: "1.0", roles: [PROFILE_ROLE] })}`), "unsupported_token_version");
+    await expectUnauthenticated(verifierFor(standIn).verify(`Bearer ${standIn.mintToken({ ver: null, roles: [PROFILE_ROLE] })}`), "unsupported_token_version");
+  });
+
+  it.each([
+    ["scp (a user signed in to an app)", { scp: "user_impersonation" }],
+    ["idtyp user", { idtyp: "user" }],
+    ["scp and idtyp user", { scp: "access_as_user", idtyp: "user" }],
+  ])("refuses delegated tokens that carry the role: %s", async (_name, claims) => {
+    const token = standIn.mintToken({ roles: [PROFILE_ROLE], ...claims });
+    await expectUnauthenticated(verifierFor(standIn).verify(`Bearer ${token}`), "delegated_token");
+  });
+
+  it("accepts an app token that says so (idtyp app)", async () => {
+    const token = standIn.mintToken({ roles: [PROFILE_ROLE], idtyp: "app" });
+    expect((await verifierFor(standIn).verify(`Bearer ${token}`)).roles).toEqual([PROFILE_ROLE]);
   });
 
   it("tolerates small clock skew on exp and nbf", async () => {

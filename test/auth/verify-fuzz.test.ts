@@ -90,7 +90,10 @@ describe("verify() under fuzzing", () => {
     const time = (offsets: number[]) => offsets.map((offset) => NOW + offset);
     // Per claim: values a valid token may carry, and values that must be refused.
     const choices: Record<string, { valid: unknown[]; invalid: unknown[] }> = {
-      iss: { valid: [v2, v1], invalid: [`${v2}/`, "https://sts.windows.net/x/", 1] },
+      iss: { valid: [v2], invalid: [v1, `${v2}/`, "https://sts.windows.net/x/", 1] },
+      ver: { valid: ["2.0"], invalid: ["1.0", 2] },
+      scp: { valid: [null], invalid: ["user_impersonation", ""] },
+      idtyp: { valid: ["app", null], invalid: ["user", "device"] },
       aud: { valid: [...audiences, [standIn.audience, "x"]], invalid: ["api://other", [], [1]] },
       tid: { valid: [standIn.tenantId, standIn.tenantId.toUpperCase()], invalid: ["9d3c5b1a-0e2f-4a6b-8c7d-1e2f3a4b5c6d", 7] },
       exp: { valid: time([-59, 1, 600, 3600, 86_400 + 59]), invalid: [...time([-3600, -61, 86_400 + 61]), "soon"] },
@@ -147,8 +150,10 @@ function isValid(
   claims: Record<string, unknown>,
   expected: { v2: string; v1: string; audiences: string[]; tenantId: string },
 ): boolean {
-  const { iss, aud, tid, exp, nbf, iat, azp, appid, oid, roles } = claims;
-  if (iss !== expected.v2 && iss !== expected.v1) return false;
+  const { iss, aud, tid, exp, nbf, iat, azp, appid, oid, roles, ver, scp, idtyp } = claims;
+  // App tokens, v2.0 only (DESIGN.md §5).
+  if (iss !== expected.v2 || ver !== "2.0") return false;
+  if (scp !== undefined || (idtyp !== undefined && idtyp !== "app")) return false;
   const audienceList = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : [];
   if (Array.isArray(aud) && !aud.every((a) => typeof a === "string")) return false;
   if (!audienceList.some((a) => expected.audiences.includes(a as string))) return false;

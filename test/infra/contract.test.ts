@@ -309,6 +309,15 @@ describe("CI workflow for users' repositories", () => {
     expect(workflow).toMatch(/node-version: "22"/);
     expect(workflow).toMatch(/java-version: "17"/);
   });
+
+  it("pins every action by commit, naming the tag", () => {
+    const uses = [...read(".github/workflows/ci.yml").matchAll(/^\s*-?\s*uses:\s*(\S+)(.*)$/gm)];
+    expect(uses.length).toBeGreaterThanOrEqual(3);
+    for (const [, action, comment] of uses) {
+      expect(action, action).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+      expect(comment, action).toMatch(/# v\d+\.\d+\.\d+/);
+    }
+  });
 });
 
 describe("alert queries match the broker's log lines", () => {

@@ -131,6 +131,9 @@ const ROWS: Row[] = [
   { name: "duplicate Authorization headers (the same valid token twice)", status: 401, request: () => { const t = valid(); return { headers: [["authorization", `Bearer ${t}`], ["authorization", `Bearer ${t}`]], presented: [t] }; } },
   { name: "valid token in the query string only", status: 401, request: () => { const t = valid(); return { headers: [], path: `/api/token/${PROFILE}?access_token=${t}`, presented: [t] }; } },
   { name: "forged token for an unknown profile (401, not 404: no profile probing)", status: 401, request: () => ({ ...bearer(signedWithForeignKey("x")), path: "/api/token/no-such-profile" }) },
+  { name: "delegated token with the role (scp)", status: 401, request: () => bearer(valid({ scp: "user_impersonation" })) },
+  { name: "delegated token with the role (idtyp user)", status: 401, request: () => bearer(valid({ idtyp: "user" })) },
+  { name: "v1.0 token with the role (sts issuer, appid)", status: 401, request: () => bearer(valid({ iss: `${world.entra.authorityHost}/${world.entra.tenantId}/`, ver: "1.0", azp: null, appid: "v1-client" })) },
   { name: "valid token without roles", status: 403, request: () => bearer(world.entra.mintToken({})) },
   { name: "valid token with an empty roles list", status: 403, request: () => bearer(world.entra.mintToken({ roles: [] })) },
   { name: "valid token with the role of another profile", status: 403, request: () => bearer(world.entra.mintToken({ roles: [world.roleOf(OTHER_PROFILE)] })) },
@@ -180,5 +183,37 @@ describe("hostile callers through the token function", () => {
     const audit = log.find("token-request");
     expect(audit).toEqual([expect.objectContaining({ status: row.status, outcome: "refused" })]);
     for (const token of presented) expect(JSON.stringify(audit).includes(token)).toBe(false);
+  });
+});
+
+describe("what an anonymous caller's path can cost", () => {
+  it("a 15 KB path of eyJ…: 401, the audit line gives only the length of a malformed profile name", async () => {
+    const hostile = "eyJ".repeat(5_000);
+    log.clear();
+    const response = await host.get(`/api/token/${hostile}`, []);
+    expect(response.status).toBe(401);
+    const [audit] = log.find("token-request");
+    expect(audit).toMatchObject({ status: 401, requestedProfile: null, requestedProfileMalformedLength: hostile.length });
+    expect(JSON.stringify(audit)).not.toContain("eyJeyJ");
+  });
+
+  it("a well-formed profile name is logged as given, before authentication too", async () => {
+    log.clear();
+    expect((await host.get("/api/token/no-such-profile", [])).status).toBe(401);
+    expect(log.find("token-request")).toEqual([expect.objectContaining({ requestedProfile: "no-such-profile" })]);
+  });
+});
+
+describe("only application tokens, v2.0, are callers", () => {
+  it.each([
+    ["scp", { scp: "user_impersonation" }, "delegated_token"],
+    ["idtyp user", { idtyp: "user" }, "delegated_token"],
+    ["ver 1.0", { ver: "1.0" }, "unsupported_token_version"],
+  ])("a token with the role but %s: 401 invalid_token, the audit line says why", async (_name, extra, reason) => {
+    log.clear();
+    const response = await host.get(`/api/token/${PROFILE}`, bearer(valid(extra)).headers);
+    expect(response.status).toBe(401);
+    expect(response.headers["www-authenticate"]).toBe(INVALID_TOKEN);
+    expect(log.find("token-request")).toEqual([expect.objectContaining({ status: 401, outcome: "refused", reason })]);
   });
 });

@@ -4,7 +4,7 @@ import { profileFingerprint } from "../../src/grant/fingerprint.js";
 import { ErrorCode } from "../../src/errors.js";
 import type { LogLevel } from "../../src/logging.js";
 import { MaskinportenError, rejectionError } from "../../src/maskinporten/errors.js";
-import { NoTokenError, ProfileTokens } from "../../src/renewal/profile-tokens.js";
+import { NoTokenError, ProfileTokens, RECOVERY_INTERVAL_MS, type RecoveryScheduler } from "../../src/renewal/profile-tokens.js";
 import type { StoredToken } from "../../src/token-store/stored-token.js";
 import { MemoryTokenStore } from "../support/memory-token-store.js";
 
@@ -19,8 +19,32 @@ const profile: TokenProfile = {
 };
 const fingerprint = profileFingerprint(profile);
 
+/** Timers on the test's clock: fired by runDue(), never by real time. */
+function manualScheduler(now: () => number) {
+  const timers = new Map<number, { at: number; callback: () => void }>();
+  let id = 0;
+  const scheduler: RecoveryScheduler = {
+    setTimeout: (callback, ms) => (timers.set(++id, { at: now() + ms, callback }), id),
+    clearTimeout: (handle) => timers.delete(handle as number),
+  };
+  return {
+    scheduler,
+    pending: () => [...timers.values()].map((t) => t.at - now()),
+    runDue: async () => {
+      for (const [key, timer] of [...timers]) {
+        if (timer.at > now()) continue;
+        timers.delete(key);
+        timer.callback();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    },
+  };
+}
+
 function setup(lifetimeS = 120, forProfile: TokenProfile = profile) {
   let nowMs = 1_700_000_000_000;
+  const timers = manualScheduler(() => nowMs);
+  const attempts: Array<{ maxAttempts?: number } | undefined> = [];
   const store = new MemoryTokenStore();
   const logs: { level: LogLevel; event: string; fields: Record<string, unknown> }[] = [];
   const issued: StoredToken[] = [];
@@ -32,7 +56,9 @@ function setup(lifetimeS = 120, forProfile: TokenProfile = profile) {
     policy: { renewWhenRemainingRatio: 0.5, minServeRemainingMs: 15_000 },
     logger: { log: (level, event, fields = {}) => logs.push({ level, event, fields }) },
     now: () => nowMs,
-    issue: async () => {
+    scheduler: timers.scheduler,
+    issue: async (_profile, options) => {
+      attempts.push(options);
       await gate;
       if (failure) throw failure;
       const token = { accessToken: `token-${issued.length + 1}`, tokenType: "Bearer", scope: "s", issuedAt: new Date(nowMs), expiresAt: new Date(nowMs + lifetimeS * 1000), fingerprint: profileFingerprint(forProfile) };
@@ -45,6 +71,8 @@ function setup(lifetimeS = 120, forProfile: TokenProfile = profile) {
     store,
     logs,
     issued,
+    timers,
+    attempts,
     advance: (ms: number) => (nowMs += ms),
     failWith: (error: unknown) => (failure = error),
     hold: () => {
@@ -148,6 +176,49 @@ describe("ProfileTokens", () => {
     expect(again).toBeInstanceOf(NoTokenError);
     expect(issued).toHaveLength(0);
     expect(keeper.status()).toMatchObject({ consecutiveFailures: 1, lastError: { code: ErrorCode.MaskinportenUnavailable } });
+  });
+
+  it("retries in the background every 10 s while callers wait and nothing valid is held, then stops", async () => {
+    const { keeper, issued, failWith, advance, timers, attempts } = setup();
+    failWith(new MaskinportenError(ErrorCode.MaskinportenUnavailable, "down", { transient: true, status: 503 }));
+    await keeper.serve().catch(() => undefined);
+    // A long outage: the on-demand backoff would grow to 5 min; the background retry keeps 10 s.
+    for (let i = 0; i < 12; i++) {
+      expect(timers.pending()).toHaveLength(1);
+      expect(timers.pending()[0]).toBeLessThanOrEqual(RECOVERY_INTERVAL_MS);
+      advance(timers.pending()[0]!);
+      await timers.runDue();
+      if (i % 3 === 0) expect(await keeper.serve().catch((e: unknown) => e)).toBeInstanceOf(NoTokenError);
+    }
+    // Bounded: one single-attempt renewal per firing (and the caller's first full one), not a storm.
+    expect(attempts).toHaveLength(13);
+    expect(attempts.slice(1).every((a) => a?.maxAttempts === 1)).toBe(true);
+    expect(keeper.status().consecutiveFailures).toBe(13);
+
+    // Maskinporten is back: the next firing gets a token; nothing more is scheduled.
+    failWith(undefined);
+    advance(timers.pending()[0]!);
+    await timers.runDue();
+    expect(issued).toHaveLength(1);
+    expect(timers.pending()).toHaveLength(0);
+    expect((await keeper.serve()).accessToken).toBe("token-1");
+  });
+
+  it("does nothing in the background while a valid token is held, or when nobody asked recently", async () => {
+    const { keeper, failWith, advance, timers, attempts } = setup(600);
+    await keeper.renewIfDue("timer");
+    failWith(new MaskinportenError(ErrorCode.MaskinportenUnavailable, "down", { transient: true, status: 503 }));
+    advance(400_000); // due, still valid: the timer's renewal fails
+    await keeper.renewIfDue("timer");
+    expect((await keeper.serve()).accessToken).toBe("token-1");
+    expect(timers.pending()).toHaveLength(0);
+
+    // Expired, nobody asking: the timer's failures schedule nothing extra.
+    advance(300_000);
+    const before = attempts.length;
+    await keeper.renewIfDue("timer");
+    expect(attempts.length).toBe(before + 1);
+    expect(timers.pending()).toHaveLength(0);
   });
 
   it("a failed store write still serves the new token from memory", async () => {
