@@ -15,6 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { issueLoopbackTlsCertificate } from "../pki.js";
 import { FaultPlan, type Fault, type FaultHandle } from "./faults.js";
 import { RequestCounters, type Counters } from "./operations.js";
+import { RestReply } from "./rest-reply.js";
 import { matchRoute } from "./routes.js";
 import { badParameter, VaultError } from "./vault-error.js";
 import { VaultState, type SecretInput } from "./vault-state.js";
@@ -205,8 +206,9 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
         pathname: url.pathname,
         body: () => parseJson(body),
       });
-      send(res, 200, result);
-      finish(200, route.kind);
+      const reply = result instanceof RestReply ? result : new RestReply(200, result);
+      send(res, reply.status, reply.body, reply.headers);
+      finish(reply.status, route.kind);
     } catch (error) {
       if (!(error instanceof VaultError)) throw error;
       sendError(res, error);
