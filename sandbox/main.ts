@@ -6,7 +6,8 @@ import { startSandbox } from "./sandbox.js";
 const envFile = ".sandbox/env.json";
 const port = process.env.PORT ? Number(process.env.PORT) : 7071;
 
-const sandbox = await startSandbox({ port, envFile });
+// The broker looks for a renewed certificate every minute here (hourly in Azure), so the CSR demo shows the switch quickly.
+const sandbox = await startSandbox({ port, envFile, signingKeyRefreshMs: 60_000 });
 const { env } = sandbox;
 const profile = env.profiles[0]!;
 const altinnProfiles = env.profiles.filter((p) => p.altinnExchange).map((p) => p.name);
@@ -28,6 +29,8 @@ Try it (a caller token from the Entra stand-in, then the Maskinporten token from
       -d scope=${env.caller.scope} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
   curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${profile.name}
 ${altinnProfiles.map((name) => `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${name}      # an Altinn 3 token\n`).join("")}  curl -s ${env.brokerUrl}/api/health
+
+A new certificate by CSR (key made in the Key Vault stand-in, issued by the sandbox CA): README "Sandbox" → "CSR onboarding".
 
 The renewal timer runs on "${env.settings.RENEW_SCHEDULE}" (UTC). Ctrl-C stops everything.
 

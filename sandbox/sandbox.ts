@@ -12,6 +12,7 @@ import { Cron } from "croner";
 import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
 import { jsonLogger, type Logger } from "../src/logging.js";
 import { startAltinnStandIn, type AltinnStandIn } from "./altinn/standin.js";
+import { startCertificateTools, type CertificateTools } from "./certificate-tools.js";
 import { createEntraAccessTokenCheck } from "./entra/access-token-check.js";
 import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
 import { entraClientCredential } from "./entra-client-credential.js";
@@ -39,6 +40,8 @@ export interface SandboxOptions {
   minServeRemainingMs?: number;
   /** App settings to add or replace (e.g. RENEW_BEFORE_EXPIRY_RATIO in tests). */
   settingsOverrides?: Record<string, string>;
+  /** How often the broker looks for a renewed certificate version; hourly (as in Azure) unless given. */
+  signingKeyRefreshMs?: number;
 }
 
 export interface SandboxProfile {
@@ -74,6 +77,11 @@ export interface SandboxEnv {
   caller: { clientId: string; clientSecret: string; scope: string };
   /** The app settings the broker runs with. */
   settings: Record<string, string>;
+  /** CSR onboarding demo: the sandbox CA (POST a CSR, get the issued chain) and Maskinporten's view of recent grants. */
+  certificateIssuerUrl: string;
+  maskinportenGrantsUrl: string;
+  /** Client credentials of an operator identity for `npm run sandbox:certificate` (Certificates Officer in Azure terms). */
+  operator: { clientId: string; clientSecret: string };
 }
 
 export interface Sandbox {
@@ -82,6 +90,7 @@ export interface Sandbox {
   maskinporten: MaskinportenStandIn;
   entra: EntraStandIn;
   altinn: AltinnStandIn;
+  certificateTools: CertificateTools;
   /** Runs the timer function once now (as the schedule would). */
   tick(): Promise<void>;
   close(): Promise<void>;
@@ -104,6 +113,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   entra.registerClient(brokerIdentity);
   const caller = { clientId: "sandbox-caller", clientSecret: randomSecret() };
   entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
+  const operator = { clientId: "sandbox-certificate-operator", clientSecret: randomSecret() };
+  entra.registerClient(operator);
 
   // Like a real vault, only Entra tokens for Key Vault from the sandbox tenant get in.
   const keyVault = await startKeyVaultStandIn({
@@ -126,6 +137,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ...("resource" in profile ? { allowedResources: [profile.resource] } : {}),
     });
   }
+
+  const certificateTools = await startCertificateTools({
+    issuer: pki.intermediate,
+    chainDer: [pki.intermediate.certificateDer],
+    organisationNumber: SANDBOX_ORGANISATION,
+    grants: () => maskinporten.grants,
+  });
 
   const altinn = await startAltinnStandIn({
     maskinportenIssuer: maskinporten.issuer,
@@ -163,6 +181,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       credential,
       logger,
       ...(options.minServeRemainingMs !== undefined ? { minServeRemainingMs: options.minServeRemainingMs } : {}),
+      ...(options.signingKeyRefreshMs !== undefined ? { signingKeyRefreshMs: options.signingKeyRefreshMs } : {}),
       // Test-only trust of the stand-in: its own CA, and a challenge resource that is not *.vault.azure.net.
       keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: keyVault.caPem } },
     }),
@@ -219,6 +238,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     })),
     caller: { ...caller, scope: `${entra.audienceUris[0] ?? entra.audience}/.default` },
     settings,
+    certificateIssuerUrl: certificateTools.issueUrl,
+    maskinportenGrantsUrl: certificateTools.grantsUrl,
+    operator,
   };
   if (options.envFile) {
     await mkdir(dirname(options.envFile), { recursive: true });
@@ -231,12 +253,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     maskinporten,
     entra,
     altinn,
+    certificateTools,
     tick,
     async close() {
       timer.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close()]);
+      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close(), certificateTools.close()]);
     },
   };
 }

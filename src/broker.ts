@@ -30,6 +30,8 @@ export interface BrokerOptions {
   minServeRemainingMs?: number;
   /** Warn when the signing certificate expires within this many days. */
   certificateWarningDays?: number;
+  /** How often the signer looks for a renewed certificate version; hourly unless given (the sandbox shortens it). */
+  signingKeyRefreshMs?: number;
 }
 
 export interface ProfileHealth extends ProfileStatus {
@@ -76,6 +78,7 @@ export function createBroker(options: BrokerOptions): Broker {
         ...connection,
         source: profile.signing,
         now,
+        ...(options.signingKeyRefreshMs !== undefined ? { refreshAfterMs: options.signingKeyRefreshMs } : {}),
         onRefreshError: (error) => logger.log("warn", "signing-key-refresh-failed", { code: error.code, message: error.message }),
       });
       signers.set(key, signer);

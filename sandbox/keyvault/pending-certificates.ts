@@ -215,8 +215,8 @@ function mergeCertificate(context: RequestContext, name: string): RestReply {
   }
   const pending = state.getCertificate(operation.name, operation.version);
   if (!isPendingCertificate(pending)) throw new Error("pending version vanished");
-  const notBefore = Math.floor(leaf.x509.validFromDate.getTime() / 1000);
-  const expires = Math.floor(leaf.x509.validToDate.getTime() / 1000);
+  const notBefore = Math.floor(Date.parse(leaf.x509.validFrom) / 1000);
+  const expires = Math.floor(Date.parse(leaf.x509.validTo) / 1000);
   const now = state.nowSeconds();
   const issued: CertificateVersion = {
     kind: "issued",

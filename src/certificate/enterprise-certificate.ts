@@ -91,8 +91,8 @@ export function checkIssuedCertificate(input: {
   }
   if (keyUsage === undefined) warnings.push("the certificate has no keyUsage extension (SEID 2 certificates have one)");
 
-  const from = leaf.x509.validFromDate.getTime();
-  const to = leaf.x509.validToDate.getTime();
+  const from = Date.parse(leaf.x509.validFrom);
+  const to = Date.parse(leaf.x509.validTo);
   if (input.now >= to) problems.push(`the certificate expired on ${new Date(to).toISOString()}`);
   else if (input.now < from) problems.push(`the certificate is not valid before ${new Date(from).toISOString()}: merge it then`);
   else if (to - input.now < EXPIRY_WARNING_DAYS * DAY_MS) {

@@ -264,7 +264,7 @@ async function merge(parsed: Parsed, connection: KeyVaultConnection, name: strin
   env.stdout(
     `Merged into "${name}" version ${merged.version ?? "?"}: ${describeName(result.candidate.subject)}\n` +
       `  issuer: ${leaf.issuer.split("\n").join(", ")}\n` +
-      `  valid:  ${leaf.validFromDate.toISOString()} – ${leaf.validToDate.toISOString()}\n` +
+      `  valid:  ${new Date(leaf.validFrom).toISOString()} – ${new Date(leaf.validTo).toISOString()}\n` +
       `  chain:  ${result.candidate.chainDer.length} certificate(s); key non-exportable\n` +
       `The broker signs with it from its next certificate refresh (at most an hour). Locked (x5c) clients:\n` +
       `register the new certificate on the client first; kid clients: register the new key first.\n`,
