@@ -45,6 +45,7 @@ export function issueForCsr(csrPemOrDer: string | Buffer, options: IssueForCsrOp
   if (options.organisationNumber && requestedOrg !== options.organisationNumber) {
     throw new CertificateRequestRefused(`this CA issues only to organisation ${options.organisationNumber}, not ${requestedOrg}`);
   }
+  // forge leaves a parsed UTF8String as its bytes but encodes a UTF8 value when writing.
   const organisation = decodeUtf8(field("2.5.4.10") ?? field("2.5.4.3") ?? `Org ${requestedOrg}`);
   const orgNumber = options.subjectOrganisationNumber ?? requestedOrg;
 
@@ -55,7 +56,7 @@ export function issueForCsr(csrPemOrDer: string | Buffer, options: IssueForCsrOp
   cert.validity.notBefore = options.notBefore ?? new Date(now - 60_000);
   cert.validity.notAfter = options.notAfter ?? new Date(now + 3 * 365 * DAY_MS);
   const utf8 = (type: string, value: string) =>
-    ({ type, value: forge.util.encodeUtf8(value), valueTagClass: forge.asn1.Type.UTF8 }) as unknown as forge.pki.CertificateField;
+    ({ type, value, valueTagClass: forge.asn1.Type.UTF8 }) as unknown as forge.pki.CertificateField;
   cert.setSubject([
     { type: "2.5.4.6", value: "NO" },
     utf8("2.5.4.10", organisation),
@@ -97,12 +98,8 @@ function requestedKeyUsages(csr: forge.pki.CertificateSigningRequest): string[] 
   return usages.length > 0 ? usages : ["digitalSignature"];
 }
 
-function decodeUtf8(value: string): string {
-  try {
-    return forge.util.decodeUtf8(value);
-  } catch {
-    return value;
-  }
+function decodeUtf8(bytes: string): string {
+  return Buffer.from(bytes, "latin1").toString("utf8");
 }
 
 function toPem(der: Buffer): string {

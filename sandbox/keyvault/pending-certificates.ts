@@ -309,7 +309,7 @@ function certificationRequest(privateKey: KeyObject, subject: { type: string; va
     subject.map(({ type, value }) =>
       type === "2.5.4.6"
         ? { type, value }
-        : ({ type, value: forge.util.encodeUtf8(value), valueTagClass: forge.asn1.Type.UTF8 } as unknown as forge.pki.CertificateField),
+        : ({ type, value, valueTagClass: forge.asn1.Type.UTF8 } as unknown as forge.pki.CertificateField),
     ),
   );
   const usage = Object.fromEntries(keyUsage.map((name) => [name, true]));

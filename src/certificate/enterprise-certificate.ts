@@ -85,7 +85,8 @@ export function checkIssuedCertificate(input: {
     problems.push(`the certificate is issued to organisation ${organisationNumber}, not ${input.organisationNumber}`);
   }
   if (leaf.x509.ca) problems.push("the certificate is a CA certificate, not an enterprise (end-entity) certificate");
-  if (leaf.x509.checkIssued(leaf.x509)) problems.push("the certificate is self-signed: Maskinporten accepts only certificates from Buypass or Commfides");
+  // Not checkIssued: OpenSSL also wants keyCertSign there, which a self-signed leaf lacks.
+  if (leaf.x509.issuer === leaf.x509.subject && leaf.x509.verify(leaf.x509.publicKey)) problems.push("the certificate is self-signed: Maskinporten accepts only certificates from Buypass or Commfides");
   if (keyUsage !== undefined && !keyUsage.includes("digitalSignature")) {
     problems.push(`the certificate does not allow digitalSignature (key usage: ${keyUsage.join(", ") || "none"}): it cannot sign Maskinporten grants; order the authentication/signing certificate`);
   }

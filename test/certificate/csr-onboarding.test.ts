@@ -93,6 +93,13 @@ describe("certificate csr", () => {
     expect(status.stdout.endsWith(csrPem)).toBe(true);
   });
 
+  it("keeps a Norwegian name intact from the CSR through the issued certificate", async () => {
+    const result = await run(["csr", ...vaultArgs(), "--organisation-number", ORG, "--organisation-name", "Sjøfart Ærø AS", "--key-size", "2048"]);
+    expect(result.code).toBe(0);
+    expect((await run(["status", ...vaultArgs()])).stdout).toContain("O=Sjøfart Ærø AS, CN=Sjøfart Ærø AS");
+    expect(issueForCsr(result.stdout, { issuer: intermediate }).x509.subject).toContain("O=Sjøfart Ærø AS");
+  });
+
   it("refuses a second request while one is pending, with what to do", async () => {
     await requestCsr(["--key-size", "2048"]);
     const again = await run(["csr", ...vaultArgs(), "--organisation-number", ORG, "--organisation-name", "Sandbox Rederi AS", "--key-size", "2048"]);
