@@ -30,7 +30,7 @@ Try it (a caller token from the Entra stand-in, then the Maskinporten token from
   curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${profile.name}
 ${altinnProfiles.map((name) => `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${name}      # an Altinn 3 token\n`).join("")}  curl -s ${env.brokerUrl}/api/health
 
-A new certificate by CSR (key made in the Key Vault stand-in, issued by the sandbox CA): README "Sandbox" → "CSR onboarding".
+A new certificate by CSR (key made in the Key Vault stand-in, issued by the sandbox CA): README "Enterprise certificate without a key file" (npm run sandbox:certificate).
 
 The renewal timer runs on "${env.settings.RENEW_SCHEDULE}" (UTC). Ctrl-C stops everything.
 

@@ -77,7 +77,7 @@ export async function runCertificateCommand(argv: readonly string[], env: CliEnv
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      env.stderr(`maskinporten-token certificate: ${error.message}\n\n${CERTIFICATE_USAGE}`);
+      env.stderr(`maskinporten-token certificate: ${error.message}\n(maskinporten-token certificate --help shows every option)\n`);
       return EXIT_CODES.usage;
     }
     env.stderr(`maskinporten-token certificate: ${error instanceof Error ? error.message : String(error)}\n`);
