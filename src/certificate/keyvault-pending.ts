@@ -46,7 +46,8 @@ export async function createPendingCertificate(
     // which can be weeks away.
     await client(connection).beginCreateCertificate(name, { ...policy, lifetimeActions: [...policy.lifetimeActions] });
   } catch (error) {
-    if (restCode(error) === "Forbidden" || restStatus(error) === 409) {
+    // 409 (code "Forbidden", oddly): a pending request is in progress. A 403 Forbidden is RBAC.
+    if (restStatus(error) === 409) {
       throw new BrokerError(
         ErrorCode.Certificate,
         `Key Vault certificate "${name}" already has a pending request: merge its certificate (certificate merge) or drop it (certificate cancel) first`,
@@ -128,8 +129,4 @@ function toPendingOperation(operation: CertificateOperation): PendingOperation {
 
 function restStatus(error: unknown): number | undefined {
   return (error as { statusCode?: number } | undefined)?.statusCode;
-}
-
-function restCode(error: unknown): string | undefined {
-  return (error as { code?: string } | undefined)?.code;
 }
