@@ -8,6 +8,7 @@ import { CertificateClient, type CertificateOperation } from "@azure/keyvault-ce
 import { KeyClient } from "@azure/keyvault-keys";
 import { BrokerError, ErrorCode } from "../errors.js";
 import type { KeyVaultConnection } from "../keyvault/connection.js";
+import { latestIssuedCertificate } from "../keyvault/issued-certificate.js";
 import { keyVaultError } from "../keyvault/signer.js";
 import type { EnterpriseCertificatePolicy } from "./policy.js";
 
@@ -70,6 +71,16 @@ export async function getPendingOperation(connection: KeyVaultConnection, name: 
   } catch (error) {
     if (restStatus(error) === 404) return undefined;
     throw keyVaultError(`Key Vault could not read the pending operation of "${name}"`, error);
+  }
+}
+
+/** DER of the newest version that has a certificate (what the broker signs with now), if any. */
+export async function currentIssuedCertificate(connection: KeyVaultConnection, name: string): Promise<Buffer | undefined> {
+  try {
+    const certificate = await latestIssuedCertificate(client(connection), name);
+    return certificate.cer ? Buffer.from(certificate.cer) : undefined;
+  } catch {
+    return undefined; // only used for a warning
   }
 }
 

@@ -4,6 +4,7 @@
  * (Buypass, Commfides) issues the certificate for it; the merge puts it next to the key. The key
  * never exists outside Key Vault. Loaded only for this subcommand.
  */
+import { X509Certificate } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { TokenCredential } from "@azure/identity";
@@ -229,7 +230,7 @@ async function merge(parsed: Parsed, connection: KeyVaultConnection, name: strin
   } catch (error) {
     throw new BrokerError(ErrorCode.Certificate, `${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  const { getPendingOperation, mergeIssuedCertificate, policyExportable } = await adapter();
+  const { currentIssuedCertificate, getPendingOperation, mergeIssuedCertificate, policyExportable } = await adapter();
   const operation = await getPendingOperation(connection, name);
   if (!operation || operation.status !== "inProgress" || !operation.csrDer) {
     throw new BrokerError(
@@ -253,6 +254,7 @@ async function merge(parsed: Parsed, connection: KeyVaultConnection, name: strin
       `not merged: the pending "${name}" was created with an exportable key: drop it (certificate cancel) and start again with "certificate csr"`,
     );
   }
+  const current = await currentIssuedCertificate(connection, name);
   const merged = await mergeIssuedCertificate(connection, name, result.candidate.chainDer);
   if (merged.policyExportable !== false || merged.keyExportable === true || merged.keyHasPrivateParts) {
     throw new BrokerError(
@@ -261,6 +263,15 @@ async function merge(parsed: Parsed, connection: KeyVaultConnection, name: strin
     );
   }
   const leaf = result.candidate.leaf;
+  if (current) {
+    const previousIssuer = new X509Certificate(current).issuer;
+    if (previousIssuer !== leaf.issuer) {
+      env.stderr(
+        `maskinporten-token certificate: warning: the new certificate is issued by ${leaf.issuer.split("\n").join(", ")}, the current one by ` +
+          `${previousIssuer.split("\n").join(", ")}: if the broker's SIGNING_CHAIN is set, set it to the new issuing CA certificate\n`,
+      );
+    }
+  }
   env.stdout(
     `Merged into "${name}" version ${merged.version ?? "?"}: ${describeName(result.candidate.subject)}\n` +
       `  issuer: ${leaf.issuer.split("\n").join(", ")}\n` +

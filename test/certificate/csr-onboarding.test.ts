@@ -13,7 +13,7 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { issueForCsr } from "../../sandbox/enterprise-ca.js";
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
-import { issueEnterpriseCertificate, type IssuedCertificate } from "../../sandbox/pki.js";
+import { issueCertificate, issueEnterpriseCertificate, type IssuedCertificate } from "../../sandbox/pki.js";
 import { runCertificateCommand } from "../../src/cli/certificate-command.js";
 import type { CliEnvironment } from "../../src/cli/run.js";
 import { staticCredential } from "../support/credentials.js";
@@ -134,6 +134,20 @@ describe("certificate merge", () => {
     expect(certificate.policy?.exportable).toBe(false);
     const status = await run(["status", ...vaultArgs()]);
     expect(status.stdout).toContain(`${name}: completed`);
+  });
+
+  it("warns on a renewal from another issuing CA (SIGNING_CHAIN would be stale), not on one from the same", async () => {
+    const withChain = { issuer: intermediate, chainDer: [intermediate.certificateDer] };
+    const first = issueForCsr(await requestCsr(["--key-size", "2048"]), withChain);
+    expect((await run(["merge", writeIssued(first.pem), ...vaultArgs()])).stderr).toBe("");
+    const sameCa = issueForCsr(await requestCsr(["--key-size", "2048"]), withChain);
+    expect((await run(["merge", writeIssued(sameCa.pem), ...vaultArgs()])).stderr).toBe("");
+    const otherCa = issueCertificate({ commonName: "Other Class 3 CA", organisation: "Other CA AS", isCa: true });
+    const renewal = issueForCsr(await requestCsr(["--key-size", "2048"]), { issuer: otherCa, chainDer: [otherCa.certificateDer] });
+    const result = await run(["merge", writeIssued(renewal.pem), ...vaultArgs()]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("warning: the new certificate is issued by C=NO, O=Other CA AS, CN=Other Class 3 CA, the current one by C=NO, O=Sandbox CA AS, CN=Sandbox Class 3 CA");
+    expect(result.stderr).toContain("SIGNING_CHAIN");
   });
 
   it("reads a DER .cer and a PKCS#7 .p7b as well as PEM", async () => {

@@ -90,7 +90,7 @@ describe("renewing the certificate by CSR while the old one is valid", () => {
     const issued = issueForCsr(csr.stdout, { issuer: pki.intermediate, chainDer: [pki.intermediate.certificateDer] });
     writeFileSync(join(work, "issued.pem"), issued.pem);
     const merge = await certificateCommand(["merge", "issued.pem"]);
-    expect(merge.stderr).toBe("");
+    expect(merge.stderr).toBe(""); // same issuing CA as the old certificate: SIGNING_CHAIN stays right
     expect(merge.code).toBe(0);
 
     // Merged, but the broker re-reads the certificate only after its refresh interval.
