@@ -16,7 +16,8 @@ const envFile = ".sandbox/env.json";
 const port = process.env.PORT ? Number(process.env.PORT) : 7071;
 const maskinportenIssuer = checkedIssuer(process.env.SANDBOX_MASKINPORTEN_ISSUER);
 
-const sandbox = await startSandbox({ port, envFile, ...(maskinportenIssuer ? { maskinportenIssuer } : {}) });
+// The broker looks for a renewed certificate every minute here (hourly in Azure), so the CSR demo shows the switch quickly.
+const sandbox = await startSandbox({ port, envFile, signingKeyRefreshMs: 60_000, ...(maskinportenIssuer ? { maskinportenIssuer } : {}) });
 const { env } = sandbox;
 const profile = env.profiles[0]!;
 const altinnProfiles = env.profiles.filter((p) => p.altinnExchange).map((p) => p.name);
@@ -41,6 +42,8 @@ Try it (a caller token from the Entra stand-in, then the Maskinporten token from
   curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${profile.name}
 ${altinnProfiles.map((name) => `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${name}      # an Altinn 3 token\n`).join("")}${customerProfile && customer ? `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" "${env.brokerUrl}/api/token/${customerProfile.name}?customer=${customer.customer}"   # a customer's token
 ` : ""}  curl -s ${env.brokerUrl}/api/health
+
+A new certificate by CSR (key made in the Key Vault stand-in, issued by the sandbox CA): README "Enterprise certificate without a key file" (npm run sandbox:certificate).
 
 The renewal timer runs on "${env.settings.RENEW_SCHEDULE}" (UTC). Ctrl-C stops everything.
 

@@ -13,6 +13,7 @@ import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
 import { parseBrokerConfig } from "../src/config/settings.js";
 import { jsonLogger, type Logger } from "../src/logging.js";
 import { startAltinnStandIn, type AltinnStandIn } from "./altinn/standin.js";
+import { startCertificateTools, type CertificateTools } from "./certificate-tools.js";
 import { createEntraBearerAuthenticator } from "./entra/access-token-check.js";
 import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
 import { KEY_VAULT_RESOURCE, startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
@@ -49,6 +50,8 @@ export interface SandboxOptions {
   maskinportenIssuer?: string;
   /** Test hook: the role list instead of infra/rbac-roles.json (to show a missing role fails here). */
   rbacRoles?: RbacRoles;
+  /** How often the broker looks for a renewed certificate version; hourly (as in Azure) unless given. */
+  signingKeyRefreshMs?: number;
 }
 
 export interface SandboxProfile {
@@ -100,6 +103,11 @@ export interface SandboxEnv {
    * client. A client locked to a certificate must send kid (Digdir), which the sandbox's profiles do not.
    */
   signingRootCaPem: string;
+  /** CSR onboarding demo: the sandbox CA (POST a CSR, get the issued chain) and Maskinporten's view of recent grants. */
+  certificateIssuerUrl: string;
+  maskinportenGrantsUrl: string;
+  /** Client credentials of an operator identity for `npm run sandbox:certificate` (Certificates Officer in Azure terms). */
+  operator: { clientId: string; clientSecret: string };
 }
 
 export interface Sandbox {
@@ -108,6 +116,7 @@ export interface Sandbox {
   maskinporten: MaskinportenStandIn;
   entra: EntraStandIn;
   altinn: AltinnStandIn;
+  certificateTools: CertificateTools;
   /** Runs the timer function once now (as the schedule would). */
   tick(): Promise<void>;
   close(): Promise<void>;
@@ -133,6 +142,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const brokerPrincipal = entra.registerClient(brokerIdentity);
   const caller = { clientId: "sandbox-caller", clientSecret: randomSecret() };
   const callerPrincipal = entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
+  // The deployer in Azure terms (rbac-roles.json `deployer`): Certificates Officer on the signing
+  // certificate, for the CSR onboarding demo.
+  const operator = { clientId: "sandbox-certificate-operator", clientSecret: randomSecret() };
+  const operatorPrincipal = entra.registerClient(operator);
 
   // Like a real vault with Azure RBAC: only Entra tokens for Key Vault from the sandbox tenant get
   // in, and each principal may do exactly what its role assignments cover.
@@ -159,6 +172,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ...customerRegistration(profile),
     });
   }
+
+  const certificateTools = await startCertificateTools({
+    issuer: pki.intermediate,
+    chainDer: [pki.intermediate.certificateDer],
+    organisationNumber: SANDBOX_ORGANISATION,
+    grants: () => maskinporten.grants,
+  });
 
   const altinn = await startAltinnStandIn({
     maskinportenIssuer: maskinporten.issuer,
@@ -200,12 +220,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const objects = keyVaultObjects(parseBrokerConfig(settings));
   assignKeyVaultRoles(keyVault, rbacRoles, "broker", brokerPrincipal.objectId, objects);
   assignKeyVaultRoles(keyVault, rbacRoles, "tokenReader", callerPrincipal.objectId, objects);
+  assignKeyVaultRoles(keyVault, rbacRoles, "deployer", operatorPrincipal.objectId, objects);
 
   setRuntimeFactory(() =>
     createRuntime({
       settings,
       logger,
       ...(options.minServeRemainingMs !== undefined ? { minServeRemainingMs: options.minServeRemainingMs } : {}),
+      ...(options.signingKeyRefreshMs !== undefined ? { signingKeyRefreshMs: options.signingKeyRefreshMs } : {}),
       // The test-only options, nothing else: trust of the sandbox CA, no instance discovery for
       // an authority Microsoft does not know, a challenge resource that is not *.vault.azure.net.
       credentialOptions: { tlsOptions: { ca: ca.certificatePem }, disableInstanceDiscovery: true },
@@ -275,6 +297,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     settings: Object.fromEntries(Object.entries(settings).filter(([name]) => name !== "AZURE_CLIENT_SECRET")),
     signingCertificatePem: pki.leaf.certificatePem,
     signingRootCaPem: pki.root.certificatePem,
+    certificateIssuerUrl: certificateTools.issueUrl,
+    maskinportenGrantsUrl: certificateTools.grantsUrl,
+    operator,
   };
   if (options.envFile) {
     await mkdir(dirname(options.envFile), { recursive: true });
@@ -289,12 +314,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     maskinporten,
     entra,
     altinn,
+    certificateTools,
     tick,
     async close() {
       timer.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close()]);
+      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close(), certificateTools.close()]);
     },
   };
 }

@@ -36,6 +36,8 @@ export interface BrokerOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Timers of the background recovery (default: real, unref'd); the soak gives its fake clock's. */
   scheduler?: RecoveryScheduler;
+  /** How often the signer looks for a renewed certificate version; hourly unless given (the sandbox shortens it). */
+  signingKeyRefreshMs?: number;
 }
 
 export interface ProfileHealth extends ProfileStatus {
@@ -87,6 +89,7 @@ export function createBroker(options: BrokerOptions): Broker {
         ...connection,
         source: profile.signing,
         now,
+        ...(options.signingKeyRefreshMs !== undefined ? { refreshAfterMs: options.signingKeyRefreshMs } : {}),
         onRefreshError: (error) => logger.log("warn", "signing-key-refresh-failed", { code: error.code, message: error.message }),
       });
       signers.set(key, signer);

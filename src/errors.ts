@@ -29,5 +29,7 @@ export const ErrorCode = {
   AltinnRejected: "ERR_ALTINN_REJECTED",
   AltinnUnavailable: "ERR_ALTINN_UNAVAILABLE",
   AltinnBadResponse: "ERR_ALTINN_BAD_RESPONSE",
+  /** An issued enterprise certificate or a CSR request that must not be merged or made. */
+  Certificate: "ERR_CERTIFICATE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -12,6 +12,11 @@ export const OPERATION_KINDS = [
   "secretGet",
   "secretUpdate",
   "secretList",
+  // Certificates whose key is made in the vault (issuer "Unknown"): see pending-certificates.ts.
+  "certificateCreate",
+  "certificateOperation",
+  "certificateMerge",
+  "certificateList",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

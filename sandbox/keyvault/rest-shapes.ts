@@ -3,7 +3,16 @@
  * them (`x5t`, `cer`, `key_ops`, `key_props`, …). Timestamps are epoch seconds.
  */
 import { createHash } from "node:crypto";
-import type { Attributes, CertificateVersion, KeyVersion, SecretVersion, VaultState } from "./vault-state.js";
+import {
+  isPendingCertificate,
+  type AnyCertificateVersion,
+  type Attributes,
+  type CertificateVersion,
+  type KeyVersion,
+  type PendingCertificateVersion,
+  type SecretVersion,
+  type VaultState,
+} from "./vault-state.js";
 
 /** What a soft-delete-enabled vault reports (the default for new vaults). */
 const RECOVERY = { recoveryLevel: "Recoverable+Purgeable", recoverableDays: 90 } as const;
@@ -60,9 +69,10 @@ export function keyBundle(vault: VaultState, key: KeyVersion): Record<string, un
 
 export function certificateBundle(
   vault: VaultState,
-  certificate: CertificateVersion,
+  certificate: AnyCertificateVersion,
   options: { withPolicy: boolean },
 ): Record<string, unknown> {
+  if (isPendingCertificate(certificate)) return pendingCertificateBundle(vault, certificate, options);
   const { name, version } = certificate;
   return {
     id: vault.id("certificates", name, version),
@@ -77,8 +87,29 @@ export function certificateBundle(
   };
 }
 
+/**
+ * A version still waiting for its merge, as Key Vault shows it (recorded in the Azure SDK's test
+ * recordings): disabled, no kid/sid/x5t/cer, and a link to the pending operation.
+ */
+function pendingCertificateBundle(
+  vault: VaultState,
+  certificate: PendingCertificateVersion,
+  options: { withPolicy: boolean },
+): Record<string, unknown> {
+  return {
+    id: vault.id("certificates", certificate.name, certificate.version),
+    attributes: attributesJson(certificate.attributes),
+    ...(certificate.tags !== undefined ? { tags: certificate.tags } : {}),
+    ...(options.withPolicy ? { policy: certificatePolicy(vault, certificate) } : {}),
+    pending: { id: `${vault.id("certificates", certificate.name)}/pending` },
+  };
+}
+
 /** The policy Key Vault records for an imported certificate (issuer "Unknown", email before expiry). */
-export function certificatePolicy(vault: VaultState, certificate: CertificateVersion): Record<string, unknown> {
+export function certificatePolicy(vault: VaultState, certificate: AnyCertificateVersion): Record<string, unknown> {
+  if (isPendingCertificate(certificate)) {
+    return { id: `${vault.id("certificates", certificate.name)}/policy`, ...certificate.policy };
+  }
   const x509 = certificate.x509;
   const keyBits = x509.publicKey.asymmetricKeyDetails?.modulusLength;
   const validityMonths = Math.max(

@@ -6,6 +6,7 @@ import type { OperationKind } from "./operations.js";
 import type { DataActionRequest } from "./rbac.js";
 import { isDigestSigningAlgorithm, signDigest, hashFor } from "./digest-signing.js";
 import { certificateBundle, certificatePolicy, keyBundle, secretBundle, secretItem } from "./rest-shapes.js";
+import { matchPendingCertificateRoute } from "./pending-certificates.js";
 import { badParameter } from "./vault-error.js";
 import type { SecretInput, VaultState } from "./vault-state.js";
 
@@ -75,6 +76,10 @@ export function matchRoute(method: string, pathname: string): Route | undefined 
     if (method === "POST" && third === "sign") return { kind: "sign", name, access: on("keys", name, "sign/action"), handle: (c) => sign(c, name, second) };
     return undefined;
   }
+
+  // Create with issuer "Unknown", the pending operation, merge, versions: pending-certificates.ts.
+  const pendingCertificateRoute = collection === "certificates" ? matchPendingCertificateRoute(method, pathname) : undefined;
+  if (pendingCertificateRoute) return pendingCertificateRoute;
 
   if (collection === "certificates" && name && method === "GET" && third === undefined) {
     if (second === "policy") {

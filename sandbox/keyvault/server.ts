@@ -16,6 +16,7 @@ import { standInTls, type IssuedCertificate } from "../pki.js";
 import { FaultPlan, type Fault, type FaultHandle } from "./faults.js";
 import { RequestCounters, type Counters } from "./operations.js";
 import { forbiddenByRbac, VaultRbac, type RoleAssignment, type RoleAssignmentInput, type VaultCaller } from "./rbac.js";
+import { RestReply } from "./rest-reply.js";
 import { matchRoute } from "./routes.js";
 import { badParameter, VaultError } from "./vault-error.js";
 import { VaultState, type SecretInput } from "./vault-state.js";
@@ -224,8 +225,9 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
         pathname: url.pathname,
         body: () => parseJson(body),
       });
-      send(res, 200, result);
-      finish(200, route.kind);
+      const reply = result instanceof RestReply ? result : new RestReply(200, result);
+      send(res, reply.status, reply.body, reply.headers);
+      finish(reply.status, route.kind);
     } catch (error) {
       if (!(error instanceof VaultError)) throw error;
       sendError(res, error);

@@ -41,6 +41,7 @@ export interface KeyVersion {
 }
 
 export interface CertificateVersion {
+  kind?: "issued";
   name: string;
   version: string;
   der: Buffer;
@@ -50,6 +51,29 @@ export interface CertificateVersion {
   secretContentType: string;
   tags?: Record<string, string>;
   attributes: Attributes;
+}
+
+/**
+ * A version created with issuer "Unknown": its key exists (made here, never exported), its
+ * certificate does not yet. Key Vault shows it disabled, without cer/kid/sid, until the merge.
+ */
+export interface PendingCertificateVersion {
+  kind: "pending";
+  name: string;
+  version: string;
+  /** The policy as requested (REST field names), echoed by GET …/policy and the bundle. */
+  policy: Record<string, unknown>;
+  csrDer: Buffer;
+  exportable: boolean;
+  secretContentType: string;
+  tags?: Record<string, string>;
+  attributes: Attributes;
+}
+
+export type AnyCertificateVersion = CertificateVersion | PendingCertificateVersion;
+
+export function isPendingCertificate(certificate: AnyCertificateVersion): certificate is PendingCertificateVersion {
+  return certificate.kind === "pending";
 }
 
 /** What a certificate key may do; Key Vault derives this from key usage digitalSignature+keyEncipherment. */
@@ -88,6 +112,22 @@ class VersionedCollection<T extends { name: string; version: string }> {
     return versions.find((v) => v.version === version.toLowerCase());
   }
 
+  /** Replaces the version with the same name and version id (a pending certificate merged). */
+  replace(item: T): void {
+    const versions = this.versions(item.name);
+    const index = versions.findIndex((v) => v.version === item.version);
+    if (index < 0) throw new Error(`no version ${item.version} of ${item.name}`);
+    versions[index] = item;
+  }
+
+  /** Removes one version; the name disappears with its last version. */
+  remove(name: string, version: string): void {
+    const key = name.toLowerCase();
+    const remaining = this.versions(name).filter((v) => v.version !== version);
+    if (remaining.length === 0) this.byName.delete(key);
+    else this.byName.set(key, remaining);
+  }
+
   has(name: string): boolean {
     return this.versions(name).length > 0;
   }
@@ -117,7 +157,7 @@ export interface CertificateInput {
 export class VaultState {
   readonly secrets = new VersionedCollection<SecretVersion>();
   readonly keys = new VersionedCollection<KeyVersion>();
-  readonly certificates = new VersionedCollection<CertificateVersion>();
+  readonly certificates = new VersionedCollection<AnyCertificateVersion>();
 
   constructor(
     private readonly nowMs: () => number,
@@ -125,7 +165,7 @@ export class VaultState {
     readonly vaultUrl: string,
   ) {}
 
-  private nowSeconds(): EpochSeconds {
+  nowSeconds(): EpochSeconds {
     return Math.floor(this.nowMs() / 1000);
   }
 
@@ -247,6 +287,15 @@ export class VaultState {
     if (!this.certificates.has(name) && (this.secrets.has(name) || this.keys.has(name))) {
       throw new VaultError(409, "Conflict", `A secret or key named ${name} exists and is not managed by a certificate.`);
     }
+    const latest = this.certificates.versions(name).at(-1);
+    if (latest && isPendingCertificate(latest)) {
+      // Key Vault's answer while a pending request is inProgress (create-certificate-scenarios).
+      throw new VaultError(
+        409,
+        "Forbidden",
+        "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+      );
+    }
     const x509 = new X509Certificate(input.certificateDer);
     if (!x509.checkPrivateKey(input.privateKey)) {
       throw new TypeError("the private key does not belong to the certificate");
@@ -284,7 +333,7 @@ export class VaultState {
     return certificate;
   }
 
-  getCertificate(name: string, version: string | undefined): CertificateVersion {
+  getCertificate(name: string, version: string | undefined): AnyCertificateVersion {
     const found = this.certificates.find(name, version);
     if (!found) throw notFound("certificate", version ? `${name}/${version}` : name);
     return found;
@@ -295,7 +344,7 @@ export class VaultState {
  * The certificate's addressable secret as PEM: the chain, plus the private key only when the
  * key is exportable. A non-exportable certificate's private key never leaves the vault.
  */
-function certificateSecretValue(certificate: CertificateVersion, exportablePrivateKey: KeyObject | undefined): string {
+export function certificateSecretValue(certificate: CertificateVersion, exportablePrivateKey: KeyObject | undefined): string {
   const pemBlocks = [certificate.der, ...certificate.chainDer].map(
     (der) => `-----BEGIN CERTIFICATE-----\n${der.toString("base64").replace(/.{1,64}/g, "$&\n")}-----END CERTIFICATE-----\n`,
   );

@@ -62,6 +62,7 @@ export function helpText(): string {
     .map(([key, help]) => `  ${key}\n${help.split("\n").map((line) => `      ${line}`).join("\n")}`)
     .join("\n");
   return `Usage: maskinporten-token <client.properties> [json]
+       maskinporten-token certificate csr|status|merge|cancel …   (key made in Key Vault; certificate --help)
        maskinporten-token --help
 
 Makes a Maskinporten JWT grant from the same client.properties that Digdir's jwt-grant-generator

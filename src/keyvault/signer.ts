@@ -10,6 +10,7 @@ import { BrokerError, ErrorCode } from "../errors.js";
 import type { SigningSource } from "../config/settings.js";
 import type { GrantSigner, SigningAlgorithm, SigningKey } from "../signing/signer.js";
 import type { KeyVaultConnection } from "./connection.js";
+import { latestIssuedCertificate } from "./issued-certificate.js";
 
 const DIGEST: Record<SigningAlgorithm, "sha256" | "sha384" | "sha512"> = { RS256: "sha256", RS384: "sha384", RS512: "sha512" };
 /** How long a resolved certificate is trusted before we look for a renewed version. */
@@ -92,7 +93,7 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
       try {
         certificate = source.certificateVersion
           ? await client.getCertificateVersion(source.certificateName, source.certificateVersion)
-          : await client.getCertificate(source.certificateName);
+          : await latestIssuedCertificate(client, source.certificateName);
       } catch (error) {
         throw keyVaultError(`Key Vault certificate "${source.certificateName}" could not be read`, error);
       }

@@ -174,6 +174,8 @@ export interface KeyVaultOperation {
 export const KEY_VAULT_CALLS: Record<string, Omit<KeyVaultOperation, "call">> = {
   "CertificateClient.getCertificate": { dataAction: "Microsoft.KeyVault/vaults/certificates/read", object: "signing-certificate" },
   "CertificateClient.getCertificateVersion": { dataAction: "Microsoft.KeyVault/vaults/certificates/read", object: "signing-certificate" },
+  // While a renewal waits for its merge the signer looks for the newest issued version (listing is certificates/read too).
+  "CertificateClient.listPropertiesOfCertificateVersions": { dataAction: "Microsoft.KeyVault/vaults/certificates/read", object: "signing-certificate" },
   "KeyClient.getKey": { dataAction: "Microsoft.KeyVault/vaults/keys/read", object: "signing-key" },
   // The client GETs the key before its first sign (and falls back to remote-only on a 403).
   "new CryptographyClient": { dataAction: "Microsoft.KeyVault/vaults/keys/read", object: "signing-key" },
