@@ -39,6 +39,9 @@ export function withAltinnExchange(
   now: () => number = Date.now,
 ): AltinnIssuing {
   const stages = new Map<string, AltinnStageStatus>();
+  // Keyed by the grant's fingerprint, not the profile name: a per-customer profile issues one
+  // Maskinporten token per customer under the same name, and one customer's token must never be
+  // exchanged for another's.
   const unexchanged = new Map<string, StoredToken>();
 
   const stageOf = (profile: TokenProfile): AltinnStageStatus | undefined => {
@@ -56,10 +59,11 @@ export function withAltinnExchange(
       const target = profile.altinn;
       if (!target) return issueMaskinporten(profile);
       const stage = stageOf(profile)!;
-      const kept = unexchanged.get(profile.name);
+      const grant = profileFingerprint(profile);
+      const kept = unexchanged.get(grant);
       const maskinporten =
         kept && kept.expiresAt.getTime() - now() >= REUSE_MASKINPORTEN_MIN_REMAINING_MS ? kept : await issueMaskinporten(profile);
-      unexchanged.delete(profile.name);
+      unexchanged.delete(grant);
       try {
         const altinn = await exchange(target, maskinporten.accessToken);
         stage.lastExchangeAt = new Date(now());
@@ -78,7 +82,7 @@ export function withAltinnExchange(
         };
       } catch (error) {
         // A refused token (4xx) will be refused again: only a transient failure keeps it for a retry.
-        if (error instanceof AltinnExchangeError && error.transient) unexchanged.set(profile.name, maskinporten);
+        if (error instanceof AltinnExchangeError && error.transient) unexchanged.set(grant, maskinporten);
         stage.consecutiveFailures++;
         stage.lastError = {
           at: new Date(now()),
