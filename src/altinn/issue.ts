@@ -4,6 +4,7 @@
  * Altinn stage's own status for health, apart from the profile's overall one.
  */
 import type { TokenProfile } from "../config/settings.js";
+import { errorLogFields, type ErrorLogFields } from "../errors.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
 import { AltinnExchangeError } from "./errors.js";
@@ -16,7 +17,7 @@ export interface AltinnStageStatus {
   lastExchangeAt?: Date;
   /** Expiry of the last Altinn token received. */
   tokenExpiresAt?: Date;
-  lastError?: { at: Date; code: string; message: string; status?: number; traceId?: string };
+  lastError?: ErrorLogFields & { at: Date };
   consecutiveFailures: number;
 }
 
@@ -80,13 +81,7 @@ export function withAltinnExchange(
         // A refused token (4xx) will be refused again: only a transient failure keeps it for a retry.
         if (error instanceof AltinnExchangeError && error.transient) unexchanged.set(profile.name, maskinporten);
         stage.consecutiveFailures++;
-        stage.lastError = {
-          at: new Date(now()),
-          code: error instanceof AltinnExchangeError ? error.code : "ERR_UNEXPECTED",
-          message: error instanceof Error ? error.message : String(error),
-          ...(error instanceof AltinnExchangeError && error.status !== undefined ? { status: error.status } : {}),
-          ...(error instanceof AltinnExchangeError && error.traceId !== undefined ? { traceId: error.traceId } : {}),
-        };
+        stage.lastError = { at: new Date(now()), ...errorLogFields(error) };
         throw error;
       }
     },

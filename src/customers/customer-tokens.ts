@@ -7,7 +7,7 @@
  * settings can never be served.
  */
 import type { TokenProfile } from "../config/settings.js";
-import { BrokerError } from "../errors.js";
+import { errorLogFields } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { MaskinportenError } from "../maskinporten/errors.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "../renewal/policy.js";
@@ -241,8 +241,7 @@ export class CustomerTokens {
       logger.log("error", "customer-token", {
         ...fields,
         outcome: "failed",
-        code: error instanceof BrokerError ? error.code : "ERR_UNEXPECTED",
-        message: error instanceof Error ? error.message : String(error),
+        ...errorLogFields(error),
         consecutiveFailures: this.consecutiveFailures,
       });
       throw new NoTokenError(profile.name, Math.max(1, Math.ceil(failureBackoffMs(this.consecutiveFailures) / 1000)), error);

@@ -5,7 +5,7 @@
 import { authorize, isCallerAuthError, type Caller, type CallerVerifier, type HeaderSource } from "../auth/index.js";
 import type { Broker } from "../broker.js";
 import { isProfileName } from "../config/settings.js";
-import { BrokerError } from "../errors.js";
+import { errorCodeOf } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
 import type { StoredToken } from "../token-store/stored-token.js";
@@ -96,8 +96,7 @@ export async function handleTokenRequest(request: TokenRequest, deps: EndpointDe
         reason: "no_token",
       });
     }
-    const code = error instanceof BrokerError ? error.code : "ERR_UNEXPECTED";
-    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...who, profile: profile.name, reason: code });
+    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...who, profile: profile.name, reason: errorCodeOf(error) });
   }
 }
 

@@ -1,4 +1,10 @@
-import { BrokerError, ErrorCode } from "../errors.js";
+import { BrokerError, ErrorCode, type ErrorLogFields } from "../errors.js";
+
+/** The codes a Maskinporten failure can carry; a bad setting is a ConfigError, not one of these. */
+export type MaskinportenErrorCode =
+  | typeof ErrorCode.MaskinportenRejected
+  | typeof ErrorCode.MaskinportenUnavailable
+  | typeof ErrorCode.MaskinportenBadResponse;
 
 export interface MaskinportenErrorDetails {
   /** HTTP status, when Maskinporten answered. */
@@ -22,6 +28,7 @@ export interface MaskinportenErrorDetails {
  * Maskinporten's own words and trace id, never the grant or a token.
  */
 export class MaskinportenError extends BrokerError {
+  declare readonly code: MaskinportenErrorCode;
   readonly status?: number;
   readonly error?: string;
   readonly errorDescription?: string;
@@ -30,7 +37,7 @@ export class MaskinportenError extends BrokerError {
   readonly transient: boolean;
   readonly retryAfterMs?: number;
 
-  constructor(code: string, message: string, details: MaskinportenErrorDetails, options?: { cause?: unknown }) {
+  constructor(code: MaskinportenErrorCode, message: string, details: MaskinportenErrorDetails, options?: { cause?: unknown }) {
     super(code, message, options);
     this.transient = details.transient;
     if (details.status !== undefined) this.status = details.status;
@@ -39,6 +46,16 @@ export class MaskinportenError extends BrokerError {
     if (details.traceId !== undefined) this.traceId = details.traceId;
     if (details.errorUri !== undefined) this.errorUri = details.errorUri;
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+  }
+
+  override logFields(): ErrorLogFields {
+    return {
+      ...super.logFields(),
+      ...(this.traceId ? { traceId: this.traceId } : {}),
+      ...(this.error ? { maskinportenError: this.error } : {}),
+      ...(this.errorUri ? { errorUri: this.errorUri } : {}),
+      ...(this.status !== undefined ? { status: this.status } : {}),
+    };
   }
 }
 
