@@ -66,6 +66,15 @@ export function errorLogFields(error: unknown): ErrorLogFields {
   return { code: ErrorCode.Unexpected, message: error instanceof Error ? error.message : String(error) };
 }
 
+/** The codes an Altinn exchange failure carries (the class is src/altinn/errors.ts's AltinnExchangeError). */
+export type AltinnErrorCode = typeof ErrorCode.AltinnRejected | typeof ErrorCode.AltinnUnavailable | typeof ErrorCode.AltinnBadResponse;
+const ALTINN_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.AltinnRejected, ErrorCode.AltinnUnavailable, ErrorCode.AltinnBadResponse]);
+
+/** Whether a failure came from the Altinn exchange, told by its code (the core does not load the Altinn adapter). */
+export function isAltinnFailure(error: unknown): boolean {
+  return ALTINN_ERROR_CODES.has(errorCodeOf(error));
+}
+
 /** The stable code of anything thrown: ERR_UNEXPECTED unless it is a BrokerError. */
 export function errorCodeOf(error: unknown): ErrorCode {
   return error instanceof BrokerError ? error.code : ErrorCode.Unexpected;

@@ -1,7 +1,6 @@
-import { BrokerError, ErrorCode, type ErrorLogFields } from "../errors.js";
+import { BrokerError, ErrorCode, type AltinnErrorCode, type ErrorLogFields } from "../errors.js";
 
-/** The codes an Altinn exchange failure can carry. */
-export type AltinnErrorCode = typeof ErrorCode.AltinnRejected | typeof ErrorCode.AltinnUnavailable | typeof ErrorCode.AltinnBadResponse;
+export type { AltinnErrorCode };
 import { scrubSecrets } from "../logging.js";
 
 export interface AltinnExchangeErrorDetails {

@@ -4,22 +4,14 @@
  * Altinn stage's own status for health, apart from the profile's overall one.
  */
 import type { TokenProfile } from "../config/settings.js";
-import { errorLogFields, type ErrorLogFields } from "../errors.js";
+import { errorLogFields } from "../errors.js";
+import type { AltinnStageStatus } from "../http/broker-port.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
 import { AltinnExchangeError } from "./errors.js";
 import type { AltinnExchange } from "./exchange.js";
 
-export interface AltinnStageStatus {
-  /** The exchange URL (`?test=true` included when asked for). */
-  exchange: string;
-  testOrg: boolean;
-  lastExchangeAt?: Date;
-  /** Expiry of the last Altinn token received. */
-  tokenExpiresAt?: Date;
-  lastError?: ErrorLogFields & { at: Date };
-  consecutiveFailures: number;
-}
+export type { AltinnStageStatus };
 
 export interface AltinnIssuing {
   issue(profile: TokenProfile): Promise<StoredToken>;

@@ -8,8 +8,8 @@
  */
 import type { TokenProfile } from "../config/settings.js";
 import { errorLogFields } from "../errors.js";
+import { MaskinportenError } from "../maskinporten-error.js";
 import type { Logger } from "../logging.js";
-import { MaskinportenError } from "../maskinporten/errors.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "../renewal/policy.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
 import { realSleep } from "../retry.js";

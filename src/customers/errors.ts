@@ -1,6 +1,6 @@
 /** Errors of the per-customer path. Their codes are in src/errors.ts's ErrorCode. */
 import { BrokerError, ErrorCode, type ErrorLogFields } from "../errors.js";
-import type { MaskinportenError } from "../maskinporten/errors.js";
+import type { MaskinportenError } from "../maskinporten-error.js";
 
 export const CustomerErrorCode = {
   /** Maskinporten refused this customer (no delegation, no system user, wrong externalRef). */

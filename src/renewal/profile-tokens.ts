@@ -3,9 +3,8 @@
  * Per process there is at most one store read and one renewal in flight per profile
  * (single-flight); a failed renewal never drops the token we hold.
  */
-import { BrokerError, ErrorCode, errorLogFields, type ErrorLogFields } from "../errors.js";
+import { BrokerError, ErrorCode, errorLogFields, isAltinnFailure, type ErrorLogFields } from "../errors.js";
 import type { Logger } from "../logging.js";
-import { AltinnExchangeError } from "../altinn/errors.js";
 import type { TokenProfile } from "../config/settings.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
@@ -303,7 +302,7 @@ export class ProfileTokens {
       : this.now() + backoffMs;
     this.nextAttemptAtMs = usableUntilMs > this.now() ? Math.min(nextMs, usableUntilMs) : nextMs;
     this.scheduleRecovery();
-    const failedStage: FailureStage = stage === "issue" && error instanceof AltinnExchangeError ? "altinn-exchange" : stage;
+    const failedStage: FailureStage = stage === "issue" && isAltinnFailure(error) ? "altinn-exchange" : stage;
     const record: FailureRecord = { at: new Date(this.now()), stage: failedStage, ...errorLogFields(error) };
     this.lastError = record;
     this.options.logger.log("error", "renewal", {
