@@ -252,7 +252,8 @@ export class CustomerTokens {
     delete entry.denied;
     // The issued token's fingerprint covers the customer (profileForCustomer sets consumer_org or
     // the system-user detail); the entry only ever holds tokens of that one shape.
-    entry.token = laterToken(entry.token, issued, issued.fingerprint);
+    // Same fingerprint by construction: the later of the two, never undefined.
+    entry.token = laterToken(entry.token, issued, issued.fingerprint) ?? issued;
     logger.log("info", "customer-token", { ...fields, outcome: "renewed", expiresAt: issued.expiresAt.toISOString() });
     if (this.options.publish && entry.shape.externalRef === null) {
       this.options.publish(entry.shape, issued).catch((error: unknown) =>
