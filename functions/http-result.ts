@@ -1,7 +1,7 @@
 import type { HttpResponseInit } from "@azure/functions";
 import type { Runtime } from "../src/app/runtime.js";
 import { loadRuntime } from "../src/app/load-runtime.js";
-import { BrokerError } from "../src/errors.js";
+import { errorLogFields } from "../src/errors.js";
 import { errorResult, type HttpResult } from "../src/http/responses.js";
 import { jsonLogger } from "../src/logging.js";
 
@@ -14,10 +14,7 @@ export async function withRuntime(handle: (runtime: Runtime) => Promise<HttpResu
   try {
     runtime = await loadRuntime();
   } catch (error) {
-    jsonLogger().log("error", "runtime-unavailable", {
-      code: error instanceof BrokerError ? error.code : "ERR_UNEXPECTED",
-      message: error instanceof Error ? error.message : String(error),
-    });
+    jsonLogger().log("error", "runtime-unavailable", errorLogFields(error));
     return toResponse(errorResult(500, "server_error", "The broker is misconfigured; see its logs."));
   }
   return toResponse(await handle(runtime));

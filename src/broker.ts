@@ -4,21 +4,21 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import { createAltinnExchange, type AltinnExchangeOptions } from "./altinn/exchange.js";
-import { withAltinnExchange, type AltinnStageStatus } from "./altinn/issue.js";
+import { withAltinnExchange } from "./altinn/issue.js";
 import { BrokerError, ErrorCode } from "./errors.js";
 import type { BrokerConfig, TokenProfile } from "./config/settings.js";
 import type { KeyVaultClientOptions } from "./keyvault/connection.js";
 import { createKeyVaultSigner, type KeyVaultSigner } from "./keyvault/signer.js";
 import { createKeyVaultTokenStore } from "./keyvault/token-store.js";
 import { createCustomerTokenPublisher } from "./keyvault/customer-token-store.js";
-import { createCustomerCaches, renewCustomerTokens, type CustomerRequest, type CustomerTokens } from "./customers/index.js";
+import { createCustomerCaches, renewCustomerTokens, type CustomerTokens } from "./customers/index.js";
 import { silentLogger, type Logger } from "./logging.js";
 import { createMaskinportenClient, type MaskinportenClient, type MaskinportenClientOptions } from "./maskinporten/client.js";
 import { createTokenIssuer } from "./renewal/issue-token.js";
 import { DEFAULT_MIN_SERVE_REMAINING_MS, scheduleTooSlow } from "./renewal/policy.js";
-import { ProfileTokens, type ProfileStatus, type RecoveryScheduler, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
-import type { StoredToken } from "./token-store/stored-token.js";
+import { ProfileTokens, type RecoveryScheduler, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
 import type { TokenStore } from "./token-store/token-store.js";
+import type { BrokerPort, ProfileHealth } from "./http/broker-port.js";
 
 export interface BrokerOptions {
   config: BrokerConfig;
@@ -40,21 +40,11 @@ export interface BrokerOptions {
   signingKeyRefreshMs?: number;
 }
 
-export interface ProfileHealth extends ProfileStatus {
-  /** Profiles with an Altinn exchange: that stage on its own. */
-  altinn?: AltinnStageStatus;
-  certificateNotAfter?: Date;
-  certificateDaysLeft?: number;
-}
+export type { ProfileHealth };
 
-export interface Broker {
+/** The broker: the HTTP port (src/http/broker-port.ts) plus what the timer, stats and tests use. */
+export interface Broker extends BrokerPort {
   readonly config: BrokerConfig;
-  /** The named profile, or the default profile when no name is given. */
-  profile(name?: string): TokenProfile | undefined;
-  /** A token for a caller (see ProfileTokens.serve). */
-  serve(profileName: string): Promise<StoredToken>;
-  /** A token for one customer of a profile with PROFILE_<NAME>_CUSTOMERS (see CustomerTokens.serve). */
-  serveCustomer(profileName: string, request: CustomerRequest): Promise<StoredToken>;
   /** The customer-token cache of a profile, for stats and tests. */
   customerTokens(profileName: string): CustomerTokens | undefined;
   /**
@@ -62,8 +52,6 @@ export interface Broker {
    * timer's interval, also warns when it is too slow for a profile's token lifetime.
    */
   renewAll(trigger: Exclude<RenewalTrigger, "demand" | "recovery">, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
-  /** What each profile holds and how its renewals went, from memory (no I/O). */
-  health(): Promise<ProfileHealth[]>;
 }
 
 const DAY_MS = 86_400_000;

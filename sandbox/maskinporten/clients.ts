@@ -101,6 +101,10 @@ export function normaliseRegistration(registration: ClientRegistration): Registe
 function toPublicKey(key: RegisteredKey): KeyObject {
   if (key instanceof KeyObject) return key.type === "public" ? key : createPublicKey(key);
   // Only the public members: a private JWK handed in by mistake must not make a private key here.
-  const publicMembers: JsonWebKey = { kty: key.kty, n: key.n, e: key.e };
+  const publicMembers: JsonWebKey = {
+    ...(key.kty !== undefined ? { kty: key.kty } : {}),
+    ...(key.n !== undefined ? { n: key.n } : {}),
+    ...(key.e !== undefined ? { e: key.e } : {}),
+  };
   return createPublicKey({ key: publicMembers, format: "jwk" });
 }

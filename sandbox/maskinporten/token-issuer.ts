@@ -34,7 +34,7 @@ export function createTokenIssuer(issuer: string, signingKey?: KeyObject): Token
   if (publicKey.asymmetricKeyType !== "rsa") throw new TypeError("the stand-in's signing key must be RSA");
   const { n, e } = publicKey.export({ format: "jwk" });
   const kid = rfc7638Thumbprint(n!, e!);
-  const publicJwk: JsonWebKey = { kty: "RSA", e, use: "sig", kid, alg: "RS256", n };
+  const publicJwk: JsonWebKey = { kty: "RSA", e: e!, use: "sig", kid, alg: "RS256", n: n! };
   const encodedHeader = base64UrlJson({ kid, alg: "RS256" });
   const opaqueTokens = new Map<string, AccessTokenClaims>();
   let mintedSincePrune = 0;

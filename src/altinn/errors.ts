@@ -1,4 +1,6 @@
-import { BrokerError, ErrorCode } from "../errors.js";
+import { BrokerError, ErrorCode, type AltinnErrorCode, type ErrorLogFields } from "../errors.js";
+
+export type { AltinnErrorCode };
 import { scrubSecrets } from "../logging.js";
 
 export interface AltinnExchangeErrorDetails {
@@ -18,19 +20,28 @@ export interface AltinnExchangeErrorDetails {
  * never the Maskinporten token sent or an Altinn token received.
  */
 export class AltinnExchangeError extends BrokerError {
+  declare readonly code: AltinnErrorCode;
   readonly status?: number;
   readonly bodySummary?: string;
   readonly traceId?: string;
   readonly transient: boolean;
   readonly retryAfterMs?: number;
 
-  constructor(code: string, message: string, details: AltinnExchangeErrorDetails, options?: { cause?: unknown }) {
+  constructor(code: AltinnErrorCode, message: string, details: AltinnExchangeErrorDetails, options?: { cause?: unknown }) {
     super(code, message, options);
     this.transient = details.transient;
     if (details.status !== undefined) this.status = details.status;
     if (details.bodySummary !== undefined) this.bodySummary = details.bodySummary;
     if (details.traceId !== undefined) this.traceId = details.traceId;
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+  }
+
+  override logFields(): ErrorLogFields {
+    return {
+      ...super.logFields(),
+      ...(this.traceId ? { traceId: this.traceId } : {}),
+      ...(this.status !== undefined ? { status: this.status } : {}),
+    };
   }
 }
 

@@ -4,21 +4,14 @@
  * Altinn stage's own status for health, apart from the profile's overall one.
  */
 import type { TokenProfile } from "../config/settings.js";
+import { errorLogFields } from "../errors.js";
+import type { AltinnStageStatus } from "../http/broker-port.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
 import { AltinnExchangeError } from "./errors.js";
 import type { AltinnExchange } from "./exchange.js";
 
-export interface AltinnStageStatus {
-  /** The exchange URL (`?test=true` included when asked for). */
-  exchange: string;
-  testOrg: boolean;
-  lastExchangeAt?: Date;
-  /** Expiry of the last Altinn token received. */
-  tokenExpiresAt?: Date;
-  lastError?: { at: Date; code: string; message: string; status?: number; traceId?: string };
-  consecutiveFailures: number;
-}
+export type { AltinnStageStatus };
 
 export interface AltinnIssuing {
   issue(profile: TokenProfile): Promise<StoredToken>;
@@ -84,13 +77,7 @@ export function withAltinnExchange(
         // A refused token (4xx) will be refused again: only a transient failure keeps it for a retry.
         if (error instanceof AltinnExchangeError && error.transient) unexchanged.set(grant, maskinporten);
         stage.consecutiveFailures++;
-        stage.lastError = {
-          at: new Date(now()),
-          code: error instanceof AltinnExchangeError ? error.code : "ERR_UNEXPECTED",
-          message: error instanceof Error ? error.message : String(error),
-          ...(error instanceof AltinnExchangeError && error.status !== undefined ? { status: error.status } : {}),
-          ...(error instanceof AltinnExchangeError && error.traceId !== undefined ? { traceId: error.traceId } : {}),
-        };
+        stage.lastError = { at: new Date(now()), ...errorLogFields(error) };
         throw error;
       }
     },

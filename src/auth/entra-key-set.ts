@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, customFetch, errors, type FetchImplementation, type JWTVerifyGetKey } from "jose";
+import { BrokerError, ErrorCode } from "../errors.js";
 
 export interface EntraKeySetOptions {
   /** How long a fetched key set is used before it is fetched again (ms). */
@@ -12,10 +13,9 @@ export interface EntraKeySetOptions {
 }
 
 /** Raised by the key resolver when the key set cannot be fetched: an outage, not a bad token. */
-export class KeySetUnavailableError extends Error {
+export class KeySetUnavailableError extends BrokerError {
   constructor(options?: { cause?: unknown }) {
-    super("Entra signing keys could not be fetched", options);
-    this.name = "KeySetUnavailableError";
+    super(ErrorCode.KeySetUnavailable, "Entra signing keys could not be fetched", options);
   }
 }
 

@@ -20,7 +20,7 @@ export interface PendingOperation {
   issuerName: string | undefined;
   /** DER of the CSR. */
   csrDer: Buffer | undefined;
-  error: { code?: string; message?: string } | undefined;
+  error: { code: string | undefined; message: string | undefined } | undefined;
 }
 
 export interface MergedCertificate {

@@ -162,7 +162,7 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
 
 type Text = (key: ClientPropertyKey) => string | undefined;
 
-function parseEndpoints(text: Text, problems: string[]): { audience?: string; tokenRequest: CliConfig["tokenRequest"] } {
+function parseEndpoints(text: Text, problems: string[]): { audience: string | undefined; tokenRequest: CliConfig["tokenRequest"] } {
   const environment = text("environment");
   let environmentIssuer: string | undefined;
   if (environment !== undefined) {

@@ -237,10 +237,9 @@ function describeFailure(error: unknown): string {
     if (error.errorDescription !== undefined) text += `  error_description: ${error.errorDescription}\n`;
     if (error.errorUri !== undefined) text += `  error_uri: ${error.errorUri}\n`;
     if (error.traceId !== undefined) text += `  trace_id: ${error.traceId}\n`;
-  }
-  // Altinn's refusal: its status and traceId (duck-typed so the Altinn module loads only when used).
-  if (error instanceof BrokerError && error.code.startsWith("ERR_ALTINN_")) {
-    const { status, traceId } = error as BrokerError & { status?: number; traceId?: string };
+  } else if (error instanceof BrokerError) {
+    // Altinn's refusal: its status and traceId, as the error describes itself.
+    const { status, traceId } = error.logFields();
     if (status !== undefined) text += `  status: ${status}\n`;
     if (traceId !== undefined) text += `  traceId: ${traceId}\n`;
   }

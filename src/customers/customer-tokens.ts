@@ -7,9 +7,9 @@
  * settings can never be served.
  */
 import type { TokenProfile } from "../config/settings.js";
-import { BrokerError } from "../errors.js";
+import { errorLogFields } from "../errors.js";
+import { MaskinportenError } from "../maskinporten-error.js";
 import type { Logger } from "../logging.js";
-import { MaskinportenError } from "../maskinporten/errors.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "../renewal/policy.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
 import { realSleep } from "../retry.js";
@@ -241,8 +241,7 @@ export class CustomerTokens {
       logger.log("error", "customer-token", {
         ...fields,
         outcome: "failed",
-        code: error instanceof BrokerError ? error.code : "ERR_UNEXPECTED",
-        message: error instanceof Error ? error.message : String(error),
+        ...errorLogFields(error),
         consecutiveFailures: this.consecutiveFailures,
       });
       throw new NoTokenError(profile.name, Math.max(1, Math.ceil(failureBackoffMs(this.consecutiveFailures) / 1000)), error);
@@ -253,7 +252,8 @@ export class CustomerTokens {
     delete entry.denied;
     // The issued token's fingerprint covers the customer (profileForCustomer sets consumer_org or
     // the system-user detail); the entry only ever holds tokens of that one shape.
-    entry.token = laterToken(entry.token, issued, issued.fingerprint);
+    // Same fingerprint by construction: the later of the two, never undefined.
+    entry.token = laterToken(entry.token, issued, issued.fingerprint) ?? issued;
     logger.log("info", "customer-token", { ...fields, outcome: "renewed", expiresAt: issued.expiresAt.toISOString() });
     if (this.options.publish && entry.shape.externalRef === null) {
       this.options.publish(entry.shape, issued).catch((error: unknown) =>

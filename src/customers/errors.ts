@@ -1,13 +1,10 @@
-/**
- * Errors of the per-customer path. Codes are stable (operators alert on them); they belong in
- * src/errors.ts's ErrorCode at merge.
- */
-import { BrokerError } from "../errors.js";
-import type { MaskinportenError } from "../maskinporten/errors.js";
+/** Errors of the per-customer path. Their codes are in src/errors.ts's ErrorCode. */
+import { BrokerError, ErrorCode, type ErrorLogFields } from "../errors.js";
+import type { MaskinportenError } from "../maskinporten-error.js";
 
 export const CustomerErrorCode = {
   /** Maskinporten refused this customer (no delegation, no system user, wrong externalRef). */
-  Denied: "ERR_CUSTOMER_DENIED",
+  Denied: ErrorCode.CustomerDenied,
 } as const;
 
 /** Maskinporten's refusal of one customer, with its words, error_uri and trace id for the caller. */
@@ -27,6 +24,15 @@ export class CustomerDeniedError extends BrokerError {
     this.errorDescription = cause.errorDescription ?? cause.message;
     if (cause.errorUri) this.errorUri = cause.errorUri;
     if (cause.traceId) this.traceId = cause.traceId;
+  }
+
+  override logFields(): ErrorLogFields {
+    return {
+      ...super.logFields(),
+      maskinportenError: this.error,
+      ...(this.errorUri ? { errorUri: this.errorUri } : {}),
+      ...(this.traceId ? { traceId: this.traceId } : {}),
+    };
   }
 }
 

@@ -3,12 +3,12 @@
  * check, then the customer cache, then the answer (DESIGN.md §5 "Per-customer tokens").
  */
 import type { Caller } from "../auth/index.js";
-import type { Broker } from "../broker.js";
 import type { TokenProfile } from "../config/settings.js";
 import { CustomerDeniedError, type CustomerRequest } from "../customers/index.js";
-import { BrokerError } from "../errors.js";
+import { errorCodeOf } from "../errors.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
 import type { StoredToken } from "../token-store/stored-token.js";
+import type { BrokerPort } from "./broker-port.js";
 import { checkCustomerRequest } from "./customer-request.js";
 import { errorResult, jsonResult, unavailable, type HttpResult } from "./responses.js";
 
@@ -18,7 +18,7 @@ export async function serveCustomerToken(
   caller: Caller,
   profile: TokenProfile,
   request: CustomerRequest,
-  deps: { broker: Broker; now: () => number },
+  deps: { broker: BrokerPort; now: () => number },
   audit: Audit,
 ): Promise<HttpResult> {
   const fields = {
@@ -62,8 +62,7 @@ export async function serveCustomerToken(
     if (error instanceof NoTokenError) {
       return audit(unavailable("No token for this customer can be had right now; retry later.", error.retryAfterSeconds), { ...fields, reason: "no_token" });
     }
-    const code = error instanceof BrokerError ? error.code : "ERR_UNEXPECTED";
-    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...fields, reason: code });
+    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...fields, reason: errorCodeOf(error) });
   }
 }
 

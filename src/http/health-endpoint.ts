@@ -4,14 +4,13 @@
  * the signing certificate expires).
  */
 import type { CallerVerifier, HeaderSource } from "../auth/index.js";
-import type { AltinnStageStatus } from "../altinn/issue.js";
-import type { Broker, ProfileHealth } from "../broker.js";
+import type { AltinnStageStatus, BrokerPort, ProfileHealth } from "./broker-port.js";
 import type { Logger } from "../logging.js";
 import { jsonResult, type HttpResult } from "./responses.js";
 import { authenticate } from "./token-endpoint.js";
 
 export interface HealthDependencies {
-  broker: Broker;
+  broker: BrokerPort;
   verifier?: CallerVerifier;
   logger: Logger;
   now?: () => number;

@@ -3,12 +3,12 @@
  * after authentication), then authorise by app role, then serve. One audit line per request.
  */
 import { authorize, isCallerAuthError, type Caller, type CallerVerifier, type HeaderSource } from "../auth/index.js";
-import type { Broker } from "../broker.js";
 import { isProfileName } from "../config/settings.js";
-import { BrokerError } from "../errors.js";
+import { errorCodeOf } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
 import type { StoredToken } from "../token-store/stored-token.js";
+import type { BrokerPort } from "./broker-port.js";
 import { serveCustomerToken } from "./customer-endpoint.js";
 import { parseCustomerQuery, type QuerySource } from "./customer-request.js";
 import { errorResult, forbidden, jsonResult, unauthorized, unavailable, type HttpResult } from "./responses.js";
@@ -22,7 +22,7 @@ export interface TokenRequest {
 }
 
 export interface EndpointDependencies {
-  broker: Broker;
+  broker: BrokerPort;
   /** Undefined when caller authentication is not configured: then nobody is let in. */
   verifier?: CallerVerifier;
   logger: Logger;
@@ -96,8 +96,7 @@ export async function handleTokenRequest(request: TokenRequest, deps: EndpointDe
         reason: "no_token",
       });
     }
-    const code = error instanceof BrokerError ? error.code : "ERR_UNEXPECTED";
-    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...who, profile: profile.name, reason: code });
+    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...who, profile: profile.name, reason: errorCodeOf(error) });
   }
 }
 

@@ -2,7 +2,7 @@
  * Maskinporten adapter: metadata discovery (cached) and the jwt-bearer token request, with retries
  * of transient failures only, each with a fresh grant (Maskinporten refuses a reused jti).
  */
-import { ErrorCode } from "../errors.js";
+import { BrokerError, ErrorCode } from "../errors.js";
 import { maskinportenUrlProblem, metadataUrlOf } from "../config/environments.js";
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetry, type RetryHooks, type RetryPolicy } from "../retry.js";
 import { MaskinportenError, rejectionError } from "./errors.js";
@@ -119,8 +119,8 @@ function resolveExplicitEndpoint(options: MaskinportenClientOptions): Maskinport
   return undefined;
 }
 
-function configError(message: string): MaskinportenError {
-  return new MaskinportenError(ErrorCode.Config, `Maskinporten client: ${message}`, { transient: false });
+function configError(message: string): BrokerError {
+  return new BrokerError(ErrorCode.Config, `Maskinporten client: ${message}`);
 }
 
 async function discover(issuer: string, timeoutMs: number): Promise<MaskinportenEndpoint> {
@@ -141,10 +141,9 @@ async function discover(issuer: string, timeoutMs: number): Promise<Maskinporten
   // RFC 8414 §3.3: the document's issuer must be the one we asked, exactly (no normalising: a
   // trailing slash is part of Maskinporten's issuer and absent from Skyporten's).
   if (metadata.issuer !== issuer) {
-    throw new MaskinportenError(
+    throw new BrokerError(
       ErrorCode.Config,
       `Maskinporten metadata at ${url} names issuer ${JSON.stringify(metadata.issuer)}, not ${issuer}; set the environment to exactly that issuer (trailing slash included or not, as the metadata says)`,
-      { transient: false },
     );
   }
   const tokenEndpoint = metadata.token_endpoint;

@@ -1,46 +1,8 @@
-import { BrokerError, ErrorCode } from "../errors.js";
+import { ErrorCode } from "../errors.js";
+import { MaskinportenError } from "../maskinporten-error.js";
 
-export interface MaskinportenErrorDetails {
-  /** HTTP status, when Maskinporten answered. */
-  status?: number;
-  /** OAuth `error`, e.g. `invalid_grant`. */
-  error?: string;
-  /** `error_description` exactly as Maskinporten sent it (it ends with the trace id). */
-  errorDescription?: string;
-  /** Digdir's trace id, which their support asks for. */
-  traceId?: string;
-  /** `error_uri`: Digdir's page for the error (e.g. `…/errors/MP-100`), when given. */
-  errorUri?: string;
-  /** Worth retrying with a fresh grant: 5xx, 429, timeouts, resets, garbled answers. */
-  transient: boolean;
-  /** From `Retry-After`, when given. */
-  retryAfterMs?: number;
-}
-
-/**
- * Anything that went wrong talking to Maskinporten. The message is safe to log: it holds
- * Maskinporten's own words and trace id, never the grant or a token.
- */
-export class MaskinportenError extends BrokerError {
-  readonly status?: number;
-  readonly error?: string;
-  readonly errorDescription?: string;
-  readonly traceId?: string;
-  readonly errorUri?: string;
-  readonly transient: boolean;
-  readonly retryAfterMs?: number;
-
-  constructor(code: string, message: string, details: MaskinportenErrorDetails, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.transient = details.transient;
-    if (details.status !== undefined) this.status = details.status;
-    if (details.error !== undefined) this.error = details.error;
-    if (details.errorDescription !== undefined) this.errorDescription = details.errorDescription;
-    if (details.traceId !== undefined) this.traceId = details.traceId;
-    if (details.errorUri !== undefined) this.errorUri = details.errorUri;
-    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
-  }
-}
+// The error class is the port's failure contract and lives in the core; the parsing stays here.
+export { MaskinportenError, type MaskinportenErrorCode, type MaskinportenErrorDetails } from "../maskinporten-error.js";
 
 const TRACE_ID = /\(trace_id:\s*([^)\s]+)\s*\)/i;
 

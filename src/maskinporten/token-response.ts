@@ -3,20 +3,10 @@
  * never parse it to decide anything, we only carry it.
  */
 import { ErrorCode } from "../errors.js";
+import type { IssuedToken } from "../token-store/stored-token.js";
 import { MaskinportenError } from "./errors.js";
 
-export interface IssuedToken {
-  accessToken: string;
-  tokenType: string;
-  /** Seconds, as Maskinporten said. */
-  expiresIn: number;
-  scope: string;
-  /** When we received it (our clock). */
-  issuedAt: Date;
-  expiresAt: Date;
-  /** The response body as Maskinporten sent it (the CLI prints it whole, as the seed tool did). */
-  raw: Record<string, unknown>;
-}
+export type { IssuedToken };
 
 /** 1 s … 1 day: Maskinporten lifetimes are 120 s by default and at most a few hours. */
 const MAX_EXPIRES_IN = 86_400;

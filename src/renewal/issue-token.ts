@@ -5,9 +5,14 @@
 import type { TokenProfile } from "../config/settings.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import { createGrant, type GrantClaimsInput, type GrantOptions } from "../grant/grant.js";
-import type { MaskinportenClient } from "../maskinporten/client.js";
 import type { GrantSigner } from "../signing/signer.js";
-import { storedTokenFrom, type StoredToken } from "../token-store/stored-token.js";
+import { storedTokenFrom, type IssuedToken, type StoredToken } from "../token-store/stored-token.js";
+
+/** The port to Maskinporten's token endpoint (src/maskinporten/client.ts implements it). */
+export interface TokenEndpoint {
+  /** One grant per attempt from `makeGrant(audience)`; retries transient failures. */
+  requestToken(makeGrant: (audience: string) => Promise<string>, requestedScopes?: readonly string[], options?: { maxAttempts?: number }): Promise<IssuedToken>;
+}
 
 export function grantInputFor(profile: TokenProfile, audience: string): GrantClaimsInput {
   return {
@@ -24,7 +29,7 @@ export function grantInputFor(profile: TokenProfile, audience: string): GrantCla
 
 export interface TokenIssuerDependencies {
   signerFor(profile: TokenProfile): GrantSigner;
-  clientFor(profile: TokenProfile): MaskinportenClient;
+  clientFor(profile: TokenProfile): TokenEndpoint;
   grantOptions?: GrantOptions;
 }
 

@@ -3,10 +3,8 @@
  * Per process there is at most one store read and one renewal in flight per profile
  * (single-flight); a failed renewal never drops the token we hold.
  */
-import { BrokerError, ErrorCode } from "../errors.js";
+import { BrokerError, ErrorCode, errorLogFields, isAltinnFailure, type ErrorLogFields } from "../errors.js";
 import type { Logger } from "../logging.js";
-import { MaskinportenError } from "../maskinporten/errors.js";
-import { AltinnExchangeError } from "../altinn/errors.js";
 import type { TokenProfile } from "../config/settings.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
@@ -44,17 +42,11 @@ export interface RenewalOutcome {
   error?: FailureRecord;
 }
 
-export interface FailureRecord {
+/** A failed renewal: what the error says about itself for logs, when, and at which step. */
+export interface FailureRecord extends ErrorLogFields {
   at: Date;
   /** Which step failed: getting the Maskinporten token ("issue"), exchanging it at Altinn, or storing it. */
   stage?: FailureStage;
-  code: string;
-  message: string;
-  traceId?: string;
-  maskinportenError?: string;
-  /** Maskinporten's `error_uri` (Digdir's page for the error), when given. */
-  errorUri?: string;
-  status?: number;
 }
 
 export type FailureStage = "issue" | "altinn-exchange" | "store-write";
@@ -260,7 +252,7 @@ export class ProfileTokens {
       }
     } catch (error) {
       // The store is down; Maskinporten may not be. Renew anyway and serve from memory.
-      logger.log("warn", "token-store-read-failed", { ...base, ...describeFailure(error) });
+      logger.log("warn", "token-store-read-failed", { ...base, ...errorLogFields(error) });
     }
 
     let issued: StoredToken;
@@ -310,8 +302,8 @@ export class ProfileTokens {
       : this.now() + backoffMs;
     this.nextAttemptAtMs = usableUntilMs > this.now() ? Math.min(nextMs, usableUntilMs) : nextMs;
     this.scheduleRecovery();
-    const failedStage: FailureStage = stage === "issue" && error instanceof AltinnExchangeError ? "altinn-exchange" : stage;
-    const record: FailureRecord = { at: new Date(this.now()), stage: failedStage, ...describeFailure(error) };
+    const failedStage: FailureStage = stage === "issue" && isAltinnFailure(error) ? "altinn-exchange" : stage;
+    const record: FailureRecord = { at: new Date(this.now()), stage: failedStage, ...errorLogFields(error) };
     this.lastError = record;
     this.options.logger.log("error", "renewal", {
       ...base,
@@ -362,27 +354,4 @@ export class ProfileTokens {
   private retryAfterSeconds(): number {
     return Math.max(1, Math.ceil((this.nextAttemptAtMs - this.now()) / 1000));
   }
-}
-
-function describeFailure(error: unknown): Omit<FailureRecord, "at"> {
-  if (error instanceof MaskinportenError) {
-    return {
-      code: error.code,
-      message: error.message,
-      ...(error.traceId ? { traceId: error.traceId } : {}),
-      ...(error.error ? { maskinportenError: error.error } : {}),
-      ...(error.errorUri ? { errorUri: error.errorUri } : {}),
-      ...(error.status !== undefined ? { status: error.status } : {}),
-    };
-  }
-  if (error instanceof AltinnExchangeError) {
-    return {
-      code: error.code,
-      message: error.message,
-      ...(error.traceId ? { traceId: error.traceId } : {}),
-      ...(error.status !== undefined ? { status: error.status } : {}),
-    };
-  }
-  if (error instanceof BrokerError) return { code: error.code, message: error.message };
-  return { code: "ERR_UNEXPECTED", message: error instanceof Error ? error.message : String(error) };
 }

@@ -49,14 +49,14 @@ export class Pkcs12KeyPasswordError extends Error {}
 
 export interface Pkcs12KeyEntry {
   alias: string;
-  localKeyId?: Buffer;
+  localKeyId?: Buffer | undefined;
   /** Decrypts the key with the given password → PKCS#8 PrivateKeyInfo DER. */
   decrypt(password: string): Buffer;
 }
 
 export interface Pkcs12CertificateEntry {
-  alias?: string;
-  localKeyId?: Buffer;
+  alias?: string | undefined;
+  localKeyId?: Buffer | undefined;
   der: Buffer;
 }
 

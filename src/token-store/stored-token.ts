@@ -4,7 +4,20 @@
  * time; tags profile, scope, expires_at, issued_at, token_type, fingerprint, and `altinn` (the
  * exchange URL) for an Altinn 3 token. Pure: no SDK types here.
  */
-import type { IssuedToken } from "../maskinporten/token-response.js";
+
+/** A token as the token endpoint issued it, before the broker stores it (the Maskinporten client produces it). */
+export interface IssuedToken {
+  accessToken: string;
+  tokenType: string;
+  /** Seconds, as Maskinporten said. */
+  expiresIn: number;
+  scope: string;
+  /** When we received it (our clock). */
+  issuedAt: Date;
+  expiresAt: Date;
+  /** The response body as Maskinporten sent it (the CLI prints it whole, as the seed tool did). */
+  raw: Record<string, unknown>;
+}
 
 export interface StoredToken {
   accessToken: string;

@@ -36,7 +36,7 @@ function executable(path: string): boolean {
 }
 
 /** BICEP_CLI, else the cached pinned CLI, else `bicep` on PATH, else the one `az bicep install` puts in ~/.azure/bin. */
-export function findBicepCli(env: NodeJS.ProcessEnv = process.env): { path?: string; looked: string[] } {
+export function findBicepCli(env: NodeJS.ProcessEnv = process.env): { path?: string | undefined; looked: string[] } {
   const candidates = [
     ...(env.BICEP_CLI ? [resolve(env.BICEP_CLI)] : []),
     cachedCli,
@@ -58,7 +58,7 @@ export interface BuildResult {
   ok: boolean;
   diagnostics: Diagnostic[];
   /** The compiled ARM template (absent when the build failed). */
-  template?: ArmTemplate;
+  template?: ArmTemplate | undefined;
 }
 
 export interface ArmParameter {

@@ -135,3 +135,17 @@ describe("the deployed function package", () => {
     ]);
   });
 });
+
+describe("npm run build (tsconfig.json)", () => {
+  it("compiles what ships only: functions/ and src/, never sandbox/, test/, bench/ or soak/", async () => {
+    // tsc follows imports, so listing the compiled files also catches a shipped file importing a dev tree.
+    const tsc = join(root, "node_modules/typescript/bin/tsc");
+    const { stdout } = await run(process.execPath, [tsc, "-p", join(root, "tsconfig.json"), "--listFilesOnly"], { cwd: root, maxBuffer: 16 << 20 });
+    const compiled = stdout
+      .split("\n")
+      .filter((line) => line.startsWith(root) && !line.includes("/node_modules/"))
+      .map((line) => relative(root, line.trim()));
+    expect(compiled.length).toBeGreaterThan(50);
+    expect(compiled.filter((file) => !/^(functions|src)\//.test(file))).toEqual([]);
+  }, 60_000);
+});

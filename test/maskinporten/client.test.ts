@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import { decodeJwt } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseBrokerConfig } from "../../src/config/settings.js";
-import { ErrorCode } from "../../src/errors.js";
+import { BrokerError, ErrorCode } from "../../src/errors.js";
 import { createGrant } from "../../src/grant/grant.js";
 import { createMaskinportenClient, MaskinportenError, type MaskinportenClientOptions } from "../../src/maskinporten/client.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
@@ -59,7 +59,10 @@ describe("Maskinporten client against the stand-in", () => {
   it("refuses metadata whose issuer differs from the configured one", async () => {
     const withoutSlash = mp.issuer.replace(/\/$/, "/x/../");
     const error = await createMaskinportenClient({ issuer: withoutSlash }).requestToken(grantFor()).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(MaskinportenError);
+    // A setting to fix, not a Maskinporten failure: MaskinportenError carries only Maskinporten codes.
+    expect(error).toBeInstanceOf(BrokerError);
+    expect(error).not.toBeInstanceOf(MaskinportenError);
+    expect(error).toMatchObject({ code: ErrorCode.Config });
   });
 
   it.each([

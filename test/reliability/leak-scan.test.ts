@@ -4,7 +4,7 @@
  * clears what it planted, so this file's own final scan (from the setup file) stays clean.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { BrokerError } from "../../src/errors.js";
+import { BrokerError, ErrorCode } from "../../src/errors.js";
 import { errorResult, jsonResult } from "../../src/http/responses.js";
 import { formatLogLine, jsonLogger, silentLogger } from "../../src/logging.js";
 import { parseTokenResponse } from "../../src/maskinporten/token-response.js";
@@ -42,7 +42,7 @@ describe("leak scanner", () => {
     const entra = await startEntraStandIn();
     try {
       const token = entra.mintToken({ roles: ["R"] });
-      new BrokerError("ERR_TEST", `refused ${token}`);
+      new BrokerError(ErrorCode.Unexpected, `refused ${token}`);
       console.log(`debugging ${token.split(".")[2]}`);
       const kinds = leakScan.scan().map((f) => `${f.channel}:${f.kind}`);
       expect(kinds).toEqual(expect.arrayContaining(["error-message:caller-token", "error-message:jws-shape", "console:signature"]));

@@ -45,7 +45,7 @@ vi.mock("../../src/errors.js", async (importOriginal) => {
   const original = await importOriginal<typeof import("../../src/errors.js")>();
   const { leakScan: scan } = await import("./leak-scan.js");
   class BrokerError extends original.BrokerError {
-    constructor(code: string, message: string, options?: { cause?: unknown }) {
+    constructor(code: import("../../src/errors.js").ErrorCode, message: string, options?: { cause?: unknown }) {
       super(code, message, options);
       scan.record("error-message", this.message);
     }

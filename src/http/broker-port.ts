@@ -1,0 +1,39 @@
+/**
+ * The port the HTTP layer serves through: what an endpoint needs of the broker, defined here in
+ * the core so that src/http/ never imports the composition root (src/broker.ts implements it).
+ */
+import type { TokenProfile } from "../config/settings.js";
+import type { CustomerRequest } from "../customers/index.js";
+import type { ErrorLogFields } from "../errors.js";
+import type { ProfileStatus } from "../renewal/profile-tokens.js";
+import type { StoredToken } from "../token-store/stored-token.js";
+
+export interface BrokerPort {
+  /** The named profile, or the default profile when no name is given. */
+  profile(name?: string): TokenProfile | undefined;
+  /** A token for a caller (see ProfileTokens.serve). */
+  serve(profileName: string): Promise<StoredToken>;
+  /** A token for one customer of a profile with PROFILE_<NAME>_CUSTOMERS (see CustomerTokens.serve). */
+  serveCustomer(profileName: string, request: CustomerRequest): Promise<StoredToken>;
+  /** What each profile holds and how its renewals went, from memory (no I/O). */
+  health(): Promise<ProfileHealth[]>;
+}
+
+export interface ProfileHealth extends ProfileStatus {
+  /** Profiles with an Altinn exchange: that stage on its own. */
+  altinn?: AltinnStageStatus;
+  certificateNotAfter?: Date;
+  certificateDaysLeft?: number;
+}
+
+/** The Altinn exchange stage of a profile, as src/altinn/issue.ts reports it. */
+export interface AltinnStageStatus {
+  /** The exchange URL (`?test=true` included when asked for). */
+  exchange: string;
+  testOrg: boolean;
+  lastExchangeAt?: Date;
+  /** Expiry of the last Altinn token received. */
+  tokenExpiresAt?: Date;
+  lastError?: ErrorLogFields & { at: Date };
+  consecutiveFailures: number;
+}
