@@ -13,6 +13,8 @@ import { createKeyVaultTokenStore } from "./keyvault/token-store.js";
 import { createCustomerTokenPublisher } from "./keyvault/customer-token-store.js";
 import { createCustomerCaches, renewCustomerTokens, type CustomerRequest, type CustomerTokens } from "./customers/index.js";
 import { silentLogger, type Logger } from "./logging.js";
+import { keyVaultMetricsPolicy } from "./keyvault/operation-metrics.js";
+import { noMetrics, oauthErrorLabel, type Metrics } from "./metrics.js";
 import { createMaskinportenClient, type MaskinportenClient, type MaskinportenClientOptions } from "./maskinporten/client.js";
 import { createTokenIssuer } from "./renewal/issue-token.js";
 import { DEFAULT_MIN_SERVE_REMAINING_MS, scheduleTooSlow } from "./renewal/policy.js";
@@ -25,6 +27,8 @@ export interface BrokerOptions {
   credential: TokenCredential;
   keyVaultClientOptions?: KeyVaultClientOptions;
   logger?: Logger;
+  /** Where measurements go (README "Metrics"); no-op unless given. */
+  metrics?: Metrics;
   now?: () => number;
   maskinporten?: Pick<MaskinportenClientOptions, "timeoutMs" | "retry" | "sleep" | "random" | "metadataMaxAgeMs">;
   /** Altinn exchange tuning; timeout, retry, sleep and random default to the Maskinporten ones. */
@@ -68,10 +72,14 @@ export function createBroker(options: BrokerOptions): Broker {
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
   const warningDays = options.certificateWarningDays ?? 30;
+  const metrics = options.metrics ?? noMetrics;
   const connection = {
     vaultUrl: config.keyVaultUrl,
     credential: options.credential,
-    ...(options.keyVaultClientOptions ? { clientOptions: options.keyVaultClientOptions } : {}),
+    clientOptions: {
+      ...options.keyVaultClientOptions,
+      additionalPolicies: [...(options.keyVaultClientOptions?.additionalPolicies ?? []), keyVaultMetricsPolicy(metrics)],
+    },
   };
 
   // Profiles sharing a signing source share one signer (one certificate read, one crypto client).
@@ -106,6 +114,10 @@ export function createBroker(options: BrokerOptions): Broker {
             delayMs,
             message: error instanceof Error ? error.message : String(error),
           }),
+        onTokenRequest: ({ status, error, durationMs }) => {
+          const label = oauthErrorLabel(error);
+          metrics.maskinportenRequest({ ...(status !== undefined ? { status } : {}), ...(label ? { error: label } : {}), durationMs });
+        },
       });
       clients.set(profile.issuer, client);
     }
@@ -131,7 +143,7 @@ export function createBroker(options: BrokerOptions): Broker {
     minServeRemainingMs: options.minServeRemainingMs ?? DEFAULT_MIN_SERVE_REMAINING_MS,
   };
   const keepers = new Map(
-    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now })]),
+    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now, metrics })]),
   );
   const customerCaches = createCustomerCaches({
     config,
@@ -141,6 +153,12 @@ export function createBroker(options: BrokerOptions): Broker {
     now,
     ...(options.sleep ? { sleep: options.sleep } : {}),
     publish: createCustomerTokenPublisher(connection),
+  });
+  metrics.observeHeldTokens(function* () {
+    for (const keeper of keepers.values()) {
+      const token = keeper.heldToken();
+      if (token) yield { profile: keeper.profile.name, expiresAt: token.expiresAt };
+    }
   });
   // Warnings an alert rule reads: once a day per subject is enough, more is noise.
   const lastWarning = new Map<string, number>();
@@ -155,10 +173,9 @@ export function createBroker(options: BrokerOptions): Broker {
     try {
       const key = await signerFor(profile).currentKey();
       if (!key.certificateNotAfter) return {};
-      return {
-        certificateNotAfter: key.certificateNotAfter,
-        certificateDaysLeft: Math.floor((key.certificateNotAfter.getTime() - now()) / DAY_MS),
-      };
+      const certificateDaysLeft = Math.floor((key.certificateNotAfter.getTime() - now()) / DAY_MS);
+      metrics.certificateDaysLeft(profile.name, certificateDaysLeft);
+      return { certificateNotAfter: key.certificateNotAfter, certificateDaysLeft };
     } catch {
       return {};
     }

@@ -5,6 +5,7 @@
  */
 import { BrokerError, ErrorCode } from "../errors.js";
 import type { Logger } from "../logging.js";
+import type { Metrics } from "../metrics.js";
 import { MaskinportenError } from "../maskinporten/errors.js";
 import { AltinnExchangeError } from "../altinn/errors.js";
 import type { TokenProfile } from "../config/settings.js";
@@ -65,6 +66,8 @@ export interface ProfileTokensOptions {
   policy: RenewalPolicy;
   logger: Logger;
   now?: () => number;
+  /** Renewal counts and durations (no-op unless given). */
+  metrics?: Metrics;
 }
 
 export class ProfileTokens {
@@ -160,10 +163,23 @@ export class ProfileTokens {
   }
 
   private renew(trigger: RenewalTrigger): Promise<RenewalOutcome> {
-    this.renewal ??= this.runRenewal(trigger).finally(() => {
+    this.renewal ??= this.measured(trigger, this.runRenewal(trigger)).finally(() => {
       this.renewal = undefined;
     });
     return this.renewal;
+  }
+
+  private async measured(trigger: RenewalTrigger, running: Promise<RenewalOutcome>): Promise<RenewalOutcome> {
+    const startedMs = performance.now();
+    const outcome = await running;
+    this.options.metrics?.renewal({
+      profile: outcome.profile,
+      outcome: outcome.outcome,
+      trigger,
+      ...(outcome.error?.stage ? { stage: outcome.error.stage } : {}),
+      durationMs: performance.now() - startedMs,
+    });
+    return outcome;
   }
 
   /** Single-flight with renewals. */
