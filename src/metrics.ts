@@ -67,7 +67,7 @@ export interface Metrics {
   certificateDaysLeft(profile: string, days: number): void;
   /**
    * Reserved for self-service key registration (branch `keys`): days until the key registered at
-   * Maskinporten for a profile expires. Instrument maskinporten_broker.key.days_left.
+   * Maskinporten for a profile expires. Instrument maskinporten_broker.key.remaining_days.
    */
   registeredKeyDaysLeft(profile: string, days: number): void;
   /** Where the token-lifetime gauge reads the held tokens from at each collection (no I/O). */

@@ -18,9 +18,9 @@ export const METRIC_NAMES = {
   callerTokenCacheLookups: "maskinporten_broker.caller_token_cache.lookups",
   keyVaultOperations: "maskinporten_broker.keyvault.operations",
   keyVaultOperationDuration: "maskinporten_broker.keyvault.operation.duration",
-  certificateDaysLeft: "maskinporten_broker.certificate.days_left",
+  certificateDaysLeft: "maskinporten_broker.certificate.remaining_days",
   /** Reserved for self-service key registration (branch keys). */
-  keyDaysLeft: "maskinporten_broker.key.days_left",
+  keyDaysLeft: "maskinporten_broker.key.remaining_days",
 } as const;
 
 export const METER_NAME = "maskinporten-broker";
