@@ -6,17 +6,28 @@
  * carries no secret. runtime.ts loads this module in the background (a lazy chunk in the bundle).
  */
 import type { TokenCredential } from "@azure/identity";
-import { AzureMonitorMetricExporter } from "@azure/monitor-opentelemetry-exporter";
+import { AzureMonitorMetricExporter, type AzureMonitorExporterOptions } from "@azure/monitor-opentelemetry-exporter";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { Settings } from "../config/settings.js";
-import type { Metrics } from "../metrics.js";
-import { createOtelMetrics } from "./otel-metrics.js";
+import { createOtelMetrics, type OtelMetrics } from "./otel-metrics.js";
 
 export const EXPORT_INTERVAL_MS = 60_000;
 
-export function startAzureMonitorMetrics(options: { connectionString: string; credential: TokenCredential; settings: Settings }): Metrics {
-  const exporter = new AzureMonitorMetricExporter({ connectionString: options.connectionString, credential: options.credential });
+export interface AzureMonitorMetricsOptions {
+  connectionString: string;
+  credential: TokenCredential;
+  settings: Settings;
+  /** Test-only: trust of a stand-in ingestion endpoint's CA. Production passes none. */
+  tlsOptions?: AzureMonitorExporterOptions["tlsOptions"];
+}
+
+export function startAzureMonitorMetrics(options: AzureMonitorMetricsOptions): OtelMetrics {
+  const exporter = new AzureMonitorMetricExporter({
+    connectionString: options.connectionString,
+    credential: options.credential,
+    ...(options.tlsOptions ? { tlsOptions: options.tlsOptions } : {}),
+  });
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: EXPORT_INTERVAL_MS });
   // Cloud role name and instance, as the Functions host reports its own telemetry.
   const site = options.settings.WEBSITE_SITE_NAME;
@@ -25,5 +36,5 @@ export function startAzureMonitorMetrics(options: { connectionString: string; cr
     "service.name": site ?? "maskinporten-broker",
     ...(instance ? { "service.instance.id": instance } : {}),
   });
-  return createOtelMetrics({ readers: [reader], resource }).metrics;
+  return createOtelMetrics({ readers: [reader], resource });
 }

@@ -90,7 +90,7 @@ function applicationInsightsMetrics(settings: Settings, credential: TokenCredent
   const connectionString = settings.APPLICATIONINSIGHTS_CONNECTION_STRING;
   if (!connectionString) return noMetrics;
   return deferredMetrics(
-    import("./azure-monitor-metrics.js").then(({ startAzureMonitorMetrics }) => startAzureMonitorMetrics({ connectionString, credential, settings })),
+    import("./azure-monitor-metrics.js").then(({ startAzureMonitorMetrics }) => startAzureMonitorMetrics({ connectionString, credential, settings }).metrics),
     (error) => logger.log("warn", "metrics-unavailable", { message: error instanceof Error ? error.message : String(error) }),
   );
 }
