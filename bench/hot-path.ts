@@ -60,6 +60,14 @@ export async function benchHotPath(options: { iterations: number; uniqueTokens: 
     stages.push({ name: "      cache key (SHA-256 of the token)", micros: timeSync(n, () => VerifiedTokenCache.keyOf(token)) });
     stages.push({ name: "    broker.serve (token in memory)", micros: await timeAsync(n, () => runtime.broker.serve(profile.name)) });
     stages.push({ name: "    audit log line", micros: timeSync(n, () => formatLogLine("info", "token-request", auditFields)) });
+    // The sandbox records with OpenTelemetry as production does: what one served request adds.
+    stages.push({
+      name: "  metrics: cache lookup + request count + duration (OpenTelemetry)",
+      micros: timeSync(n, () => {
+        runtime.metrics.callerTokenCache(true);
+        runtime.metrics.httpRequest({ route: "token", status: 200, profile: profile.name, durationMs: 0.3 });
+      }),
+    });
 
     // 200 more than measured: timeAsync warms up on the first 200, and each token is verified once.
     const fresh = Array.from({ length: options.uniqueTokens + 200 }, (_, k) => `Bearer ${sandbox.entra.mintToken({ roles, uti: `hot-${k}` })}`);
