@@ -74,9 +74,7 @@ func queryItem(name string, title string, query string, visualization string, wo
     title: title
     query: query
     size: 0
-    timeContext: {
-      durationMs: 86400000
-    }
+    timeContextFromParameter: 'TimeRange'
     queryType: 0
     resourceType: 'microsoft.operationalinsights/workspaces'
     crossComponentResources: [
@@ -94,6 +92,42 @@ var workbook = {
       name: 'intro'
       content: {
         json: '## Maskinporten broker\nToken freshness, renewals, callers, latency and expiry. Metrics: the broker\'s OpenTelemetry instruments (README.md, "Metrics"); failures and callers: its JSON log lines.'
+      }
+    }
+    {
+      type: 9
+      name: 'parameters'
+      content: {
+        version: 'KqlParameterItem/1.0'
+        parameters: [
+          {
+            id: 'time-range'
+            version: 'KqlParameterItem/1.0'
+            name: 'TimeRange'
+            label: 'Time range'
+            type: 4
+            isRequired: true
+            value: {
+              durationMs: 86400000
+            }
+            typeSettings: {
+              selectableValues: [
+                {
+                  durationMs: 3600000
+                }
+                {
+                  durationMs: 86400000
+                }
+                {
+                  durationMs: 604800000
+                }
+                {
+                  durationMs: 2592000000
+                }
+              ]
+            }
+          }
+        ]
       }
     }
     queryItem('token-freshness', 'Token freshness: seconds left on the freshest token per profile', tokenFreshnessQuery, 'timechart', workspaceId)
