@@ -111,8 +111,8 @@ describe("metrics after renewal, failure, serve and refusal", () => {
     for (const kind of ["secret-set", "key-sign", "certificate-get"]) {
       expect(sum(METRIC_NAMES.keyVaultOperations, { kind, status_class: "2xx" }), kind).toBeGreaterThan(0);
     }
-    // Every grant the stand-in saw was signed by Key Vault once.
-    expect(sum(METRIC_NAMES.keyVaultOperations, { kind: "key-sign" })).toBe(sum(METRIC_NAMES.maskinportenRequestDuration, {}));
+    // Every grant sent to Maskinporten was signed by Key Vault (a background renewal may have signed one not yet sent).
+    expect(sum(METRIC_NAMES.keyVaultOperations, { kind: "key-sign" })).toBeGreaterThanOrEqual(sum(METRIC_NAMES.maskinportenRequestDuration, {}));
   });
 
   it("reports each profile's held token lifetime and the certificate's days left", () => {
