@@ -29,6 +29,14 @@ export interface ColdStartFigures {
   /** dist/functions/*.js with node_modules, as deployed before the bundle. */
   unbundled: StartFigures;
   bare: StartFigures;
+  /**
+   * The metrics chunk (OpenTelemetry SDK + Application Insights exporter) on its own, as runtime.ts
+   * loads it in the background after the first invocation (with the chunks it shares, e.g. the
+   * Azure core pipeline, which the runtime has loaded by then: an upper bound).
+   */
+  telemetry: StartFigures;
+  /** The entry and the metrics chunk together: what a static import of the exporter would cost at cold start. */
+  eagerTelemetry: StartFigures;
   /** Every file of the deployed package, bytes, and how many files. */
   shippedBytes: number;
   shippedFiles: number;
@@ -49,12 +57,25 @@ export async function benchColdStart(options: { runs: number }): Promise<ColdSta
     execFileSync(process.execPath, [join(PROJECT, "scripts", "build-function-package.js"), "--outdir", folder], { stdio: "ignore" });
     const manifest = JSON.parse(readFileSync(join(folder, "package.json"), "utf8")) as { main: string };
     const shipped = join(folder, manifest.main);
+    const telemetryChunk = readdirSync(folder)
+      .filter((name) => name.startsWith("chunk-"))
+      .map((name) => join(folder, name))
+      .find((path) => readFileSync(path, "utf8").includes("AzureMonitorMetricExporter"));
+    if (!telemetryChunk) throw new Error("no chunk of the package holds the Application Insights exporter");
 
-    const samples = { shipped: [] as StartFigures[], unbundled: [] as StartFigures[], bare: [] as StartFigures[] };
+    const samples = {
+      shipped: [] as StartFigures[],
+      unbundled: [] as StartFigures[],
+      bare: [] as StartFigures[],
+      telemetry: [] as StartFigures[],
+      eagerTelemetry: [] as StartFigures[],
+    };
     for (let i = 0; i < options.runs; i++) {
       samples.shipped.push(timeImport([shipped]));
       samples.unbundled.push(timeImport(unbundled));
       samples.bare.push(timeImport([bareApp]));
+      samples.telemetry.push(timeImport([telemetryChunk]));
+      samples.eagerTelemetry.push(timeImport([shipped, telemetryChunk]));
     }
     const summary = (list: StartFigures[]): StartFigures => ({
       importMs: median(list.map((s) => s.importMs)),
@@ -66,6 +87,8 @@ export async function benchColdStart(options: { runs: number }): Promise<ColdSta
       shipped: summary(samples.shipped),
       unbundled: summary(samples.unbundled),
       bare: summary(samples.bare),
+      telemetry: summary(samples.telemetry),
+      eagerTelemetry: summary(samples.eagerTelemetry),
       shippedBytes: folderBytes(folder),
       shippedFiles: readdirSync(folder, { recursive: true }).length,
       distBytes: folderBytes(join(DIST, "functions")) + folderBytes(join(DIST, "src")),

@@ -303,6 +303,8 @@ function coldStartRows(figures: ColdStartFigures): Row[] {
     row(`import of the deployed package (dist/package) vs a bare app (median of ${figures.runs})`, figures.shipped.importMs, figures.bare.importMs, TARGETS.coldStart),
     row("before: import of dist/functions/*.js with node_modules", figures.unbundled.importMs, figures.bare.importMs),
     row("process start to entry imported (Node boot included)", figures.shipped.readyMs, figures.bare.readyMs),
+    row("metrics chunk alone (OpenTelemetry SDK + Application Insights exporter), loaded in the background after the first invocation", figures.telemetry.importMs, figures.bare.importMs),
+    row("if the exporter were imported statically: entry + metrics chunk", figures.eagerTelemetry.importMs, figures.bare.importMs, TARGETS.coldStart),
     size(`deployed package: ${figures.shippedFiles} files, no node_modules`, figures.shippedBytes),
     size(`before: dist + production node_modules (${figures.productionPackages} packages)`, figures.distBytes + figures.productionModulesBytes),
   ];

@@ -3,7 +3,7 @@ import { handleHealthRequest } from "../src/http/health-endpoint.js";
 import { withRuntime } from "./http-result.js";
 
 export function healthHandler(request: HttpRequest): Promise<HttpResponseInit> {
-  return withRuntime((runtime) => handleHealthRequest(request.headers, runtime));
+  return withRuntime((runtime) => handleHealthRequest(request.headers, runtime), { route: "health" });
 }
 
 // @azure/functions is CommonJS without detectable named exports: take `app` from the default export.

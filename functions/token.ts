@@ -4,7 +4,10 @@ import { withRuntime } from "./http-result.js";
 
 export function tokenHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const profile = request.params.profile;
-  return withRuntime((runtime) => handleTokenRequest({ headers: request.headers, query: request.query, ...(profile ? { profile } : {}) }, runtime));
+  return withRuntime(
+    (runtime) => handleTokenRequest({ headers: request.headers, query: request.query, ...(profile ? { profile } : {}) }, runtime),
+    { route: "token", ...(profile ? { profile } : {}) },
+  );
 }
 
 // @azure/functions is CommonJS without detectable named exports: take `app` from the default export.

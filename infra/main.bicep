@@ -375,7 +375,20 @@ module alerts 'app/alerts.bicep' = {
     actionGroupName: '${abbrs.insightsActionGroups}${resourceToken}'
     rulePrefix: '${abbrs.insightsScheduledQueryRules}${resourceToken}'
     workspaceId: monitoring.outputs.workspaceId
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
     alertEmail: alertEmail
+    location: location
+    tags: tags
+  }
+}
+
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    workbookName: guid(subscription().id, environmentName, 'maskinporten-broker-workbook')
+    displayName: 'Maskinporten broker (${environmentName})'
+    workspaceId: monitoring.outputs.workspaceId
     location: location
     tags: tags
   }

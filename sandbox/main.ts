@@ -32,6 +32,7 @@ maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten, Entra 
   maskinporten  ${env.maskinportenIssuer}${maskinportenIssuer ? "   (SANDBOX_MASKINPORTEN_ISSUER: register the client ids and signingCertificatePem from env.json there)" : ""}
   entra id      ${env.entraIssuer}
   altinn        ${env.altinnExchangeUrl}   serves Altinn 3 tokens to profile${altinnProfiles.length === 1 ? "" : "s"} ${altinnProfiles.join(", ")}; their keys: ${env.altinnJwksUrl}
+  metrics       ${env.brokerUrl}/metrics   the broker's OpenTelemetry metrics, Prometheus text (Application Insights gets the same in Azure)
   details       ${envFile}, and .sandbox/ca.pem: the sandbox CA that Key Vault's and Entra's TLS chain to
 
 Try it (a caller token from the Entra stand-in, then the Maskinporten token from the broker):

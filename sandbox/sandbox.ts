@@ -9,9 +9,12 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import functions, { type HttpResponseInit } from "@azure/functions";
 import { Cron } from "croner";
+import type { IMetricReader } from "@opentelemetry/sdk-metrics";
 import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
 import { parseBrokerConfig } from "../src/config/settings.js";
 import { jsonLogger, type Logger } from "../src/logging.js";
+import { createOtelMetrics } from "../src/app/otel-metrics.js";
+import { PullMetricReader, prometheusText } from "./metrics-endpoint.js";
 import { startAltinnStandIn, type AltinnStandIn } from "./altinn/standin.js";
 import { startCertificateTools, type CertificateTools } from "./certificate-tools.js";
 import { createEntraBearerAuthenticator } from "./entra/access-token-check.js";
@@ -52,6 +55,8 @@ export interface SandboxOptions {
   rbacRoles?: RbacRoles;
   /** How often the broker looks for a renewed certificate version; hourly (as in Azure) unless given. */
   signingKeyRefreshMs?: number;
+  /** More readers of the broker's metrics (tests: an InMemoryMetricExporter's), beside GET /metrics. */
+  metricReaders?: IMetricReader[];
 }
 
 export interface SandboxProfile {
@@ -222,10 +227,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   assignKeyVaultRoles(keyVault, rbacRoles, "tokenReader", callerPrincipal.objectId, objects);
   assignKeyVaultRoles(keyVault, rbacRoles, "deployer", operatorPrincipal.objectId, objects);
 
+  // The broker's metrics, as production records them; GET /metrics shows them (Prometheus text).
+  const pullReader = new PullMetricReader();
+  const telemetry = createOtelMetrics({ readers: [pullReader, ...(options.metricReaders ?? [])] });
   setRuntimeFactory(() =>
     createRuntime({
       settings,
       logger,
+      metrics: telemetry.metrics,
       ...(options.minServeRemainingMs !== undefined ? { minServeRemainingMs: options.minServeRemainingMs } : {}),
       ...(options.signingKeyRefreshMs !== undefined ? { signingKeyRefreshMs: options.signingKeyRefreshMs } : {}),
       // The test-only options, nothing else: trust of the sandbox CA, no instance discovery for
@@ -238,6 +247,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const handlers = await importFunctionHandlers();
 
   const server = createServer((request, response) => {
+    if (request.method === "GET" && request.url === "/metrics") {
+      void pullReader.collect().then(
+        (collection) => response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(prometheusText(collection)),
+        () => response.writeHead(500).end(),
+      );
+      return;
+    }
     void route(request, response, handlers).catch((error: unknown) => {
       logger.log("error", "sandbox-request-failed", { message: error instanceof Error ? error.message : String(error) });
       if (!response.headersSent) response.writeHead(500).end();
@@ -320,6 +336,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       timer.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await telemetry.provider.shutdown();
       await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close(), certificateTools.close()]);
     },
   };

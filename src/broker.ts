@@ -13,6 +13,8 @@ import { createKeyVaultTokenStore } from "./keyvault/token-store.js";
 import { createCustomerTokenPublisher } from "./keyvault/customer-token-store.js";
 import { createCustomerCaches, renewCustomerTokens, type CustomerTokens } from "./customers/index.js";
 import { silentLogger, type Logger } from "./logging.js";
+import { keyVaultMetricsPolicy } from "./keyvault/operation-metrics.js";
+import { noMetrics, oauthErrorLabel, type Metrics } from "./metrics.js";
 import { createMaskinportenClient, type MaskinportenClient, type MaskinportenClientOptions } from "./maskinporten/client.js";
 import { createTokenIssuer } from "./renewal/issue-token.js";
 import { DEFAULT_MIN_SERVE_REMAINING_MS, scheduleTooSlow } from "./renewal/policy.js";
@@ -25,6 +27,8 @@ export interface BrokerOptions {
   credential: TokenCredential;
   keyVaultClientOptions?: KeyVaultClientOptions;
   logger?: Logger;
+  /** Where measurements go (README "Metrics"); no-op unless given. */
+  metrics?: Metrics;
   now?: () => number;
   maskinporten?: Pick<MaskinportenClientOptions, "timeoutMs" | "retry" | "sleep" | "random" | "metadataMaxAgeMs">;
   /** Altinn exchange tuning; timeout, retry, sleep and random default to the Maskinporten ones. */
@@ -61,10 +65,14 @@ export function createBroker(options: BrokerOptions): Broker {
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
   const warningDays = options.certificateWarningDays ?? 30;
+  const metrics = options.metrics ?? noMetrics;
   const connection = {
     vaultUrl: config.keyVaultUrl,
     credential: options.credential,
-    ...(options.keyVaultClientOptions ? { clientOptions: options.keyVaultClientOptions } : {}),
+    clientOptions: {
+      ...options.keyVaultClientOptions,
+      additionalPolicies: [...(options.keyVaultClientOptions?.additionalPolicies ?? []), keyVaultMetricsPolicy(metrics)],
+    },
   };
 
   // Profiles sharing a signing source share one signer (one certificate read, one crypto client).
@@ -100,6 +108,10 @@ export function createBroker(options: BrokerOptions): Broker {
             delayMs,
             message: error instanceof Error ? error.message : String(error),
           }),
+        onTokenRequest: ({ status, error, durationMs }) => {
+          const label = oauthErrorLabel(error);
+          metrics.maskinportenRequest({ ...(status !== undefined ? { status } : {}), ...(label ? { error: label } : {}), durationMs });
+        },
       });
       clients.set(profile.issuer, client);
     }
@@ -125,7 +137,7 @@ export function createBroker(options: BrokerOptions): Broker {
     minServeRemainingMs: options.minServeRemainingMs ?? DEFAULT_MIN_SERVE_REMAINING_MS,
   };
   const keepers = new Map(
-    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now, ...(options.scheduler ? { scheduler: options.scheduler } : {}) })]),
+    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now, metrics, ...(options.scheduler ? { scheduler: options.scheduler } : {}) })]),
   );
   const customerCaches = createCustomerCaches({
     config,
@@ -135,6 +147,12 @@ export function createBroker(options: BrokerOptions): Broker {
     now,
     ...(options.sleep ? { sleep: options.sleep } : {}),
     publish: createCustomerTokenPublisher(connection),
+  });
+  metrics.observeHeldTokens(function* () {
+    for (const keeper of keepers.values()) {
+      const token = keeper.heldToken();
+      if (token) yield { profile: keeper.profile.name, expiresAt: token.expiresAt };
+    }
   });
   // Warnings an alert rule reads: once a day per subject is enough, more is noise.
   const lastWarning = new Map<string, number>();
@@ -149,7 +167,9 @@ export function createBroker(options: BrokerOptions): Broker {
     if (profile.signing.kind !== "certificate") return {};
     const notAfter = signerFor(profile).knownKey()?.certificateNotAfter;
     if (!notAfter) return {};
-    return { certificateNotAfter: notAfter, certificateDaysLeft: Math.floor((notAfter.getTime() - now()) / DAY_MS) };
+    const certificateDaysLeft = Math.floor((notAfter.getTime() - now()) / DAY_MS);
+    metrics.certificateDaysLeft(profile.name, certificateDaysLeft);
+    return { certificateNotAfter: notAfter, certificateDaysLeft };
   }
 
   /** The timer's job: resolve the signing key (a read at most hourly, backed off after failures), then warn. */

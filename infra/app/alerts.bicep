@@ -1,10 +1,22 @@
-// Two log search alerts on the broker's structured log lines (one JSON object per line, src/logging.ts,
-// which the Functions host writes to Application Insights as traces, i.e. AppTraces in the workspace):
-//   renewal failed: {"event":"renewal","outcome":"failed","profile":...}  one alert per profile
-//   certificate expiring: {"event":"certificate-expiry","certificate":...,"daysLeft":n}, n <= 30
+// Three alerts, each on the broker's output that is most reliable for it:
+//   renewal failed: a log search alert on the structured log line (one JSON object per line,
+//     src/logging.ts, which the Functions host writes to AppTraces): {"event":"renewal","outcome":
+//     "failed","profile":...}, one alert per profile, and the line names stage, code and trace id.
+//   token not fresh: a log search alert on the metric maskinporten_broker.token.remaining_lifetime
+//     (AppMetrics): per profile, the freshest token any instance holds has less than
+//     tokenFreshnessAlertSeconds left. Per profile needs the metric's dimension, which Azure
+//     Monitor's metric alerts see only with "custom metrics with dimensions" switched on by hand.
+//   certificate expiring: a metric alert on maskinporten_broker.certificate.remaining_days <= 30.
+//     The gauge is exported every minute by every instance; the daily certificate-expiry log line
+//     it replaces could fall between a day-long window's evaluations.
+// README.md "Metrics" names the instruments; test/infra/contract.test.ts checks these queries
+// against the broker's real log lines and metric names.
 param actionGroupName string
 param rulePrefix string
 param workspaceId string
+param applicationInsightsId string
+@description('Alert when the freshest token of a profile has fewer seconds left than this.')
+param tokenFreshnessAlertSeconds int = 30
 @description('E-mail notified by both alerts. Empty: alerts show in Azure Monitor only.')
 param alertEmail string = ''
 param location string
@@ -19,12 +31,12 @@ AppTraces
 | project TimeGenerated, profile = tostring(entry.profile), stage = tostring(entry.stage), code = tostring(entry.code), traceId = tostring(entry.traceId)
 '''
 
-var certificateExpiryQuery = '''
-AppTraces
-| where Message has "certificate-expiry"
-| extend entry = parse_json(extract(@"(\{.*\})", 1, Message))
-| where tostring(entry.event) == "certificate-expiry"
-| project TimeGenerated, certificate = tostring(entry.certificate), daysLeft = toint(entry.daysLeft)
+// Maximum over instances: an idle instance's old token must not look like a failing profile.
+var tokenFreshnessQuery = '''
+AppMetrics
+| where Name == "maskinporten_broker.token.remaining_lifetime"
+| extend profile = tostring(Properties.profile)
+| summarize remainingSeconds = max(Max) by profile, bin(TimeGenerated, 5m)
 '''
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
@@ -92,34 +104,32 @@ resource renewalFailed 'Microsoft.Insights/scheduledQueryRules@2021-08-01' = {
   }
 }
 
-// The broker logs certificate-expiry at most once a day per certificate, so the window is a day and
-// notifications are muted for a day: one reminder per day until the certificate is renewed.
-resource certificateExpiring 'Microsoft.Insights/scheduledQueryRules@2021-08-01' = {
-  name: '${rulePrefix}-certificate-expiring'
+resource tokenNotFresh 'Microsoft.Insights/scheduledQueryRules@2021-08-01' = {
+  name: '${rulePrefix}-token-not-fresh'
   location: location
   tags: tags
   kind: 'LogAlert'
   properties: {
-    displayName: 'Maskinporten broker: signing certificate expires within 30 days'
-    description: 'Import the renewed virksomhetssertifikat under the same certificate name (scripts/azure/import-certificate.sh); the broker switches to it within an hour.'
-    severity: 2
+    displayName: 'Maskinporten broker: no fresh token for a profile'
+    description: 'The freshest token any broker instance holds for the profile is about to expire: renewal is failing (see the renewal-failed alert and the workbook\'s failures), or the timer is not running. Callers get 503 once it has expired.'
+    severity: 1
     enabled: true
     scopes: [
       workspaceId
     ]
-    evaluationFrequency: 'PT1H'
-    windowSize: 'P1D'
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT10M'
     criteria: {
       allOf: [
         {
-          query: certificateExpiryQuery
-          timeAggregation: 'Minimum'
-          metricMeasureColumn: 'daysLeft'
-          operator: 'LessThanOrEqual'
-          threshold: 30
+          query: tokenFreshnessQuery
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'remainingSeconds'
+          operator: 'LessThan'
+          threshold: tokenFreshnessAlertSeconds
           dimensions: [
             {
-              name: 'certificate'
+              name: 'profile'
               operator: 'Include'
               values: [
                 '*'
@@ -133,12 +143,50 @@ resource certificateExpiring 'Microsoft.Insights/scheduledQueryRules@2021-08-01'
         }
       ]
     }
-    autoMitigate: false
-    muteActionsDuration: 'P1D'
+    autoMitigate: true
     actions: {
       actionGroups: empty(alertEmail) ? [] : [
         actionGroup.id
       ]
     }
+  }
+}
+
+// A custom metric (metric namespace azure.applicationinsights): it exists only once the broker has
+// sent it, hence skipMetricValidation. Minimum over every series: one certificate per deployment.
+resource certificateExpiring 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: '${rulePrefix}-certificate-expiring'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Maskinporten broker: the signing certificate expires within 30 days. Import the renewed virksomhetssertifikat under the same certificate name (scripts/azure/import-certificate.sh); the broker switches to it within an hour.'
+    severity: 2
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT1H'
+    windowSize: 'PT6H'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'certificateRemainingDays'
+          metricNamespace: 'azure.applicationinsights'
+          metricName: 'maskinporten_broker.certificate.remaining_days'
+          timeAggregation: 'Minimum'
+          operator: 'LessThanOrEqual'
+          threshold: 30
+          skipMetricValidation: true
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: empty(alertEmail) ? [] : [
+      {
+        actionGroupId: actionGroup.id
+      }
+    ]
   }
 }

@@ -9,6 +9,7 @@ import { createCallerVerifier, type CallerVerifier } from "../auth/index.js";
 import { createBroker, type Broker, type BrokerOptions } from "../broker.js";
 import { parseBrokerConfig, type BrokerConfig, type Settings } from "../config/settings.js";
 import { jsonLogger, type Logger } from "../logging.js";
+import { deferredMetrics, noMetrics, type Metrics } from "../metrics.js";
 import { lazyCredential, type LazyCredential } from "./lazy-credential.js";
 
 export interface Runtime {
@@ -16,13 +17,16 @@ export interface Runtime {
   broker: Broker;
   verifier?: CallerVerifier;
   logger: Logger;
+  metrics: Metrics;
   now: () => number;
 }
 
-export interface RuntimeOptions extends Omit<BrokerOptions, "config" | "credential" | "logger"> {
+export interface RuntimeOptions extends Omit<BrokerOptions, "config" | "credential" | "logger" | "metrics"> {
   settings: Settings;
   credential?: TokenCredential;
   logger?: Logger;
+  /** Where measurements go. Default: Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set, else nowhere. */
+  metrics?: Metrics;
   /** Test-only options for the credential createAzureCredential builds (the sandbox: its CA, no instance discovery). */
   credentialOptions?: AzureCredentialOptions;
   /** Test-only: how the caller verifier fetches Entra's key set (the sandbox trusts its own CA). */
@@ -58,7 +62,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const { settings, credential, logger = jsonLogger(), credentialOptions, callerKeySetFetch, ...brokerOptions } = options;
   const config = parseBrokerConfig(settings);
   const now = brokerOptions.now ?? Date.now;
-  const broker = createBroker({ ...brokerOptions, config, credential: credential ?? createAzureCredential(settings, credentialOptions), logger, now });
+  const brokerCredential = credential ?? createAzureCredential(settings, credentialOptions);
+  const metrics = options.metrics ?? applicationInsightsMetrics(settings, brokerCredential, logger);
+  const broker = createBroker({ ...brokerOptions, config, credential: brokerCredential, logger, metrics, now });
   const verifier = config.callers
     ? createCallerVerifier({
         tenantId: config.callers.tenantId,
@@ -67,10 +73,26 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         trustAppServicePrincipalHeader: config.callers.trustAppServicePrincipal,
         now,
         ...(callerKeySetFetch ? { keySetFetch: callerKeySetFetch } : {}),
+        onCacheLookup: (hit) => metrics.callerTokenCache(hit),
       })
     : undefined;
   if (!verifier) logger.log("warn", "caller-auth-not-configured", { message: "CALLER_TENANT_ID is not set: every token request is refused" });
-  return { config, broker, ...(verifier ? { verifier } : {}), logger, now };
+  return { config, broker, ...(verifier ? { verifier } : {}), logger, metrics, now };
+}
+
+/**
+ * With APPLICATIONINSIGHTS_CONNECTION_STRING (infra/app/api.bicep sets it): the OpenTelemetry
+ * exporter, authenticated with the broker's own credential (the managed identity in Azure). It loads
+ * in the background (its own chunk), so no request waits for it; measurements taken meanwhile are
+ * kept and replayed.
+ */
+function applicationInsightsMetrics(settings: Settings, credential: TokenCredential, logger: Logger): Metrics {
+  const connectionString = settings.APPLICATIONINSIGHTS_CONNECTION_STRING;
+  if (!connectionString) return noMetrics;
+  return deferredMetrics(
+    import("./azure-monitor-metrics.js").then(({ startAzureMonitorMetrics }) => startAzureMonitorMetrics({ connectionString, credential, settings }).metrics),
+    (error) => logger.log("warn", "metrics-unavailable", { message: error instanceof Error ? error.message : String(error) }),
+  );
 }
 
 let factory: () => Runtime = () => createRuntime({ settings: process.env });

@@ -55,6 +55,8 @@ export interface CallerVerifierOptions {
   trustAppServicePrincipalHeader?: boolean;
   /** How the key set is fetched; global fetch unless given. Test-only: the sandbox's HTTPS stand-in has its own CA. */
   keySetFetch?: FetchImplementation;
+  /** Called at each verified-token cache lookup (hit or miss): for the cache metrics. */
+  onCacheLookup?: (hit: boolean) => void;
 }
 
 /** Anything with `get(name)` (the Fetch `Headers` of an Azure Functions HttpRequest, or a Map). */
@@ -105,6 +107,7 @@ export function createCallerVerifier(options: CallerVerifierOptions): CallerVeri
     const cacheKey = cacheEnabled ? VerifiedTokenCache.keyOf(token) : "";
     if (cacheEnabled) {
       const cached = cache.get(cacheKey, nowMs);
+      options.onCacheLookup?.(cached !== undefined);
       if (cached !== undefined) return cached;
     }
 

@@ -35,6 +35,8 @@ export interface MaskinportenClientOptions {
   sleep?: RetryHooks["sleep"];
   random?: RetryHooks["random"];
   onRetry?: RetryHooks["onRetry"];
+  /** After each token request's answer (or its absence): for the Maskinporten request metrics. */
+  onTokenRequest?: (observed: { status?: number; error?: string; durationMs: number }) => void;
 }
 
 export interface MaskinportenClient {
@@ -78,15 +80,28 @@ export function createMaskinportenClient(options: MaskinportenClientOptions): Ma
     const { audience, tokenEndpoint } = await endpoint();
     const assertion = await makeGrant(audience);
     const body = new URLSearchParams({ grant_type: JWT_BEARER_GRANT_TYPE, assertion });
-    const response = await send(tokenEndpoint, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-      body: body.toString(),
-    }, timeoutMs);
-    const text = await readBody(response, timeoutMs);
-    if (response.status !== 200) {
-      throw rejectionError(response.status, parseJsonOrUndefined(text), parseRetryAfter(response.headers.get("retry-after"), now()));
+    const startedMs = performance.now();
+    const observe = (status?: number, error?: string) =>
+      options.onTokenRequest?.({ ...(status !== undefined ? { status } : {}), ...(error ? { error } : {}), durationMs: performance.now() - startedMs });
+    let response: Response;
+    let text: string;
+    try {
+      response = await send(tokenEndpoint, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        body: body.toString(),
+      }, timeoutMs);
+      text = await readBody(response, timeoutMs);
+    } catch (error) {
+      observe();
+      throw error;
     }
+    if (response.status !== 200) {
+      const rejection = rejectionError(response.status, parseJsonOrUndefined(text), parseRetryAfter(response.headers.get("retry-after"), now()));
+      observe(response.status, rejection.error);
+      throw rejection;
+    }
+    observe(200);
     return parseTokenResponse(text, response.status, now(), scopes);
   }
 

@@ -5,6 +5,7 @@
  */
 import { BrokerError, ErrorCode, errorLogFields, isAltinnFailure, type ErrorLogFields } from "../errors.js";
 import type { Logger } from "../logging.js";
+import type { Metrics } from "../metrics.js";
 import type { TokenProfile } from "../config/settings.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
@@ -82,6 +83,8 @@ export interface ProfileTokensOptions {
   logger: Logger;
   now?: () => number;
   scheduler?: RecoveryScheduler;
+  /** Renewal counts and durations (no-op unless given). */
+  metrics?: Metrics;
 }
 
 export class ProfileTokens {
@@ -187,10 +190,23 @@ export class ProfileTokens {
   }
 
   private renew(trigger: RenewalTrigger): Promise<RenewalOutcome> {
-    this.renewal ??= this.runRenewal(trigger).finally(() => {
+    this.renewal ??= this.measured(trigger, this.runRenewal(trigger)).finally(() => {
       this.renewal = undefined;
     });
     return this.renewal;
+  }
+
+  private async measured(trigger: RenewalTrigger, running: Promise<RenewalOutcome>): Promise<RenewalOutcome> {
+    const startedMs = performance.now();
+    const outcome = await running;
+    this.options.metrics?.renewal({
+      profile: outcome.profile,
+      outcome: outcome.outcome,
+      trigger,
+      ...(outcome.error?.stage ? { stage: outcome.error.stage } : {}),
+      durationMs: performance.now() - startedMs,
+    });
+    return outcome;
   }
 
   /** Single-flight with renewals. */

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_RENEW_RATIO, DEFAULT_RENEW_SCHEDULE, parseBrokerConfig, profileSettingPrefix } from "../../src/config/settings.js";
 import { bicepParams, bicepVarBody, stripComments } from "./bicep-text.js";
 import { formatLogLine } from "../../src/logging.js";
+import { METRIC_NAMES } from "../../src/app/otel-metrics.js";
 import {
   alertQuery,
   alertQueryMatches,
@@ -340,13 +341,78 @@ describe("alert queries match the broker's log lines", () => {
     expect(read("src/renewal/profile-tokens.ts")).toMatch(/log\("error", "renewal", \{[\s\S]*?outcome: "failed"/);
   });
 
-  it("counts certificate-expiry lines and measures daysLeft", () => {
-    const query = kql("certificateExpiryQuery");
-    const line = formatLogLine("warn", "certificate-expiry", { certificate: "maskinporten-signing", notAfter: "2030-01-01T00:00:00.000Z", daysLeft: 12 });
-    expect(alertQueryMatches(query, line)).toBe(true);
-    expect(alertQueryMatches(query, formatLogLine("warn", "signing-key-refresh-failed", { code: "ERR_KEY_VAULT" }))).toBe(false);
-    expect(query.projected).toEqual(expect.arrayContaining(["certificate", "daysLeft"]));
-    expect(alerts).toMatch(/metricMeasureColumn: 'daysLeft'\s+operator: 'LessThanOrEqual'\s+threshold: 30/);
-    expect(read("src/broker.ts")).toMatch(/"certificate-expiry", \{[\s\S]*?daysLeft/);
+  it("watches each profile's freshest token through the remaining-lifetime metric", () => {
+    const query = read("infra/app/alerts.bicep").match(/var tokenFreshnessQuery = '''([\s\S]*?)'''/)![1]!;
+    expect(metricNamesIn(query)).toEqual([METRIC_NAMES.tokenRemainingLifetime]);
+    expect(query).toMatch(/extend profile = tostring\(Properties\.profile\)/);
+    // The freshest over instances (max), so an idle instance's old token does not fire it.
+    expect(query).toMatch(/remainingSeconds = max\(Max\) by profile/);
+    expect(alerts).toMatch(/metricMeasureColumn: 'remainingSeconds'\s+operator: 'LessThan'\s+threshold: tokenFreshnessAlertSeconds/);
+  });
+
+  it("alerts on the certificate's remaining days as a metric alert on the broker's gauge", () => {
+    const rule = alerts.slice(alerts.indexOf("resource certificateExpiring 'Microsoft.Insights/metricAlerts@"));
+    expect(rule).toMatch(/metricNamespace: 'azure\.applicationinsights'\s+metricName: '([^']+)'/);
+    expect(/metricName: '([^']+)'/.exec(rule)![1]).toBe(METRIC_NAMES.certificateDaysLeft);
+    expect(rule).toMatch(/timeAggregation: 'Minimum'\s+operator: 'LessThanOrEqual'\s+threshold: 30\s+skipMetricValidation: true/);
+    expect(read("src/broker.ts")).toMatch(/metrics\.certificateDaysLeft\(profile\.name, certificateDaysLeft\)/);
+  });
+});
+
+const metricAttributes = ["profile", "outcome", "trigger", "stage", "status_class", "error", "route", "kind", "result", "http.response.status_code"];
+const metricNamesIn = (kql: string) => [...new Set([...kql.matchAll(/"(maskinporten_broker\.[\w.]+)"/g)].map((m) => m[1]!))];
+
+describe("workbook queries match the broker's log lines and metric names", () => {
+  const workbook = read("infra/app/workbook.bicep");
+  const kql = (name: string) => {
+    const match = new RegExp(`var ${name} = '''([\\s\\S]*?)'''`).exec(workbook);
+    expect(match, name).not.toBeNull();
+    return match![1]!;
+  };
+  const queries = [...workbook.matchAll(/var (\w+Query) = '''([\s\S]*?)'''/g)].map((m) => ({ name: m[1]!, kql: m[2]! }));
+
+  it("shows the token freshness, renewals, callers, latency, status and expiry queries", () => {
+    expect(queries.map((q) => q.name)).toEqual(["tokenFreshnessQuery", "renewalsQuery", "renewalFailuresQuery", "callersQuery", "latencyQuery", "statusQuery", "expiryQuery"]);
+    for (const { name } of queries) expect(workbook, name).toMatch(new RegExp(`queryItem\\('[^']+', '[^']+', ${name}, `));
+  });
+
+  it("reads only metrics the broker exports, by attributes it sets", () => {
+    const known = new Set<string>(Object.values(METRIC_NAMES));
+    const used = queries.flatMap((q) => metricNamesIn(q.kql));
+    expect(used.filter((name) => !known.has(name))).toEqual([]);
+    // Every instrument is on a chart (the key gauge too, ready for key registration).
+    expect(new Set(used)).toEqual(known);
+    const properties = queries.flatMap((q) => [...q.kql.matchAll(/Properties\.(\w+)/g)].map((m) => m[1]!));
+    expect(properties.filter((p) => !metricAttributes.includes(p))).toEqual([]);
+  });
+
+  it("lists renewal failures with Maskinporten's error and trace id, from the broker's failed-renewal line", () => {
+    const query = alertQuery(kql("renewalFailuresQuery"));
+    const failed = formatLogLine("error", "renewal", {
+      profile: "skatt",
+      trigger: "timer",
+      outcome: "failed",
+      stage: "issue",
+      code: "ERR_MASKINPORTEN_REJECTED",
+      maskinportenError: "invalid_client",
+      traceId: "2f3c",
+      status: 400,
+    });
+    expect(alertQueryMatches(query, failed)).toBe(true);
+    expect(alertQueryMatches(query, formatLogLine("info", "renewal", { profile: "skatt", outcome: "renewed" }))).toBe(false);
+    expect(query.projected).toEqual(expect.arrayContaining(["profile", "stage", "code", "maskinportenError", "traceId", "errorUri"]));
+    // The failure record really has these fields.
+    const profileTokens = read("src/renewal/profile-tokens.ts");
+    for (const field of ["maskinportenError", "traceId", "errorUri", "stage"]) expect(profileTokens).toMatch(new RegExp(`\\b${field}\\??:`));
+  });
+
+  it("counts callers per profile from the token-request audit line", () => {
+    const query = alertQuery(kql("callersQuery"));
+    const served = formatLogLine("info", "token-request", { status: 200, outcome: "served", requestedProfile: "skatt", callerAppId: "app", callerObjectId: "obj", profile: "skatt" });
+    expect(alertQueryMatches(query, served)).toBe(true);
+    expect(alertQueryMatches(query, formatLogLine("info", "renewal", { profile: "skatt" }))).toBe(false);
+    expect(query.projected).toEqual(expect.arrayContaining(["profile", "callerAppId", "outcome"]));
+    const endpoint = read("src/http/token-endpoint.ts");
+    expect(endpoint).toMatch(/"token-request", \{[\s\S]*?outcome: "served"[\s\S]*?callerAppId: caller\.appId[\s\S]*?profile: profile\.name/);
   });
 });

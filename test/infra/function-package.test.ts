@@ -114,6 +114,28 @@ describe("the deployed function package", () => {
     }
   });
 
+  it("loads OpenTelemetry and the Application Insights exporter after the runtime, in the background, never with it", () => {
+    const outputs = metafile.outputs;
+    const staticClosure = (start: string) => {
+      const seen = new Set<string>();
+      const visit = (path: string) => {
+        if (seen.has(path)) return;
+        seen.add(path);
+        for (const i of outputs[path]!.imports) if (i.kind === "import-statement" && !i.external) visit(i.path);
+      };
+      visit(start);
+      return [...seen].flatMap((path) => Object.keys(outputs[path]!.inputs));
+    };
+    const telemetry = (input: string) => /node_modules\/(@opentelemetry|@azure\/monitor-opentelemetry-exporter)\//.test(input);
+    const entry = Object.keys(outputs).find((path) => path.endsWith("/functions.js"))!;
+    const runtimeChunk = Object.keys(outputs).find((path) => Object.keys(outputs[path]!.inputs).includes("src/app/runtime.ts"))!;
+    expect(staticClosure(entry).filter(telemetry)).toEqual([]);
+    expect(staticClosure(runtimeChunk).filter(telemetry)).toEqual([]);
+    const exporterChunk = Object.keys(outputs).find((path) => Object.keys(outputs[path]!.inputs).includes("src/app/azure-monitor-metrics.ts"))!;
+    expect(staticClosure(exporterChunk).some((input) => input.includes("node_modules/@azure/monitor-opentelemetry-exporter/"))).toBe(true);
+    expect(staticClosure(exporterChunk).some((input) => input.includes("node_modules/@opentelemetry/sdk-metrics/"))).toBe(true);
+  });
+
   it("registers token, health and renew when Node 22 loads it as the Functions worker does", async () => {
     const { stdout } = await run(process.execPath, [join(root, "test/infra/worker-loader.mjs"), folder], {
       cwd: tmpdir(),

@@ -10,6 +10,7 @@ import { formatLogLine, jsonLogger, silentLogger } from "../../src/logging.js";
 import { parseTokenResponse } from "../../src/maskinporten/token-response.js";
 import { parseAltinnAnswer } from "../../src/altinn/altinn-token.js";
 import { startEntraStandIn } from "../../sandbox/entra/standin.js";
+import { createOtelMetrics } from "../../src/app/otel-metrics.js";
 import { LeakScanner, leakScan } from "../support/leak-scan.js";
 
 const OPAQUE = "opaque-Reference-token-7c1d9a0e55b34f7f9d2a61c0b8e4f3a2";
@@ -90,5 +91,15 @@ describe("leak scanner", () => {
     scanner.record("log-line", `{"token":"${OPAQUE}"}`);
     issued.push(OPAQUE);
     expect(scanner.scan()).toHaveLength(1);
+  });
+
+  it("finds a token that reached an exported metric (an attribute here), collected from the meter provider", async () => {
+    const token = tokenFromMaskinporten(opaque(9));
+    const { metrics, provider } = createOtelMetrics({ readers: [] });
+    metrics.renewal({ profile: token, outcome: "renewed", trigger: "timer", durationMs: 1 });
+    await provider.shutdown();
+    await leakScan.collect();
+    // Found in both instruments the renewal feeds (the count and the duration).
+    expect(leakScan.scan().map((f) => `${f.channel}:${f.kind}`)).toEqual(["metrics:maskinporten-token", "metrics:maskinporten-token"]);
   });
 });

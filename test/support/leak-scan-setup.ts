@@ -6,7 +6,8 @@
  * silentLogger (formatted as it would be written, so silenced brokers are scanned too); every
  * formatLogLine result (test loggers that format); every BrokerError message (all of the broker's
  * errors extend it); every HTTP result body (the 200 answer's access_token excepted, which is the
- * product).
+ * product); every metric any OpenTelemetry meter provider of the broker (createOtelMetrics) exported:
+ * names, descriptions, attributes and values, collected when the provider shuts down or at the end.
  * Secrets: every grant createGrant returns, every access token parseTokenResponse accepts, every
  * caller token parseBearerToken extracts, every token read back from a secret, every keystore
  * password loadKeystoreKey is given, every token a Maskinporten stand-in issued and every token an
@@ -71,6 +72,35 @@ vi.mock("../../src/http/responses.js", async (importOriginal) => {
     forbidden: recorded(original.forbidden),
     unavailable: recorded(original.unavailable),
   };
+});
+
+vi.mock("../../src/app/otel-metrics.js", async (importOriginal) => {
+  const original = await importOriginal<typeof import("../../src/app/otel-metrics.js")>();
+  const { leakScan: scan } = await import("./leak-scan.js");
+  const { MetricReader } = await import("@opentelemetry/sdk-metrics");
+  class RecordingReader extends MetricReader {
+    protected override async onForceFlush(): Promise<void> {}
+    protected override async onShutdown(): Promise<void> {}
+  }
+  const createOtelMetrics: typeof original.createOtelMetrics = (options) => {
+    const recorder = new RecordingReader();
+    const made = original.createOtelMetrics({ ...options, readers: [...options.readers, recorder] });
+    let recorded = false;
+    const record = async () => {
+      if (recorded) return;
+      recorded = true;
+      const { resourceMetrics } = await recorder.collect();
+      scan.record("metrics", JSON.stringify(resourceMetrics.scopeMetrics));
+    };
+    scan.addCollector(record);
+    const shutdown = made.provider.shutdown.bind(made.provider);
+    made.provider.shutdown = async (...args) => {
+      await record();
+      return shutdown(...args);
+    };
+    return made;
+  };
+  return { ...original, createOtelMetrics };
 });
 
 vi.mock("../../src/grant/grant.js", async (importOriginal) => {
@@ -194,7 +224,8 @@ for (const stream of ["stdout", "stderr"] as const) {
   }) as typeof target.write;
 }
 
-afterAll(() => {
+afterAll(async () => {
+  await leakScan.collect();
   const findings = leakScan.scan();
   // LEAK_SCAN_STATS=<file>: one JSON line per test file, to show how much the scan covered.
   const statsFile = process.env.LEAK_SCAN_STATS;

@@ -46,6 +46,7 @@ export class LeakScanner {
   readonly #others = new Set<string>();
   #texts: Array<{ channel: Channel; text: string }> = [];
   #sources: Array<() => Iterable<readonly [string, SecretKind]>> = [];
+  #collectors = new Set<() => Promise<void>>();
 
   /** Registers a value that must never appear in output. Too-short values are ignored (see MIN_SECRET_LENGTH). */
   addSecret(value: unknown, kind: SecretKind): void {
@@ -77,6 +78,20 @@ export class LeakScanner {
   /** A source read at scan time (e.g. a stand-in's record of issued tokens, which grows until then). */
   addSecretSource(source: () => Iterable<readonly [string, SecretKind]>): void {
     this.#sources.push(source);
+  }
+
+  /**
+   * Text gathered asynchronously before a scan (exported metrics: collected from their meter
+   * provider). collect() runs every collector once; a collector may also run earlier on its own.
+   */
+  addCollector(collect: () => Promise<void>): void {
+    this.#collectors.add(collect);
+  }
+
+  async collect(): Promise<void> {
+    const collectors = [...this.#collectors];
+    this.#collectors.clear();
+    await Promise.all(collectors.map((collect) => collect()));
   }
 
   record(channel: Channel, text: unknown): void {
@@ -150,6 +165,7 @@ export class LeakScanner {
     this.#others.clear();
     this.#texts = [];
     this.#sources = [];
+    this.#collectors.clear();
   }
 
   stats(): { texts: number; characters: number; secrets: number } {
