@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_RENEW_RATIO, DEFAULT_RENEW_SCHEDULE, parseBrokerConfig, profileSettingPrefix } from "../../src/config/settings.js";
 import { bicepParams, bicepVarBody, stripComments } from "./bicep-text.js";
 import { formatLogLine } from "../../src/logging.js";
+import { MaskinportenError } from "../../src/maskinporten-error.js";
 import { METRIC_NAMES } from "../../src/app/otel-metrics.js";
 import {
   alertQuery,
@@ -401,9 +402,17 @@ describe("workbook queries match the broker's log lines and metric names", () =>
     expect(alertQueryMatches(query, failed)).toBe(true);
     expect(alertQueryMatches(query, formatLogLine("info", "renewal", { profile: "skatt", outcome: "renewed" }))).toBe(false);
     expect(query.projected).toEqual(expect.arrayContaining(["profile", "stage", "code", "maskinportenError", "traceId", "errorUri"]));
-    // The failure record really has these fields.
-    const profileTokens = read("src/renewal/profile-tokens.ts");
-    for (const field of ["maskinportenError", "traceId", "errorUri", "stage"]) expect(profileTokens).toMatch(new RegExp(`\\b${field}\\??:`));
+    // The failure record really has these fields: a Maskinporten refusal describes itself with
+    // them, and the renewal's failure line adds the stage.
+    const refusal = new MaskinportenError("ERR_MASKINPORTEN_REJECTED", "refused", {
+      status: 400,
+      error: "invalid_client",
+      traceId: "2f3c",
+      errorUri: "https://maskinporten.no/errors/MP-100",
+      transient: false,
+    });
+    expect(Object.keys(refusal.logFields())).toEqual(expect.arrayContaining(["code", "maskinportenError", "traceId", "errorUri"]));
+    expect(read("src/renewal/profile-tokens.ts")).toMatch(/\bstage\??:/);
   });
 
   it("counts callers per profile from the token-request audit line", () => {
