@@ -29,5 +29,9 @@ export const ErrorCode = {
   AltinnRejected: "ERR_ALTINN_REJECTED",
   AltinnUnavailable: "ERR_ALTINN_UNAVAILABLE",
   AltinnBadResponse: "ERR_ALTINN_BAD_RESPONSE",
+  SelfServiceRejected: "ERR_SELF_SERVICE_REJECTED",
+  SelfServiceUnavailable: "ERR_SELF_SERVICE_UNAVAILABLE",
+  SelfServiceBadResponse: "ERR_SELF_SERVICE_BAD_RESPONSE",
+  KeyRegistration: "ERR_KEY_REGISTRATION",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -24,6 +24,7 @@ import {
 } from "../rules.js";
 import { environmentsExpected, resolveIssuer } from "./environments.js";
 import { parseAltinnSettings, type AltinnExchangeTarget } from "../altinn/target.js";
+import { parseSelfServiceSettings, readKeyRegistration, type SelfServiceConfig } from "../keys/settings.js";
 
 export type Settings = Readonly<Record<string, string | undefined>>;
 
@@ -62,6 +63,8 @@ export interface TokenProfile {
    * what shapes the token (the fingerprint must include `altinn.url`).
    */
   altinn?: AltinnExchangeTarget;
+  /** `PROFILE_<NAME>_KEY_REGISTRATION=self-service`: the broker keeps the kid's key registered (src/keys/). */
+  keyRegistration?: "self-service";
 }
 
 export interface CallerAuthConfig {
@@ -83,6 +86,8 @@ export interface BrokerConfig {
   };
   /** Undefined when CALLER_TENANT_ID is unset: the HTTP function then refuses every caller. */
   callers?: CallerAuthConfig;
+  /** Digdir's self-service admin client; undefined (off) unless SELF_SERVICE_CLIENT_ID is set. */
+  selfService?: SelfServiceConfig;
 }
 
 export interface ConfigProblem {
@@ -218,6 +223,13 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
   }
 
   const callers = parseCallerAuth(read);
+  const registering = profiles.filter((profile) => profile.keyRegistration);
+  const selfService = parseSelfServiceSettings(read, { needed: registering.length > 0, globalEnvironment });
+  for (const profile of registering) {
+    if (selfService && profile.issuer !== selfService.issuer) {
+      read.problem(`${profileSettingPrefix(profile.name)}KEY_REGISTRATION`, `the profile's Maskinporten issuer (${profile.issuer}) is not the admin client's (${selfService.issuer}); an admin client manages clients of its own environment only`);
+    }
+  }
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return {
@@ -226,6 +238,7 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
     defaultProfile,
     renewal: { schedule, renewWhenRemainingRatio: ratio },
     ...(callers ? { callers } : {}),
+    ...(selfService ? { selfService } : {}),
   };
 }
 
@@ -285,6 +298,9 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
     issuer,
   );
 
+  const signingKidSetting = read.optional(`${p}SIGNING_CERTIFICATE_NAME`) !== undefined || read.optional(`${p}SIGNING_KEY_NAME`) !== undefined ? `${p}SIGNING_KID` : "SIGNING_KID";
+  const keyRegistration = readKeyRegistration(read, `${p}KEY_REGISTRATION`, signing?.kid !== undefined || signing === undefined, signingKidSetting);
+
   if (read.problems.length > before || !clientId || !issuer || !signing || scopes.length === 0) return undefined;
   const profile: TokenProfile = { name, clientId, scopes, issuer, secretName, role, signing };
   if (resourceList.length > 0) profile.resource = resourceList;
@@ -293,6 +309,7 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
   if (issOnBehalfOf) profile.issOnBehalfOf = issOnBehalfOf;
   if (authorizationDetails) profile.authorizationDetails = authorizationDetails;
   if (altinn) profile.altinn = altinn;
+  if (keyRegistration) profile.keyRegistration = "self-service";
   return profile;
 }
 

@@ -10,6 +10,7 @@ import { BrokerError, ErrorCode } from "../errors.js";
 import type { SigningSource } from "../config/settings.js";
 import type { GrantSigner, SigningAlgorithm, SigningKey } from "../signing/signer.js";
 import type { KeyVaultConnection } from "./connection.js";
+import type { KeyChoice } from "../keys/rotation.js";
 
 const DIGEST: Record<SigningAlgorithm, "sha256" | "sha384" | "sha512"> = { RS256: "sha256", RS384: "sha384", RS512: "sha512" };
 /** How long a resolved certificate is trusted before we look for a renewed version. */
@@ -21,6 +22,11 @@ export interface KeyVaultSignerOptions extends KeyVaultConnection {
   now?: () => number;
   /** Told when a refresh fails and the previous key stays in use. */
   onRefreshError?: (error: BrokerError) => void;
+  /**
+   * Key registration (src/keys/rotation.ts): picks the version to sign with and its kid, so a new
+   * version signs only once Maskinporten knows it. Unset: the newest version, SIGNING_KID.
+   */
+  keyChoice?: KeyChoice;
 }
 
 export interface KeyVaultSigner extends GrantSigner {
@@ -32,6 +38,7 @@ interface Snapshot {
   key: SigningKey;
   keyId: string;
   resolvedAt: number;
+  certificateNotAfter?: Date;
 }
 
 export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSigner {
@@ -70,7 +77,19 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
         }
       },
     };
-    return { key, keyId, resolvedAt: now() };
+    return { key, keyId, resolvedAt: now(), ...(certificateNotAfter ? { certificateNotAfter } : {}) };
+  }
+
+  // The chosen snapshot (another version or kid than the newest), rebuilt only when the choice moves.
+  let chosen: Snapshot | undefined;
+  function applyChoice(latest: Snapshot): Snapshot {
+    if (!options.keyChoice) return latest;
+    const choice = options.keyChoice.choose(latest.keyId);
+    if (choice.keyId === latest.keyId && latest.key.identification.kid === choice.kid) return latest;
+    if (chosen?.keyId !== choice.keyId || chosen.key.identification.kid !== choice.kid) {
+      chosen = snapshotFor(choice.keyId, { kid: choice.kid }, latest.certificateNotAfter);
+    }
+    return chosen;
   }
 
   async function resolve(): Promise<Snapshot> {
@@ -135,10 +154,10 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
 
   return {
     async currentKey() {
-      return (await currentSnapshot()).key;
+      return applyChoice(await currentSnapshot()).key;
     },
     async currentKeyId() {
-      return (await currentSnapshot()).keyId;
+      return applyChoice(await currentSnapshot()).keyId;
     },
   };
 }
