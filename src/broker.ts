@@ -17,6 +17,10 @@ import { DEFAULT_MIN_SERVE_REMAINING_MS, scheduleTooSlow } from "./renewal/polic
 import { ProfileTokens, type ProfileStatus, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
 import type { StoredToken } from "./token-store/stored-token.js";
 import type { TokenStore } from "./token-store/token-store.js";
+import { createKeyRegistration, type KeyRegistration, type KeyRegistrationStatus, type SyncOutcome } from "./keys/key-registration.js";
+import { createRotationState, type RotationState } from "./keys/rotation.js";
+import { createSelfServiceClient, type FetchPort } from "./keys/self-service-client.js";
+import { readVaultPublicKey } from "./keyvault/public-key.js";
 
 export interface BrokerOptions {
   config: BrokerConfig;
@@ -30,6 +34,8 @@ export interface BrokerOptions {
   minServeRemainingMs?: number;
   /** Warn when the signing certificate expires within this many days. */
   certificateWarningDays?: number;
+  /** Key registration through Digdir's self-service API (config.selfService): its edges and gate. */
+  selfService?: { fetch?: FetchPort; timeoutMs?: number; intervalMs?: number; retryAfterFailureMs?: number };
 }
 
 export interface ProfileHealth extends ProfileStatus {
@@ -37,6 +43,8 @@ export interface ProfileHealth extends ProfileStatus {
   altinn?: AltinnStageStatus;
   certificateNotAfter?: Date;
   certificateDaysLeft?: number;
+  /** Profiles with KEY_REGISTRATION=self-service: what is registered on the client, days left per key. */
+  keyRegistration?: KeyRegistrationStatus;
 }
 
 export interface Broker {
@@ -51,6 +59,13 @@ export interface Broker {
    */
   renewAll(trigger: Exclude<RenewalTrigger, "demand">, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
   health(): Promise<ProfileHealth[]>;
+  /**
+   * Key registration (timer only, never the request path): syncs when its daily gate is open.
+   * Never throws; failures are logged and shown in health. Undefined when nothing is due or configured.
+   */
+  syncKeysIfDue(): Promise<SyncOutcome[] | undefined>;
+  /** The same, now (CLI, tests). */
+  syncKeys(): Promise<SyncOutcome[]>;
 }
 
 const DAY_MS = 86_400_000;
@@ -66,16 +81,31 @@ export function createBroker(options: BrokerOptions): Broker {
     ...(options.keyVaultClientOptions ? { clientOptions: options.keyVaultClientOptions } : {}),
   };
 
+  // A registering profile's key versions rotate with overlap: one rotation state per client and key.
+  const selfService = config.selfService;
+  const rotations = new Map<string, RotationState>();
+  const rotationKey = (profile: TokenProfile) => JSON.stringify([profile.signing, profile.clientId]);
+  const rotationOf = (profile: TokenProfile): RotationState => {
+    let rotation = rotations.get(rotationKey(profile));
+    if (!rotation) {
+      rotation = createRotationState({ baseKid: profile.signing.kid!, propagationMs: selfService?.propagationMs ?? 0, now });
+      rotations.set(rotationKey(profile), rotation);
+    }
+    return rotation;
+  };
+  const registers = (profile: TokenProfile) => selfService !== undefined && profile.keyRegistration === "self-service";
+
   // Profiles sharing a signing source share one signer (one certificate read, one crypto client).
   const signers = new Map<string, KeyVaultSigner>();
   const signerFor = (profile: TokenProfile): KeyVaultSigner => {
-    const key = JSON.stringify(profile.signing);
+    const key = registers(profile) ? rotationKey(profile) : JSON.stringify(profile.signing);
     let signer = signers.get(key);
     if (!signer) {
       signer = createKeyVaultSigner({
         ...connection,
         source: profile.signing,
         now,
+        ...(registers(profile) ? { keyChoice: rotationOf(profile) } : {}),
         onRefreshError: (error) => logger.log("warn", "signing-key-refresh-failed", { code: error.code, message: error.message }),
       });
       signers.set(key, signer);
@@ -122,6 +152,47 @@ export function createBroker(options: BrokerOptions): Broker {
     renewWhenRemainingRatio: config.renewal.renewWhenRemainingRatio,
     minServeRemainingMs: options.minServeRemainingMs ?? DEFAULT_MIN_SERVE_REMAINING_MS,
   };
+  const keyRegistration: KeyRegistration | undefined = selfService
+    ? createKeyRegistration({
+        config: selfService,
+        profiles: config.profiles,
+        client: createSelfServiceClient({
+          baseUrl: selfService.apiBaseUrl,
+          accessToken: adminTokenSource(selfService),
+          ...(options.selfService?.fetch ? { fetch: options.selfService.fetch } : {}),
+          ...(options.selfService?.timeoutMs !== undefined ? { timeoutMs: options.selfService.timeoutMs } : {}),
+        }),
+        publicKeyOf: (profile) => readVaultPublicKey(connection, profile.signing),
+        rotationOf,
+        now,
+        logger,
+        ...(options.selfService?.intervalMs !== undefined ? { intervalMs: options.selfService.intervalMs } : {}),
+        ...(options.selfService?.retryAfterFailureMs !== undefined ? { retryAfterFailureMs: options.selfService.retryAfterFailureMs } : {}),
+      })
+    : undefined;
+
+  /**
+   * The admin client's own token: its own profile, signed with the virksomhetssertifikat (x5c), held
+   * in memory only (never stored, never served), reused until shortly before it expires.
+   */
+  function adminTokenSource(admin: NonNullable<typeof selfService>): () => Promise<string> {
+    const adminProfile: TokenProfile = {
+      name: "self-service-admin",
+      clientId: admin.clientId,
+      scopes: admin.scopes,
+      issuer: admin.issuer,
+      secretName: "",
+      role: "",
+      signing: admin.signing,
+    };
+    const issueAdmin = createTokenIssuer({ signerFor, clientFor, grantOptions: { now } });
+    let held: StoredToken | undefined;
+    return async () => {
+      if (!held || held.expiresAt.getTime() - now() < 30_000) held = await issueAdmin(adminProfile);
+      return held.accessToken;
+    };
+  }
+
   const keepers = new Map(
     config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now })]),
   );
@@ -190,9 +261,27 @@ export function createBroker(options: BrokerOptions): Broker {
       return Promise.all(
         [...keepers.values()].map(async (keeper) => {
           const altinn = issuing.status(keeper.profile);
-          return { ...keeper.status(), ...(altinn ? { altinn } : {}), ...(await certificateHealth(keeper.profile)) };
+          const registration = keyRegistration?.status(keeper.profile.name);
+          return {
+            ...keeper.status(),
+            ...(altinn ? { altinn } : {}),
+            ...(await certificateHealth(keeper.profile)),
+            ...(registration ? { keyRegistration: registration } : {}),
+          };
         }),
       );
+    },
+    async syncKeysIfDue() {
+      try {
+        return await keyRegistration?.syncIfDue();
+      } catch (error) {
+        // Per-profile failures are outcomes; anything else must not reach the renewal timer either.
+        logger.log("warn", "key-registration-failed", { message: error instanceof Error ? error.message : String(error) });
+        return undefined;
+      }
+    },
+    async syncKeys() {
+      return keyRegistration ? keyRegistration.sync() : [];
     },
   };
 }
