@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { normaliseRegistration, type RegisteredClient } from "./clients.js";
 import { applyFault, FaultQueue, type FaultTarget } from "./faults.js";
-import { validateGrant } from "./grant-validator.js";
+import { validateGrant, type KeyDirectory } from "./grant-validator.js";
 import { decodeCompactJws, GRANT_ALGORITHMS } from "./jws.js";
 import { GrantRejection, reject } from "./rejections.js";
 import { ReplayCache } from "./replay-cache.js";
@@ -45,6 +45,7 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
   let grants: GrantRecord[] = [];
   let issuedTokens: IssuedTokenRecord[] = [];
   let closing = false;
+  let keyDirectory: KeyDirectory | undefined;
 
   const server = createServer((request, response) => {
     route(request, response).catch((error: unknown) => {
@@ -157,7 +158,7 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
       }
       ({ header, claims } = decoded.jws);
       const nowMs = now();
-      const grant = validateGrant(decoded.jws, { issuer, nowMs, clients, trustedRoots, replay });
+      const grant = validateGrant(decoded.jws, { issuer, nowMs, clients, trustedRoots, replay, ...(keyDirectory ? { registeredKeys: keyDirectory } : {}) });
       const minted = tokenIssuer.mint(grant, nowMs);
 
       counters.tokensIssued++;
@@ -206,6 +207,10 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
       const client = normaliseRegistration(registration);
       clients.set(client.clientId, client);
     },
+    linkKeyDirectory(directory) {
+      keyDirectory = directory;
+    },
+    clientOwner: (clientId) => clients.get(clientId)?.organisationNumber,
     injectFault: (fault, faultOptions) => faults.add(fault, faultOptions),
     clearFaults: () => faults.clear(),
     get counters() {

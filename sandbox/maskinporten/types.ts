@@ -131,6 +131,13 @@ export interface MaskinportenStandIn {
   readonly signingJwk: JsonWebKey;
   /** Adds a client, or replaces the one with the same client id. */
   registerClient(registration: ClientRegistration): void;
+  /**
+   * Keys registered on clients elsewhere (the self-service stand-in), consulted for kid grants after
+   * the client's own `keys`: the directory decides propagation and expiry on the stand-in's clock.
+   */
+  linkKeyDirectory(directory: (clientId: string, nowMs: number) => ReadonlyMap<string, KeyObject> | undefined): void;
+  /** The organisation number owning a registered client (the self-service stand-in checks ownership). */
+  clientOwner(clientId: string): string | undefined;
   injectFault(fault: Fault, options?: FaultOptions): void;
   clearFaults(): void;
   /** A snapshot. */
