@@ -20,7 +20,7 @@ import type { TokenStore } from "./token-store/token-store.js";
 import { createKeyRegistration, type KeyRegistration, type KeyRegistrationStatus, type SyncOutcome } from "./keys/key-registration.js";
 import { createRotationState, type RotationState } from "./keys/rotation.js";
 import { createSelfServiceClient, type FetchPort } from "./keys/self-service-client.js";
-import { readVaultPublicKey } from "./keyvault/public-key.js";
+import { createVaultPublicKeyReader } from "./keyvault/public-key.js";
 
 export interface BrokerOptions {
   config: BrokerConfig;
@@ -162,7 +162,10 @@ export function createBroker(options: BrokerOptions): Broker {
           ...(options.selfService?.fetch ? { fetch: options.selfService.fetch } : {}),
           ...(options.selfService?.timeoutMs !== undefined ? { timeoutMs: options.selfService.timeoutMs } : {}),
         }),
-        publicKeyOf: (profile) => readVaultPublicKey(connection, profile.signing),
+        publicKeyOf: (() => {
+          const read = createVaultPublicKeyReader(connection);
+          return (profile: TokenProfile) => read(profile.signing);
+        })(),
         rotationOf,
         now,
         logger,

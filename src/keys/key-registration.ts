@@ -100,7 +100,12 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
         registered: registered.keys,
         current,
         baseKid,
-        ...(rotation.signingSince(current.kid) !== undefined ? { signingWithCurrentSince: rotation.signingSince(current.kid)! } : {}),
+        lastInUse: new Map(
+          registered.keys.flatMap((key) => {
+            const last = rotation.lastInUse(key.jwk.kid, at);
+            return last === undefined ? [] : [[key.jwk.kid, last] as const];
+          }),
+        ),
         nowMs: at,
         renewBeforeMs: config.renewBeforeMs,
         retireAfterMs: config.retireAfterMs,

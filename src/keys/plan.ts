@@ -11,8 +11,11 @@ export interface RegistrationPlanInput {
   current: PublicJwk;
   /** The profile's SIGNING_KID: kids `<base>.<version>` are the broker's own, anything else is foreign. */
   baseKid: string;
-  /** Since when grants have been signed with `current` (undefined: not yet, the previous key still signs). */
-  signingWithCurrentSince?: number;
+  /**
+   * For each of our older kids, the last moment a grant may have been signed with it (now, when it
+   * still signs). A kid missing here is kept: the broker cannot tell it is unused.
+   */
+  lastInUse: ReadonlyMap<string, number>;
   nowMs: number;
   /** Re-post when a key we need expires within this. */
   renewBeforeMs: number;
@@ -58,7 +61,8 @@ export function planRegistration(input: RegistrationPlanInput): RegistrationPlan
       continue;
     }
     if (versionOfKid(baseKid, kid)) {
-      const retired = input.signingWithCurrentSince !== undefined && nowMs - input.signingWithCurrentSince >= input.retireAfterMs;
+      const lastInUse = input.lastInUse.get(kid);
+      const retired = lastInUse !== undefined && nowMs - lastInUse >= input.retireAfterMs;
       if (retired) {
         reasons.push(`drops ${kid}: superseded by ${current.kid}, and no token signed with it can still be in use`);
         changed = true;

@@ -15,8 +15,12 @@ export interface KeyChoice {
 export interface RotationState extends KeyChoice {
   /** Told by every sync: the kids registered on the client now. `postedAt` for the ones just posted. */
   observe(registeredKids: readonly string[], nowMs: number): void;
-  /** Since when grants have been signed with this kid (undefined: never, in this process). */
-  signingSince(kid: string): number | undefined;
+  /**
+   * The last moment a grant may have been signed with `kid`: now while it is the one chosen, else
+   * its last use or, when unused in this process, when this process first saw it registered (a
+   * previous process may have signed with it until then). Undefined when the kid is unknown.
+   */
+  lastInUse(kid: string, nowMs: number): number | undefined;
   /** Whether a sync has told us anything yet. */
   readonly known: boolean;
 }
@@ -25,7 +29,9 @@ export function createRotationState(options: { baseKid: string; propagationMs: n
   const { baseKid, propagationMs, now } = options;
   /** kid → when we first saw it registered. */
   const registeredAt = new Map<string, number>();
-  const since = new Map<string, number>();
+  const lastUsed = new Map<string, number>();
+  const firstSeen = new Map<string, number>();
+  let chosenKid: string | undefined;
   let known = false;
 
   const propagated = (kid: string, at: number) => {
@@ -39,19 +45,29 @@ export function createRotationState(options: { baseKid: string; propagationMs: n
     },
     observe(kids, nowMs) {
       known = true;
-      for (const kid of kids) if (!registeredAt.has(kid)) registeredAt.set(kid, nowMs);
+      for (const kid of kids) {
+        if (!registeredAt.has(kid)) registeredAt.set(kid, nowMs);
+        if (!firstSeen.has(kid)) firstSeen.set(kid, nowMs);
+      }
       for (const kid of [...registeredAt.keys()]) if (!kids.includes(kid)) registeredAt.delete(kid);
     },
-    signingSince: (kid) => since.get(kid),
+    lastInUse(kid, nowMs) {
+      if (kid === chosenKid) return nowMs;
+      const used = lastUsed.get(kid);
+      const seen = firstSeen.get(kid);
+      if (used === undefined && seen === undefined) return undefined;
+      return Math.max(used ?? -Infinity, seen ?? -Infinity);
+    },
     choose(latestKeyId) {
       const at = now();
       const latestVersion = versionOfKeyId(latestKeyId);
       const use = (keyId: string, kid: string) => {
-        if (!since.has(kid)) since.set(kid, at);
+        lastUsed.set(kid, at);
+        chosenKid = kid;
         return { keyId, kid };
       };
       // A pinned or odd key id, or nothing synced yet: sign as without registration (SIGNING_KID).
-      if (!latestVersion || !known) return { keyId: latestKeyId, kid: baseKid };
+      if (!latestVersion || !known) return use(latestKeyId, baseKid);
       const latestKid = versionedKid(baseKid, latestVersion);
       if (propagated(latestKid, at)) return use(latestKeyId, latestKid);
       // The newest of our other versions that Maskinporten knows by now.
@@ -63,7 +79,7 @@ export function createRotationState(options: { baseKid: string; propagationMs: n
       }
       if (best) return use(keyIdWithVersion(latestKeyId, best.version), best.kid);
       // Nothing of ours is usable yet: the plain SIGNING_KID (a key registered by hand, if any).
-      return { keyId: latestKeyId, kid: baseKid };
+      return use(latestKeyId, baseKid);
     },
   };
 }

@@ -19,10 +19,21 @@ export interface VaultPublicKey {
   bits: number;
 }
 
-export async function readVaultPublicKey(connection: KeyVaultConnection, source: SigningSource): Promise<VaultPublicKey> {
+/** A reader that keeps one SDK client per kind (each new client starts with a bearer challenge). */
+export function createVaultPublicKeyReader(connection: KeyVaultConnection): (source: SigningSource) => Promise<VaultPublicKey> {
+  let certificates: CertificateClient | undefined;
+  let keys: KeyClient | undefined;
   const clientOptions = connection.clientOptions ?? {};
+  return (source) =>
+    readVaultPublicKey(source, {
+      certificates: () => (certificates ??= new CertificateClient(connection.vaultUrl, connection.credential, clientOptions)),
+      keys: () => (keys ??= new KeyClient(connection.vaultUrl, connection.credential, clientOptions)),
+    });
+}
+
+async function readVaultPublicKey(source: SigningSource, clients: { certificates(): CertificateClient; keys(): KeyClient }): Promise<VaultPublicKey> {
   if (source.kind === "certificate") {
-    const client = new CertificateClient(connection.vaultUrl, connection.credential, clientOptions);
+    const client = clients.certificates();
     let certificate;
     try {
       certificate = source.certificateVersion
@@ -39,7 +50,7 @@ export async function readVaultPublicKey(connection: KeyVaultConnection, source:
   }
   let key;
   try {
-    const client = new KeyClient(connection.vaultUrl, connection.credential, clientOptions);
+    const client = clients.keys();
     key = source.keyVersion ? await client.getKey(source.keyName, { version: source.keyVersion }) : await client.getKey(source.keyName);
   } catch (error) {
     throw keyVaultError(`Key Vault key "${source.keyName}" could not be read`, error);

@@ -47,6 +47,9 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
   const clientOptions = options.clientOptions ?? {};
   let current: Snapshot | undefined;
   let pending: Promise<Snapshot> | undefined;
+  // One certificate/key client for the signer's life: each new SDK client starts with a bearer challenge.
+  let certificateClient: CertificateClient | undefined;
+  let keyClient: KeyClient | undefined;
   // One CryptographyClient per key version: it GETs the key once when first used.
   const cryptoClients = new Map<string, CryptographyClient>();
 
@@ -95,7 +98,7 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
   async function resolve(): Promise<Snapshot> {
     const source = options.source;
     if (source.kind === "certificate") {
-      const client = new CertificateClient(options.vaultUrl, options.credential, clientOptions);
+      const client = (certificateClient ??= new CertificateClient(options.vaultUrl, options.credential, clientOptions));
       let certificate;
       try {
         certificate = source.certificateVersion
@@ -118,7 +121,7 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
     let keyId = `${options.vaultUrl.replace(/\/$/, "")}/keys/${source.keyName}/${source.keyVersion ?? ""}`;
     if (!source.keyVersion) {
       try {
-        const key = await new KeyClient(options.vaultUrl, options.credential, clientOptions).getKey(source.keyName);
+        const key = await (keyClient ??= new KeyClient(options.vaultUrl, options.credential, clientOptions)).getKey(source.keyName);
         if (!key.id) throw new Error("the key has no id");
         keyId = key.id;
       } catch (error) {

@@ -27,6 +27,7 @@ const input = (over: Partial<RegistrationPlanInput>): RegistrationPlanInput => (
   renewBeforeMs: 30 * DAY,
   retireAfterMs: 2 * 3600_000,
   replaceForeign: false,
+  lastInUse: new Map(),
   ...over,
 });
 
@@ -71,11 +72,12 @@ describe("registration plan", () => {
   it("keeps the previous key of ours while it may still sign, drops it once no token signed with it can be in use", () => {
     const previous = registered(jwk(versionedKid(BASE, V1)), 300);
     const both = [previous, registered(current, 365)];
-    // Signing has not moved to the new key yet: nothing to change.
+    // Still signing with the old key, or nothing known of it: nothing to change.
+    expect(planRegistration(input({ registered: both, lastInUse: new Map([[previous.jwk.kid, NOW]]) })).action).toBe("none");
     expect(planRegistration(input({ registered: both })).action).toBe("none");
-    // Moved an hour ago: the old key stays (tokens signed with it may live two hours).
-    expect(planRegistration(input({ registered: both, signingWithCurrentSince: NOW - 3600_000 })).action).toBe("none");
-    const retire = planRegistration(input({ registered: both, signingWithCurrentSince: NOW - 3 * 3600_000 }));
+    // Last used an hour ago: the old key stays (tokens signed with it may live two hours).
+    expect(planRegistration(input({ registered: both, lastInUse: new Map([[previous.jwk.kid, NOW - 3600_000]]) })).action).toBe("none");
+    const retire = planRegistration(input({ registered: both, lastInUse: new Map([[previous.jwk.kid, NOW - 3 * 3600_000]]) }));
     expect(retire.action === "post" && retire.keys.map((k) => k.kid)).toEqual([current.kid]);
   });
 
