@@ -66,6 +66,8 @@ export interface Broker {
   syncKeysIfDue(): Promise<SyncOutcome[] | undefined>;
   /** The same, now (CLI, tests). */
   syncKeys(): Promise<SyncOutcome[]>;
+  /** What syncKeys would do, without writing (CLI `keys list`). */
+  previewKeys(): Promise<SyncOutcome[]>;
 }
 
 const DAY_MS = 86_400_000;
@@ -285,6 +287,9 @@ export function createBroker(options: BrokerOptions): Broker {
     },
     async syncKeys() {
       return keyRegistration ? keyRegistration.sync() : [];
+    },
+    async previewKeys() {
+      return keyRegistration ? keyRegistration.preview() : [];
     },
   };
 }

@@ -42,7 +42,8 @@ export interface KeyRegistrationStatus {
 export interface SyncOutcome {
   profile: string;
   clientId: string;
-  outcome: "unchanged" | "posted" | "failed";
+  /** `would-post`: a dry run (`keys list`) found something to post and did not. */
+  outcome: "unchanged" | "posted" | "would-post" | "failed";
   reasons?: string[];
   error?: BrokerError;
 }
@@ -64,6 +65,8 @@ export interface KeyRegistration {
   syncIfDue(): Promise<SyncOutcome[] | undefined>;
   /** Syncs every registering profile now (single-flight: a running pass is joined). */
   sync(): Promise<SyncOutcome[]>;
+  /** Reads and plans without writing: what `sync` would do, and what is registered. */
+  preview(): Promise<SyncOutcome[]>;
   status(profileName: string): KeyRegistrationStatus | undefined;
 }
 
@@ -81,7 +84,7 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
     return profile.signing.kid!;
   }
 
-  async function syncProfile(profile: TokenProfile): Promise<SyncOutcome> {
+  async function syncProfile(profile: TokenProfile, dryRun = false): Promise<SyncOutcome> {
     const status = statuses.get(profile.name)!;
     const at = now();
     try {
@@ -114,6 +117,12 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
       let keys: readonly RegisteredKey[] = registered.keys;
       let registeredAt = registered.lastUpdated ?? registered.created;
       if (plan.action === "refuse") throw new BrokerError(ErrorCode.KeyRegistration, `Key registration for profile "${profile.name}" (client ${profile.clientId}): ${plan.problem}`);
+      if (plan.action === "post" && dryRun) {
+        status.lastSyncAt = new Date(at);
+        status.keys = keys.map((key) => describe(key, current.kid, baseKid, at));
+        if (registeredAt) status.registeredAt = registeredAt;
+        return { profile: profile.name, clientId: profile.clientId, outcome: "would-post", reasons: plan.reasons };
+      }
       if (plan.action === "post") {
         const answer = await client.putJwks(profile.clientId, plan.keys);
         // Digdir answers with the new set; should it not, the posted keys live a year from now.
@@ -185,6 +194,11 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
       const since = lastAttemptAt === undefined ? Infinity : now() - lastAttemptAt;
       if (since < (lastPassFailed ? retryAfterFailureMs : intervalMs)) return undefined;
       return registration.sync();
+    },
+    async preview() {
+      const outcomes: SyncOutcome[] = [];
+      for (const profile of profiles) outcomes.push(await syncProfile(profile, true));
+      return outcomes;
     },
     status: (name) => statuses.get(name),
   };

@@ -24,6 +24,8 @@ export interface Harness {
   mp: MaskinportenStandIn;
   ss: SelfServiceStandIn;
   clock: { now(): number; advance(ms: number): void };
+  /** The admin certificate's intermediate CA (standard base64 DER), for x5c. */
+  chainBase64: string;
   logs: { level: string; event: string; [field: string]: unknown }[];
   /** Adds a new version of the signing key; returns its version. */
   rotateKey(): string;
@@ -55,6 +57,7 @@ export async function startHarness(options: { propagationMs?: number } = {}): Pr
     mp,
     ss,
     clock,
+    chainBase64: intermediate.certificateDer.toString("base64"),
     logs,
     rotateKey,
     broker(extra = {}) {
