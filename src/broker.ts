@@ -257,6 +257,8 @@ export function createBroker(options: BrokerOptions): Broker {
       return keeper.serve();
     },
     async renewAll(trigger, schedule) {
+      // A fresh process learns what is registered before it signs (once; failures only logged).
+      if (keyRegistration) await keyRegistration.primeIfNeeded().catch((error: unknown) => logger.log("warn", "key-registration-failed", { message: error instanceof Error ? error.message : String(error) }));
       const outcomes = await Promise.all([...keepers.values()].map((keeper) => keeper.renewIfDue(trigger)));
       await Promise.all(config.profiles.map((profile) => warnIfCertificateExpiring(profile)));
       if (schedule) for (const keeper of keepers.values()) warnIfScheduleTooSlow(keeper, schedule.intervalMs);

@@ -67,6 +67,8 @@ export interface KeyRegistration {
   sync(): Promise<SyncOutcome[]>;
   /** Reads and plans without writing: what `sync` would do, and what is registered. */
   preview(): Promise<SyncOutcome[]>;
+  /** The first sync of this process, when none was tried yet (so the signer knows what is registered). */
+  primeIfNeeded(): Promise<void>;
   status(profileName: string): KeyRegistrationStatus | undefined;
 }
 
@@ -98,7 +100,7 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
       const current: PublicJwk = { kty: "RSA", kid: versionedKid(baseKid, version), use: "sig", alg: profile.signing.alg, n: vaultKey.jwk.n, e: vaultKey.jwk.e };
       const rotation = options.rotationOf(profile);
       const registered = await client.getJwks(profile.clientId);
-      rotation.observe(registered.keys.map((k) => k.jwk.kid), at);
+      rotation.observe(registered.keys.map((k) => ({ kid: k.jwk.kid, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) })), at);
       const plan = planRegistration({
         registered: registered.keys,
         current,
@@ -128,7 +130,7 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
         // Digdir answers with the new set; should it not, the posted keys live a year from now.
         keys = answer.keys.length > 0 ? answer.keys : plan.keys.map((jwk) => ({ jwk, expiresAt: new Date(at + REGISTRATION_LIFETIME_MS) }));
         registeredAt = answer.lastUpdated ?? answer.created ?? new Date(at);
-        rotation.observe(keys.map((k) => k.jwk.kid), at);
+        rotation.observe(keys.map((k) => ({ kid: k.jwk.kid, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) })), at);
         logger.log("info", "key-registration-posted", { profile: profile.name, clientId: profile.clientId, kids: keys.map((k) => k.jwk.kid), reasons: plan.reasons });
       }
       status.lastSyncAt = new Date(at);
@@ -194,6 +196,9 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
       const since = lastAttemptAt === undefined ? Infinity : now() - lastAttemptAt;
       if (since < (lastPassFailed ? retryAfterFailureMs : intervalMs)) return undefined;
       return registration.sync();
+    },
+    async primeIfNeeded() {
+      if (lastAttemptAt === undefined && profiles.length > 0) await registration.sync();
     },
     async preview() {
       const outcomes: SyncOutcome[] = [];

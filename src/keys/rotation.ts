@@ -2,19 +2,26 @@
  * Rotation with overlap, as the signer sees it: which Key Vault key version to sign with. A new
  * version is used only once its kid has been registered for the propagation window (Digdir: 0-2
  * minutes until Maskinporten knows it); until then the previous registered version signs. State is
- * what the last sync saw, in memory; after a restart the kids themselves (`<base>.<version>`) name
- * the versions, so the registration alone says which previous version to fall back to.
+ * what the syncs of this process saw; the kids themselves (`<base>.<version>`) name the versions, so
+ * a restarted broker finds the previous version to sign with from the registration alone, and each
+ * key's `exp` (one year after its post) dates the registration.
  */
-import { keyIdWithVersion, versionedKid, versionOfKeyId, versionOfKid } from "./registered-keys.js";
+import { REGISTRATION_LIFETIME_MS, keyIdWithVersion, versionedKid, versionOfKeyId, versionOfKid } from "./registered-keys.js";
 
 export interface KeyChoice {
   /** Given the newest key id Key Vault has, the key id to sign with and the kid that names it. */
   choose(latestKeyId: string): { keyId: string; kid: string };
 }
 
+export interface ObservedKey {
+  kid: string;
+  /** Digdir's `exp` for the key, when given: the post was a year before. */
+  expiresAt?: Date;
+}
+
 export interface RotationState extends KeyChoice {
-  /** Told by every sync: the kids registered on the client now. `postedAt` for the ones just posted. */
-  observe(registeredKids: readonly string[], nowMs: number): void;
+  /** Told by every sync: the keys registered on the client now. */
+  observe(registered: readonly ObservedKey[], nowMs: number): void;
   /**
    * The last moment a grant may have been signed with `kid`: now while it is the one chosen, else
    * its last use or, when unused in this process, when this process first saw it registered (a
@@ -27,7 +34,7 @@ export interface RotationState extends KeyChoice {
 
 export function createRotationState(options: { baseKid: string; propagationMs: number; now: () => number }): RotationState {
   const { baseKid, propagationMs, now } = options;
-  /** kid → when we first saw it registered. */
+  /** kid → when it was registered, as far as we can tell (its post, or when we first saw it). */
   const registeredAt = new Map<string, number>();
   const lastUsed = new Map<string, number>();
   const firstSeen = new Map<string, number>();
@@ -35,19 +42,28 @@ export function createRotationState(options: { baseKid: string; propagationMs: n
   let known = false;
 
   const propagated = (kid: string, at: number) => {
-    const seen = registeredAt.get(kid);
-    return seen !== undefined && at - seen >= propagationMs;
+    const since = registeredAt.get(kid);
+    return since !== undefined && at - since >= propagationMs;
+  };
+  const use = (keyId: string, kid: string, at: number) => {
+    lastUsed.set(kid, at);
+    chosenKid = kid;
+    return { keyId, kid };
   };
 
   return {
     get known() {
       return known;
     },
-    observe(kids, nowMs) {
+    observe(registered, nowMs) {
       known = true;
-      for (const kid of kids) {
-        if (!registeredAt.has(kid)) registeredAt.set(kid, nowMs);
-        if (!firstSeen.has(kid)) firstSeen.set(kid, nowMs);
+      const kids = registered.map((key) => key.kid);
+      for (const key of registered) {
+        if (!registeredAt.has(key.kid)) {
+          const posted = key.expiresAt ? key.expiresAt.getTime() - REGISTRATION_LIFETIME_MS : nowMs;
+          registeredAt.set(key.kid, Math.min(posted, nowMs));
+        }
+        if (!firstSeen.has(key.kid)) firstSeen.set(key.kid, nowMs);
       }
       for (const kid of [...registeredAt.keys()]) if (!kids.includes(kid)) registeredAt.delete(kid);
     },
@@ -61,25 +77,22 @@ export function createRotationState(options: { baseKid: string; propagationMs: n
     choose(latestKeyId) {
       const at = now();
       const latestVersion = versionOfKeyId(latestKeyId);
-      const use = (keyId: string, kid: string) => {
-        lastUsed.set(kid, at);
-        chosenKid = kid;
-        return { keyId, kid };
-      };
-      // A pinned or odd key id, or nothing synced yet: sign as without registration (SIGNING_KID).
-      if (!latestVersion || !known) return use(latestKeyId, baseKid);
+      // A key id without a version: sign as without registration (SIGNING_KID).
+      if (!latestVersion) return use(latestKeyId, baseKid, at);
       const latestKid = versionedKid(baseKid, latestVersion);
-      if (propagated(latestKid, at)) return use(latestKeyId, latestKid);
-      // The newest of our other versions that Maskinporten knows by now.
-      let best: { kid: string; version: string; seen: number } | undefined;
-      for (const [kid, seen] of registeredAt) {
-        const version = versionOfKid(baseKid, kid);
-        if (!version || kid === latestKid || !propagated(kid, at)) continue;
-        if (!best || seen > best.seen) best = { kid, version, seen };
-      }
-      if (best) return use(keyIdWithVersion(latestKeyId, best.version), best.kid);
-      // Nothing of ours is usable yet: the plain SIGNING_KID (a key registered by hand, if any).
-      return use(latestKeyId, baseKid);
+      // Nothing synced yet in this process: the newest version is registered in the steady state.
+      if (!known || propagated(latestKid, at)) return use(latestKeyId, latestKid, at);
+      // Our other versions: the newest that Maskinporten knows by now, else (dates unknown after a
+      // restart: a re-post moves every key's exp) the newest still registered, as it was posted first.
+      const others = [...registeredAt]
+        .map(([kid, since]) => ({ kid, since, version: versionOfKid(baseKid, kid) }))
+        .filter((key): key is { kid: string; since: number; version: string } => key.version !== undefined && key.kid !== latestKid)
+        .sort((a, b) => b.since - a.since);
+      const other = others.find((key) => propagated(key.kid, at)) ?? others[0];
+      if (other) return use(keyIdWithVersion(latestKeyId, other.version), other.kid, at);
+      // Nothing else of ours: a key registered by hand under SIGNING_KID, else our newest.
+      if (registeredAt.has(baseKid) || !registeredAt.has(latestKid)) return use(latestKeyId, baseKid, at);
+      return use(latestKeyId, latestKid, at);
     },
   };
 }

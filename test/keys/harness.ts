@@ -4,7 +4,7 @@
  * a plain Key Vault key the kid profile signs with, and a broker built from app settings.
  */
 import { generateKeyPairSync } from "node:crypto";
-import { createBroker, type Broker } from "../../src/broker.js";
+import { createBroker, type Broker, type BrokerOptions } from "../../src/broker.js";
 import { parseBrokerConfig, type Settings } from "../../src/config/settings.js";
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
@@ -29,6 +29,9 @@ export interface Harness {
   logs: { level: string; event: string; [field: string]: unknown }[];
   /** Adds a new version of the signing key; returns its version. */
   rotateKey(): string;
+  settings(extra?: Settings): Settings;
+  /** Broker options besides config (credential, stand-in trust, clock, logger, fast retries). */
+  brokerOptions(): Omit<BrokerOptions, "config">;
   broker(extra?: Settings): Broker;
   close(): Promise<void>;
 }
@@ -52,7 +55,7 @@ export async function startHarness(options: { propagationMs?: number } = {}): Pr
 
   const logs: Harness["logs"] = [];
   const secret = `kidp-${Math.random().toString(36).slice(2)}`;
-  return {
+  const harness: Harness = {
     kv,
     mp,
     ss,
@@ -60,8 +63,8 @@ export async function startHarness(options: { propagationMs?: number } = {}): Pr
     chainBase64: intermediate.certificateDer.toString("base64"),
     logs,
     rotateKey,
-    broker(extra = {}) {
-      const config = parseBrokerConfig({
+    settings(extra = {}) {
+      return {
         KEY_VAULT_URL: kv.url,
         MASKINPORTEN_ENVIRONMENT: mp.issuer,
         TOKEN_PROFILES: "kidp",
@@ -77,21 +80,26 @@ export async function startHarness(options: { propagationMs?: number } = {}): Pr
         SELF_SERVICE_API_URL: ss.baseUrl,
         KEY_REGISTRATION_PROPAGATION_MINUTES: "2",
         ...extra,
-      });
-      return createBroker({
-        config,
+      };
+    },
+    brokerOptions() {
+      return {
         credential: staticCredential(),
         keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
         now: clock.now,
         logger: { log: (level, event, fields) => logs.push({ level, event, ...fields }) },
         maskinporten: { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 }, sleep: async () => {} },
         selfService: { timeoutMs: 5_000 },
-      });
+      };
+    },
+    broker(extra = {}) {
+      return createBroker({ config: parseBrokerConfig(harness.settings(extra)), ...harness.brokerOptions() });
     },
     async close() {
       await Promise.all([ss.close(), kv.close(), mp.close()]);
     },
   };
+  return harness;
 }
 
 /** kid-client grants the Maskinporten stand-in saw, with the kid each named. */

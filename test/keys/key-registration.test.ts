@@ -4,7 +4,10 @@
  * grants only for keys registered there (after propagation, before expiry), on one fake clock.
  */
 import { generateKeyPairSync } from "node:crypto";
+import functions from "@azure/functions";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { renewHandler } from "../../functions/renew.js";
+import { createRuntime, setRuntimeFactory } from "../../src/app/runtime.js";
 import { ErrorCode } from "../../src/errors.js";
 import { versionedKid } from "../../src/keys/registered-keys.js";
 import { BASE_KID, DAY, HOUR, KID_CLIENT, kidGrants, startHarness, type Harness } from "./harness.js";
@@ -168,5 +171,44 @@ describe("key registration through Digdir's self-service API", () => {
     h.clock.advance(20 * DAY);
     await broker.syncKeysIfDue();
     expect(h.logs.filter((l) => l.event === "key-registration-expiry").at(-1)).toMatchObject({ level: "error", daysLeft: 4 });
+  });
+
+  it("a restarted broker learns the registration before it signs, also halfway through a rotation", async () => {
+    const first = h.broker();
+    await first.syncKeys();
+    h.clock.advance(3 * 60_000);
+    await first.renewAll("timer");
+    const [oldKid] = registeredKids();
+    const newKid = versionedKid(BASE_KID, h.rotateKey());
+    h.clock.advance(61 * 60_000);
+    await first.renewAll("timer");
+    await first.syncKeys(); // registers the new version next to the old, re-posting the old
+    h.clock.advance(30_000);
+
+    // Renews a token with 75% of its life left, so the restarted broker signs at once.
+    const restarted = h.broker({ RENEW_BEFORE_EXPIRY_RATIO: "0.9" });
+    expect((await restarted.renewAll("timer"))[0]).toMatchObject({ outcome: "renewed" });
+    expect(kidGrants(h.mp).at(-1)).toEqual({ kid: oldKid, outcome: "accepted" });
+    h.clock.advance(3 * 60_000);
+    expect((await restarted.renewAll("timer"))[0]).toMatchObject({ outcome: "renewed" });
+    expect(kidGrants(h.mp).at(-1)).toEqual({ kid: newKid, outcome: "accepted" });
+    expect(kidGrants(h.mp).filter((g) => g.outcome !== "accepted")).toEqual([]);
+  });
+
+  it("the renewal timer renews first and syncs after; a sync failure never fails the tick", async () => {
+    setRuntimeFactory(() => createRuntime({ settings: h.settings(), ...h.brokerOptions() }));
+    const tick = () =>
+      renewHandler(
+        { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: "", next: "", lastUpdated: "" } },
+        new functions.InvocationContext({ invocationId: "t", functionName: "renew" }),
+      );
+    // First tick of the process: learns (registers) before signing, then renews with the key.
+    await tick();
+    h.clock.advance(3 * 60_000);
+    expect((await tick())[0]).toMatchObject({ outcome: "renewed" });
+    h.ss.injectFault({ kind: "reset" }, Infinity);
+    h.clock.advance(DAY);
+    expect((await tick())[0]).toMatchObject({ outcome: "renewed" });
+    expect(h.logs.filter((l) => l.event === "key-registration-failed").at(-1)).toMatchObject({ code: ErrorCode.SelfServiceUnavailable });
   });
 });
