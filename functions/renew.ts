@@ -11,7 +11,8 @@ export async function renewHandler(timer: Timer, context: InvocationContext): Pr
     pastDue: timer.isPastDue,
     outcomes: outcomes.map((o) => ({ profile: o.profile, outcome: o.outcome, expiresAt: o.expiresAt?.toISOString() ?? null })),
   });
-  // After renewal, never before it: key registration has its own daily gate and never throws.
+  // Key registration after renewal, behind its own daily gate (a fresh process syncs once inside
+  // renewAll, before signing, so the signer knows what is registered); it never throws.
   await runtime.broker.syncKeysIfDue();
   return outcomes;
 }
