@@ -6,7 +6,8 @@ import { startSandbox } from "./sandbox.js";
 const envFile = ".sandbox/env.json";
 const port = process.env.PORT ? Number(process.env.PORT) : 7071;
 
-const sandbox = await startSandbox({ port, envFile });
+// SANDBOX_KEY_REGISTRATION=1 adds profile "kid", registered through the self-service API stand-in.
+const sandbox = await startSandbox({ port, envFile, keyRegistration: process.env.SANDBOX_KEY_REGISTRATION === "1" });
 const { env } = sandbox;
 const profile = env.profiles[0]!;
 const altinnProfiles = env.profiles.filter((p) => p.altinnExchange).map((p) => p.name);
@@ -18,7 +19,7 @@ maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten, Entra 
   key vault     ${env.keyVaultUrl}   secrets: ${env.profiles.map((p) => p.secretName).join(", ")}
   maskinporten  ${env.maskinportenIssuer}
   entra id      ${env.entraIssuer}
-  altinn        ${env.altinnExchangeUrl}   serves Altinn 3 tokens to profile${altinnProfiles.length === 1 ? "" : "s"} ${altinnProfiles.join(", ")}; their keys: ${env.altinnJwksUrl}
+${env.selfServiceUrl ? `  self-service  ${env.selfServiceUrl}   registers profile kid's Key Vault key on its client (GET /api/v1/clients/sandbox-kid-client/jwks)\n` : ""}  altinn        ${env.altinnExchangeUrl}   serves Altinn 3 tokens to profile${altinnProfiles.length === 1 ? "" : "s"} ${altinnProfiles.join(", ")}; their keys: ${env.altinnJwksUrl}
   details       ${envFile}
 
 Try it (a caller token from the Entra stand-in, then the Maskinporten token from the broker):

@@ -17,7 +17,8 @@ import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
 import { entraClientCredential } from "./entra-client-credential.js";
 import { KEY_VAULT_RESOURCE, startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "./maskinporten/index.js";
-import { issueEnterpriseCertificate } from "./pki.js";
+import { generateRsaKeyPair, issueEnterpriseCertificate } from "./pki.js";
+import { startSelfServiceStandIn, type SelfServiceStandIn } from "./selfservice/index.js";
 
 export const SANDBOX_ORGANISATION = "991825827";
 const KEY_VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
@@ -39,6 +40,13 @@ export interface SandboxOptions {
   minServeRemainingMs?: number;
   /** App settings to add or replace (e.g. RENEW_BEFORE_EXPIRY_RATIO in tests). */
   settingsOverrides?: Record<string, string>;
+  /**
+   * Adds profile "kid": a plain Key Vault key named by kid, which the broker registers on its client
+   * through the self-service API stand-in (README "Key registration"). Off by default.
+   */
+  keyRegistration?: boolean;
+  /** How long the self-service stand-in takes to reach Maskinporten (default 30 s; Digdir: 0-2 minutes). */
+  selfServicePropagationMs?: number;
 }
 
 export interface SandboxProfile {
@@ -69,6 +77,8 @@ export interface SandboxEnv {
   altinnIssuer: string;
   altinnJwksUrl: string;
   altinnOpenIdConfigurationUrl: string;
+  /** With `keyRegistration`: the self-service API stand-in's base URL. */
+  selfServiceUrl?: string;
   profiles: SandboxProfile[];
   /** A client-credentials caller holding every profile's role. */
   caller: { clientId: string; clientSecret: string; scope: string };
@@ -82,6 +92,8 @@ export interface Sandbox {
   maskinporten: MaskinportenStandIn;
   entra: EntraStandIn;
   altinn: AltinnStandIn;
+  /** With `keyRegistration`: the self-service API stand-in. */
+  selfService?: SelfServiceStandIn;
   /** Runs the timer function once now (as the schedule would). */
   tick(): Promise<void>;
   close(): Promise<void>;
@@ -93,9 +105,13 @@ const PROFILES = [
   // Served as an Altinn 3 token; the sandbox organisation number is Digdir's, so test=true maps it to TTD.
   { name: "altinn", clientId: "sandbox-altinn-client", scopes: ["altinn:serviceowner/instances.read"], altinnTestOrg: true },
 ] as const;
+/** With `keyRegistration`: signs with kid, its key registered by the broker through the self-service stand-in. */
+const KID_PROFILE = { name: "kid", clientId: "sandbox-kid-client", scopes: ["skatteetaten:testnorge"] } as const;
+const SELF_SERVICE_ADMIN = "sandbox-selfservice-admin";
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const logger = options.logger ?? jsonLogger();
+  const profiles = [...PROFILES, ...(options.keyRegistration ? [KID_PROFILE] : [])];
   const pki = issueEnterpriseCertificate({ organisationNumber: SANDBOX_ORGANISATION, organisation: "Sandbox Rederi AS" });
 
   const entra = await startEntraStandIn();
@@ -103,7 +119,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const brokerIdentity = { clientId: "sandbox-broker-identity", clientSecret: randomSecret() };
   entra.registerClient(brokerIdentity);
   const caller = { clientId: "sandbox-caller", clientSecret: randomSecret() };
-  entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
+  entra.registerClient({ ...caller, roles: { [entra.audience]: profiles.map((p) => `Token.${p.name}`) } });
 
   // Like a real vault, only Entra tokens for Key Vault from the sandbox tenant get in.
   const keyVault = await startKeyVaultStandIn({
@@ -117,14 +133,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
 
   const maskinporten = await startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer] });
-  for (const profile of PROFILES) {
+  for (const profile of profiles) {
     maskinporten.registerClient({
       clientId: profile.clientId,
       organisationNumber: SANDBOX_ORGANISATION,
       scopes: [...profile.scopes],
       tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 120,
       ...("resource" in profile ? { allowedResources: [profile.resource] } : {}),
+      // The kid profile's client takes registered keys only, as a client with "Egne public nøkler".
+      ...(profile.name === KID_PROFILE.name ? { certificates: [] } : {}),
     });
+  }
+  let selfService: SelfServiceStandIn | undefined;
+  if (options.keyRegistration) {
+    await keyVault.importKey("sandbox-kid-key", generateRsaKeyPair().privateKey);
+    maskinporten.registerClient({ clientId: SELF_SERVICE_ADMIN, organisationNumber: SANDBOX_ORGANISATION, scopes: ["idporten:dcr.read", "idporten:dcr.modify"] });
+    selfService = await startSelfServiceStandIn({ maskinporten, propagationMs: options.selfServicePropagationMs ?? 30_000 });
   }
 
   const altinn = await startAltinnStandIn({
@@ -135,7 +159,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const settings: Record<string, string> = {
     KEY_VAULT_URL: keyVault.url,
     MASKINPORTEN_ENVIRONMENT: maskinporten.issuer,
-    TOKEN_PROFILES: PROFILES.map((p) => p.name).join(","),
+    TOKEN_PROFILES: profiles.map((p) => p.name).join(","),
     SIGNING_CERTIFICATE_NAME: "virksomhetssertifikat",
     SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
     RENEW_SCHEDULE: options.renewSchedule ?? "*/30 * * * * *",
@@ -144,7 +168,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     CALLER_AUTHORITY_HOST: entra.authorityHost,
     ...options.settingsOverrides,
   };
-  for (const profile of PROFILES) {
+  if (selfService) {
+    Object.assign(settings, {
+      PROFILE_KID_SIGNING_KEY_NAME: "sandbox-kid-key",
+      PROFILE_KID_SIGNING_KID: "sandbox-kid",
+      PROFILE_KID_KEY_REGISTRATION: "self-service",
+      SELF_SERVICE_CLIENT_ID: SELF_SERVICE_ADMIN,
+      SELF_SERVICE_API_URL: selfService.baseUrl,
+      KEY_REGISTRATION_PROPAGATION_MINUTES: "1",
+    });
+  }
+  for (const profile of profiles) {
     const prefix = `PROFILE_${profile.name.toUpperCase()}_`;
     settings[`${prefix}CLIENT_ID`] = profile.clientId;
     settings[`${prefix}SCOPES`] = profile.scopes.join(" ");
@@ -210,7 +244,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     altinnIssuer: altinn.issuer,
     altinnJwksUrl: altinn.jwksUrl,
     altinnOpenIdConfigurationUrl: altinn.openIdConfigurationUrl,
-    profiles: PROFILES.map((p) => ({
+    ...(selfService ? { selfServiceUrl: selfService.baseUrl } : {}),
+    profiles: profiles.map((p) => ({
       name: p.name,
       role: `Token.${p.name}`,
       secretName: `maskinporten-${p.name}`,
@@ -231,12 +266,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     maskinporten,
     entra,
     altinn,
+    ...(selfService ? { selfService } : {}),
     tick,
     async close() {
       timer.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close()]);
+      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close(), selfService?.close()]);
     },
   };
 }
