@@ -19,7 +19,7 @@ maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten, Entra 
   key vault     ${env.keyVaultUrl}   secrets: ${env.profiles.map((p) => p.secretName).join(", ")}
   maskinporten  ${env.maskinportenIssuer}
   entra id      ${env.entraIssuer}
-${env.selfServiceUrl ? `  self-service  ${env.selfServiceUrl}   registers profile kid's Key Vault key on its client (GET /api/v1/clients/sandbox-kid-client/jwks)\n` : ""}  altinn        ${env.altinnExchangeUrl}   serves Altinn 3 tokens to profile${altinnProfiles.length === 1 ? "" : "s"} ${altinnProfiles.join(", ")}; their keys: ${env.altinnJwksUrl}
+${env.selfServiceUrl ? `  self-service  ${env.selfServiceUrl}   registers profile kid's Key Vault key on its client (GET /api/v1/clients/sandbox-kid-client/jwks);\n                kid's first renewal fails until the new key has propagated (10 s here, up to 2 minutes at Digdir)\n` : ""}  altinn        ${env.altinnExchangeUrl}   serves Altinn 3 tokens to profile${altinnProfiles.length === 1 ? "" : "s"} ${altinnProfiles.join(", ")}; their keys: ${env.altinnJwksUrl}
   details       ${envFile}
 
 Try it (a caller token from the Entra stand-in, then the Maskinporten token from the broker):

@@ -45,7 +45,7 @@ export interface SandboxOptions {
    * through the self-service API stand-in (README "Key registration"). Off by default.
    */
   keyRegistration?: boolean;
-  /** How long the self-service stand-in takes to reach Maskinporten (default 30 s; Digdir: 0-2 minutes). */
+  /** How long the self-service stand-in takes to reach Maskinporten (default 10 s; Digdir: 0-2 minutes). */
   selfServicePropagationMs?: number;
 }
 
@@ -148,7 +148,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   if (options.keyRegistration) {
     await keyVault.importKey("sandbox-kid-key", generateRsaKeyPair().privateKey);
     maskinporten.registerClient({ clientId: SELF_SERVICE_ADMIN, organisationNumber: SANDBOX_ORGANISATION, scopes: ["idporten:dcr.read", "idporten:dcr.modify"] });
-    selfService = await startSelfServiceStandIn({ maskinporten, propagationMs: options.selfServicePropagationMs ?? 30_000 });
+    selfService = await startSelfServiceStandIn({ maskinporten, propagationMs: options.selfServicePropagationMs ?? 10_000 });
   }
 
   const altinn = await startAltinnStandIn({
