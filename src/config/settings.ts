@@ -225,7 +225,14 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
   const callers = parseCallerAuth(read);
   const registering = profiles.filter((profile) => profile.keyRegistration);
   const selfService = parseSelfServiceSettings(read, { needed: registering.length > 0, globalEnvironment });
+  const kidOwners = new Map<string, string>();
   for (const profile of registering) {
+    // Registered kids are <SIGNING_KID>.<version> and Digdir wants every kid unique across all clients.
+    const owner = kidOwners.get(profile.signing.kid!);
+    if (owner !== undefined && registering.find((p) => p.name === owner)!.clientId !== profile.clientId) {
+      read.problem(`${profileSettingPrefix(profile.name)}KEY_REGISTRATION`, `profile "${owner}" registers the same SIGNING_KID on another client; Digdir wants a kid unique across all clients: give each client its own SIGNING_KID`);
+    }
+    kidOwners.set(profile.signing.kid!, profile.name);
     if (selfService && profile.issuer !== selfService.issuer) {
       read.problem(`${profileSettingPrefix(profile.name)}KEY_REGISTRATION`, `the profile's Maskinporten issuer (${profile.issuer}) is not the admin client's (${selfService.issuer}); an admin client manages clients of its own environment only`);
     }

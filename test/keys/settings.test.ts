@@ -89,4 +89,17 @@ describe("key registration settings", () => {
     const loopback = parseBrokerConfig({ ...base, MASKINPORTEN_ENVIRONMENT: "http://127.0.0.1:1234/", SELF_SERVICE_API_URL: "http://127.0.0.1:5678/" });
     expect(loopback.selfService!.apiBaseUrl).toBe("http://127.0.0.1:5678");
   });
+
+  it("refuses two clients registering the same kid (Digdir: unique across all clients)", () => {
+    const found = problems({
+      ...base,
+      TOKEN_PROFILES: "skatt,sdir",
+      PROFILE_SDIR_CLIENT_ID: "c-2",
+      PROFILE_SDIR_SCOPES: "sdir:x",
+      PROFILE_SDIR_SIGNING_KEY_NAME: "skatt-key",
+      PROFILE_SDIR_SIGNING_KID: "acme-skatt",
+      PROFILE_SDIR_KEY_REGISTRATION: "self-service",
+    });
+    expect(found).toEqual([expect.stringMatching(/^PROFILE_SDIR_KEY_REGISTRATION: profile "skatt" registers the same SIGNING_KID on another client/)]);
+  });
 });
