@@ -11,6 +11,9 @@ export async function renewHandler(timer: Timer, context: InvocationContext): Pr
     pastDue: timer.isPastDue,
     outcomes: outcomes.map((o) => ({ profile: o.profile, outcome: o.outcome, expiresAt: o.expiresAt?.toISOString() ?? null })),
   });
+  // Key registration after renewal, behind its own daily gate (a fresh process syncs once inside
+  // renewAll, before signing, so the signer knows what is registered); it never throws.
+  await runtime.broker.syncKeysIfDue();
   return outcomes;
 }
 

@@ -66,6 +66,30 @@ param signingAlgorithm string = 'RS256'
 @description('Intermediate CA certificates (standard base64 DER, comma-separated) appended to x5c after the leaf.')
 param signingChain string = ''
 
+@description('Digdir self-service admin client (kid key registration, README "Key registration"). Empty: off.')
+param selfServiceClientId string = ''
+
+@description('Scopes of the admin client. Empty: idporten:dcr.read idporten:dcr.modify.')
+param selfServiceScopes string = ''
+
+@description('test or prod: the admin client\'s Maskinporten environment and API host. Empty: maskinportenEnvironment.')
+param selfServiceEnvironment string = ''
+
+@description('Override of the self-service API base URL. Empty: api.test.samarbeid.digdir.no / api.samarbeid.digdir.no.')
+param selfServiceApiUrl string = ''
+
+@description('Certificate (virksomhetssertifikat) the admin client signs with. Empty: signingCertificateName.')
+param selfServiceSigningCertificateName string = ''
+
+@description('Re-post a registered key this many days before its one-year expiry. Empty: 30.')
+param keyRegistrationRenewDays string = ''
+
+@description('Minutes a newly registered key waits before it signs (Digdir: 0-2 minutes to propagate). Empty: 5.')
+param keyRegistrationPropagationMinutes string = ''
+
+@description('true: the broker may drop keys it did not add when it needs room (5-key cap). Empty: false.')
+param keyRegistrationReplaceForeign string = ''
+
 @description('Profile served by GET /api/token. Empty: the first profile.')
 param defaultProfile string = ''
 
@@ -139,6 +163,8 @@ var keyVaultAllowedIps = filter(map(split(keyVaultAllowedIpRanges, ','), range =
 var useSigningKey = !empty(signingKeyName)
 var signingCertificateNames = union(
   useSigningKey ? [] : [signingCertificateName],
+  // The self-service admin client signs its grants with the virksomhetssertifikat (x5c).
+  empty(selfServiceClientId) ? [] : [empty(selfServiceSigningCertificateName) ? signingCertificateName : selfServiceSigningCertificateName],
   filter(map(profiles, profile => profile.?signing.?certificateName ?? ''), name => !empty(name))
 )
 // A Key Vault certificate's key has the certificate's name: signing with a certificate needs its key.
@@ -180,6 +206,17 @@ var brokerSettings = {
   CALLER_TRUST_APP_SERVICE_PRINCIPAL: 'false'
   KEY_VAULT_SIGNS_PER_10S: keyVaultSignsPer10s
   KEY_VAULT_SIGN_SHARE: keyVaultSignShare
+  // Key registration through Digdir's self-service API (src/keys/settings.ts); off while SELF_SERVICE_CLIENT_ID is empty.
+  SELF_SERVICE_CLIENT_ID: selfServiceClientId
+  SELF_SERVICE_SCOPES: selfServiceScopes
+  SELF_SERVICE_ENVIRONMENT: selfServiceEnvironment
+  SELF_SERVICE_API_URL: selfServiceApiUrl
+  SELF_SERVICE_SIGNING_CERTIFICATE_NAME: selfServiceSigningCertificateName
+  SELF_SERVICE_SIGNING_CERTIFICATE_VERSION: ''
+  SELF_SERVICE_SIGNING_CHAIN: ''
+  KEY_REGISTRATION_RENEW_DAYS: keyRegistrationRenewDays
+  KEY_REGISTRATION_PROPAGATION_MINUTES: keyRegistrationPropagationMinutes
+  KEY_REGISTRATION_REPLACE_FOREIGN: keyRegistrationReplaceForeign
 }
 
 // PROFILE_<NAME>_* for every profile in infra/profiles.json.
@@ -196,6 +233,7 @@ var profileSettings = reduce(profileEntries, {}, (settings, entry) => union(sett
   '${entry.prefix}ALTINN_EXCHANGE': entry.profile.?altinnExchange ?? ''
   '${entry.prefix}ALTINN_TEST_ORG': (entry.profile.?altinnTestOrg ?? false) ? 'true' : ''
   '${entry.prefix}SYSTEMUSER_EXTERNAL_REF': entry.profile.?systemUserExternalRef ?? ''
+  '${entry.prefix}KEY_REGISTRATION': entry.profile.?keyRegistration ?? ''
   '${entry.prefix}SECRET_NAME': entry.secretName
   '${entry.prefix}ROLE': entry.role
   '${entry.prefix}SIGNING_CERTIFICATE_NAME': entry.profile.?signing.?certificateName ?? ''

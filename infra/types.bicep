@@ -66,6 +66,9 @@ type tokenProfile = {
 
   @description('With altinnExchange: ask Altinn for the TTD test organisation (?test=true).')
   altinnTestOrg: bool?
+
+  @description('"self-service": keep the kid key registered on the client through Digdir\'s self-service API (needs selfServiceClientId and a kid).')
+  keyRegistration: ('self-service' | 'none')?
   @description('externalRef of that system user, when it was created with one (Digdir: must then be sent).')
   systemUserExternalRef: string?
 

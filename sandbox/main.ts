@@ -16,8 +16,16 @@ const envFile = ".sandbox/env.json";
 const port = process.env.PORT ? Number(process.env.PORT) : 7071;
 const maskinportenIssuer = checkedIssuer(process.env.SANDBOX_MASKINPORTEN_ISSUER);
 
-// The broker looks for a renewed certificate every minute here (hourly in Azure), so the CSR demo shows the switch quickly.
-const sandbox = await startSandbox({ port, envFile, signingKeyRefreshMs: 60_000, ...(maskinportenIssuer ? { maskinportenIssuer } : {}) });
+// The broker looks for a renewed certificate every minute here (hourly in Azure), so the CSR demo
+// shows the switch quickly. SANDBOX_KEY_REGISTRATION=1 adds profile "kid", registered through the
+// self-service API stand-in.
+const sandbox = await startSandbox({
+  port,
+  envFile,
+  signingKeyRefreshMs: 60_000,
+  keyRegistration: process.env.SANDBOX_KEY_REGISTRATION === "1",
+  ...(maskinportenIssuer ? { maskinportenIssuer } : {}),
+});
 const { env } = sandbox;
 const profile = env.profiles[0]!;
 const altinnProfiles = env.profiles.filter((p) => p.altinnExchange).map((p) => p.name);
@@ -31,7 +39,7 @@ maskinporten-broker sandbox is running (offline: Key Vault, Maskinporten, Entra 
   key vault     ${env.keyVaultUrl}   secrets: ${env.profiles.map((p) => p.secretName).join(", ")}
   maskinporten  ${env.maskinportenIssuer}${maskinportenIssuer ? "   (SANDBOX_MASKINPORTEN_ISSUER: register the client ids and signingCertificatePem from env.json there)" : ""}
   entra id      ${env.entraIssuer}
-  altinn        ${env.altinnExchangeUrl}   serves Altinn 3 tokens to profile${altinnProfiles.length === 1 ? "" : "s"} ${altinnProfiles.join(", ")}; their keys: ${env.altinnJwksUrl}
+${env.selfServiceUrl ? `  self-service  ${env.selfServiceUrl}   registers profile kid's Key Vault key on its client (GET /api/v1/clients/sandbox-kid-client/jwks);\n                kid's first renewal fails until the new key has propagated (10 s here, up to 2 minutes at Digdir)\n` : ""}  altinn        ${env.altinnExchangeUrl}   serves Altinn 3 tokens to profile${altinnProfiles.length === 1 ? "" : "s"} ${altinnProfiles.join(", ")}; their keys: ${env.altinnJwksUrl}
   metrics       ${env.brokerUrl}/metrics   the broker's OpenTelemetry metrics, Prometheus text (Application Insights gets the same in Azure)
   details       ${envFile}, and .sandbox/ca.pem: the sandbox CA that Key Vault's and Entra's TLS chain to
 

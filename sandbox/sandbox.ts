@@ -21,9 +21,10 @@ import { createEntraBearerAuthenticator } from "./entra/access-token-check.js";
 import { startEntraStandIn, type EntraStandIn } from "./entra/standin.js";
 import { KEY_VAULT_RESOURCE, startKeyVaultStandIn, type KeyVaultStandIn } from "./keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "./maskinporten/index.js";
-import { issueEnterpriseCertificate, issueSandboxCa } from "./pki.js";
+import { generateRsaKeyPair, issueEnterpriseCertificate, issueSandboxCa } from "./pki.js";
 import { assignKeyVaultRoles, keyVaultObjects, loadRbacRoles, type RbacRoles } from "./rbac-roles.js";
 import { CUSTOMER_PROFILES, customerRegistration, customerSettings, type SandboxCustomer } from "./customers.js";
+import { startSelfServiceStandIn, type SelfServiceStandIn } from "./selfservice/index.js";
 
 export const SANDBOX_ORGANISATION = "991825827";
 const KEY_VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
@@ -57,6 +58,13 @@ export interface SandboxOptions {
   signingKeyRefreshMs?: number;
   /** More readers of the broker's metrics (tests: an InMemoryMetricExporter's), beside GET /metrics. */
   metricReaders?: IMetricReader[];
+  /**
+   * Adds profile "kid": a plain Key Vault key named by kid, which the broker registers on its client
+   * through the self-service API stand-in (README "Key registration"). Off by default.
+   */
+  keyRegistration?: boolean;
+  /** How long the self-service stand-in takes to reach Maskinporten (default 10 s; Digdir: 0-2 minutes). */
+  selfServicePropagationMs?: number;
 }
 
 export interface SandboxProfile {
@@ -95,6 +103,8 @@ export interface SandboxEnv {
   altinnIssuer: string;
   altinnJwksUrl: string;
   altinnOpenIdConfigurationUrl: string;
+  /** With `keyRegistration`: the self-service API stand-in's base URL. */
+  selfServiceUrl?: string;
   profiles: SandboxProfile[];
   /** A client-credentials caller holding every profile's role, and Key Vault Secrets User on each token secret. */
   caller: { clientId: string; clientSecret: string; scope: string };
@@ -122,6 +132,8 @@ export interface Sandbox {
   entra: EntraStandIn;
   altinn: AltinnStandIn;
   certificateTools: CertificateTools;
+  /** With `keyRegistration`: the self-service API stand-in. */
+  selfService?: SelfServiceStandIn;
   /** Runs the timer function once now (as the schedule would). */
   tick(): Promise<void>;
   close(): Promise<void>;
@@ -134,9 +146,13 @@ const PROFILES = [
   { name: "altinn", clientId: "sandbox-altinn-client", scopes: ["altinn:serviceowner/instances.read"], altinnTestOrg: true },
   ...CUSTOMER_PROFILES,
 ] as const;
+/** With `keyRegistration`: signs with kid, its key registered by the broker through the self-service stand-in. */
+const KID_PROFILE = { name: "kid", clientId: "sandbox-kid-client", scopes: ["skatteetaten:testnorge"] } as const;
+const SELF_SERVICE_ADMIN = "sandbox-selfservice-admin";
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const logger = options.logger ?? jsonLogger();
+  const profiles = [...PROFILES, ...(options.keyRegistration ? [KID_PROFILE] : [])];
   const pki = issueEnterpriseCertificate({ organisationNumber: SANDBOX_ORGANISATION, organisation: "Sandbox Rederi AS" });
 
   // One CA for both HTTPS stand-ins, so clients trust the sandbox with one PEM.
@@ -146,7 +162,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const brokerIdentity = { clientId: crypto.randomUUID(), clientSecret: randomSecret() };
   const brokerPrincipal = entra.registerClient(brokerIdentity);
   const caller = { clientId: "sandbox-caller", clientSecret: randomSecret() };
-  const callerPrincipal = entra.registerClient({ ...caller, roles: { [entra.audience]: PROFILES.map((p) => `Token.${p.name}`) } });
+  const callerPrincipal = entra.registerClient({ ...caller, roles: { [entra.audience]: profiles.map((p) => `Token.${p.name}`) } });
   // The deployer in Azure terms (rbac-roles.json `deployer`): Certificates Officer on the signing
   // certificate, for the CSR onboarding demo.
   const operator = { clientId: "sandbox-certificate-operator", clientSecret: randomSecret() };
@@ -167,7 +183,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
 
   const maskinporten = await startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer] });
-  for (const profile of PROFILES) {
+  for (const profile of profiles) {
     maskinporten.registerClient({
       clientId: profile.clientId,
       organisationNumber: SANDBOX_ORGANISATION,
@@ -175,7 +191,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 120,
       ...("resource" in profile ? { allowedResources: [profile.resource] } : {}),
       ...customerRegistration(profile),
+      // The kid profile's client takes registered keys only, as a client with "Egne public nøkler".
+      ...(profile.name === KID_PROFILE.name ? { certificates: [] } : {}),
     });
+  }
+  let selfService: SelfServiceStandIn | undefined;
+  if (options.keyRegistration) {
+    await keyVault.importKey("sandbox-kid-key", generateRsaKeyPair().privateKey);
+    maskinporten.registerClient({ clientId: SELF_SERVICE_ADMIN, organisationNumber: SANDBOX_ORGANISATION, scopes: ["idporten:dcr.read", "idporten:dcr.modify"] });
+    selfService = await startSelfServiceStandIn({ maskinporten, propagationMs: options.selfServicePropagationMs ?? 10_000 });
   }
 
   const certificateTools = await startCertificateTools({
@@ -193,7 +217,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const settings: Record<string, string> = {
     KEY_VAULT_URL: keyVault.url,
     MASKINPORTEN_ENVIRONMENT: options.maskinportenIssuer ?? maskinporten.issuer,
-    TOKEN_PROFILES: PROFILES.map((p) => p.name).join(","),
+    TOKEN_PROFILES: profiles.map((p) => p.name).join(","),
     SIGNING_CERTIFICATE_NAME: "virksomhetssertifikat",
     SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
     RENEW_SCHEDULE: options.renewSchedule ?? "*/30 * * * * *",
@@ -207,7 +231,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     AZURE_AUTHORITY_HOST: entra.authorityHost,
     ...options.settingsOverrides,
   };
-  for (const profile of PROFILES) {
+  if (selfService) {
+    Object.assign(settings, {
+      PROFILE_KID_SIGNING_KEY_NAME: "sandbox-kid-key",
+      PROFILE_KID_SIGNING_KID: "sandbox-kid",
+      PROFILE_KID_KEY_REGISTRATION: "self-service",
+      SELF_SERVICE_CLIENT_ID: SELF_SERVICE_ADMIN,
+      SELF_SERVICE_API_URL: selfService.baseUrl,
+      KEY_REGISTRATION_PROPAGATION_MINUTES: "1",
+    });
+  }
+  for (const profile of profiles) {
     const prefix = `PROFILE_${profile.name.toUpperCase()}_`;
     settings[`${prefix}CLIENT_ID`] = profile.clientId;
     settings[`${prefix}SCOPES`] = profile.scopes.join(" ");
@@ -295,7 +329,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     altinnIssuer: altinn.issuer,
     altinnJwksUrl: altinn.jwksUrl,
     altinnOpenIdConfigurationUrl: altinn.openIdConfigurationUrl,
-    profiles: PROFILES.map((p) => ({
+    ...(selfService ? { selfServiceUrl: selfService.baseUrl } : {}),
+    profiles: profiles.map((p) => ({
       name: p.name,
       role: `Token.${p.name}`,
       secretName: `maskinporten-${p.name}`,
@@ -331,13 +366,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     entra,
     altinn,
     certificateTools,
+    ...(selfService ? { selfService } : {}),
     tick,
     async close() {
       timer.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await telemetry.provider.shutdown();
-      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close(), certificateTools.close()]);
+      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close(), certificateTools.close(), selfService?.close()]);
     },
   };
 }

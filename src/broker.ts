@@ -19,8 +19,13 @@ import { createMaskinportenClient, type MaskinportenClient, type MaskinportenCli
 import { createTokenIssuer } from "./renewal/issue-token.js";
 import { DEFAULT_MIN_SERVE_REMAINING_MS, scheduleTooSlow } from "./renewal/policy.js";
 import { ProfileTokens, type RecoveryScheduler, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
+import type { StoredToken } from "./token-store/stored-token.js";
 import type { TokenStore } from "./token-store/token-store.js";
 import type { BrokerPort, ProfileHealth } from "./http/broker-port.js";
+import { createKeyRegistration, type KeyRegistration, type KeyRegistrationStatus, type SyncOutcome } from "./keys/key-registration.js";
+import { createRotationState, type RotationState } from "./keys/rotation.js";
+import { createSelfServiceClient, type FetchPort } from "./keys/self-service-client.js";
+import { createVaultPublicKeyReader } from "./keyvault/public-key.js";
 
 export interface BrokerOptions {
   config: BrokerConfig;
@@ -42,6 +47,8 @@ export interface BrokerOptions {
   scheduler?: RecoveryScheduler;
   /** How often the signer looks for a renewed certificate version; hourly unless given (the sandbox shortens it). */
   signingKeyRefreshMs?: number;
+  /** Key registration through Digdir's self-service API (config.selfService): its edges and gate. */
+  selfService?: { fetch?: FetchPort; timeoutMs?: number; intervalMs?: number; retryAfterFailureMs?: number };
 }
 
 export type { ProfileHealth };
@@ -56,6 +63,15 @@ export interface Broker extends BrokerPort {
    * timer's interval, also warns when it is too slow for a profile's token lifetime.
    */
   renewAll(trigger: Exclude<RenewalTrigger, "demand" | "recovery">, schedule?: { intervalMs: number }): Promise<RenewalOutcome[]>;
+  /**
+   * Key registration (timer only, never the request path): syncs when its daily gate is open.
+   * Never throws; failures are logged and shown in health. Undefined when nothing is due or configured.
+   */
+  syncKeysIfDue(): Promise<SyncOutcome[] | undefined>;
+  /** The same, now (CLI, tests). */
+  syncKeys(): Promise<SyncOutcome[]>;
+  /** What syncKeys would do, without writing (CLI `keys list`). */
+  previewKeys(): Promise<SyncOutcome[]>;
 }
 
 const DAY_MS = 86_400_000;
@@ -75,10 +91,24 @@ export function createBroker(options: BrokerOptions): Broker {
     },
   };
 
+  // A registering profile's key versions rotate with overlap: one rotation state per client and key.
+  const selfService = config.selfService;
+  const rotations = new Map<string, RotationState>();
+  const rotationKey = (profile: TokenProfile) => JSON.stringify([profile.signing, profile.clientId]);
+  const rotationOf = (profile: TokenProfile): RotationState => {
+    let rotation = rotations.get(rotationKey(profile));
+    if (!rotation) {
+      rotation = createRotationState({ baseKid: profile.signing.kid!, propagationMs: selfService?.propagationMs ?? 0, now });
+      rotations.set(rotationKey(profile), rotation);
+    }
+    return rotation;
+  };
+  const registers = (profile: TokenProfile) => selfService !== undefined && profile.keyRegistration === "self-service";
+
   // Profiles sharing a signing source share one signer (one certificate read, one crypto client).
   const signers = new Map<string, KeyVaultSigner>();
   const signerFor = (profile: TokenProfile): KeyVaultSigner => {
-    const key = JSON.stringify(profile.signing);
+    const key = registers(profile) ? rotationKey(profile) : JSON.stringify(profile.signing);
     let signer = signers.get(key);
     if (!signer) {
       signer = createKeyVaultSigner({
@@ -86,6 +116,7 @@ export function createBroker(options: BrokerOptions): Broker {
         source: profile.signing,
         now,
         ...(options.signingKeyRefreshMs !== undefined ? { refreshAfterMs: options.signingKeyRefreshMs } : {}),
+        ...(registers(profile) ? { keyChoice: rotationOf(profile) } : {}),
         onRefreshError: (error) => logger.log("warn", "signing-key-refresh-failed", { code: error.code, message: error.message }),
       });
       signers.set(key, signer);
@@ -136,6 +167,50 @@ export function createBroker(options: BrokerOptions): Broker {
     renewWhenRemainingRatio: config.renewal.renewWhenRemainingRatio,
     minServeRemainingMs: options.minServeRemainingMs ?? DEFAULT_MIN_SERVE_REMAINING_MS,
   };
+  const keyRegistration: KeyRegistration | undefined = selfService
+    ? createKeyRegistration({
+        config: selfService,
+        profiles: config.profiles,
+        client: createSelfServiceClient({
+          baseUrl: selfService.apiBaseUrl,
+          accessToken: adminTokenSource(selfService),
+          ...(options.selfService?.fetch ? { fetch: options.selfService.fetch } : {}),
+          ...(options.selfService?.timeoutMs !== undefined ? { timeoutMs: options.selfService.timeoutMs } : {}),
+        }),
+        publicKeyOf: (() => {
+          const read = createVaultPublicKeyReader(connection);
+          return (profile: TokenProfile) => read(profile.signing);
+        })(),
+        rotationOf,
+        now,
+        logger,
+        ...(options.selfService?.intervalMs !== undefined ? { intervalMs: options.selfService.intervalMs } : {}),
+        ...(options.selfService?.retryAfterFailureMs !== undefined ? { retryAfterFailureMs: options.selfService.retryAfterFailureMs } : {}),
+      })
+    : undefined;
+
+  /**
+   * The admin client's own token: its own profile, signed with the virksomhetssertifikat (x5c), held
+   * in memory only (never stored, never served), reused until shortly before it expires.
+   */
+  function adminTokenSource(admin: NonNullable<typeof selfService>): () => Promise<string> {
+    const adminProfile: TokenProfile = {
+      name: "self-service-admin",
+      clientId: admin.clientId,
+      scopes: admin.scopes,
+      issuer: admin.issuer,
+      secretName: "",
+      role: "",
+      signing: admin.signing,
+    };
+    const issueAdmin = createTokenIssuer({ signerFor, clientFor, grantOptions: { now } });
+    let held: StoredToken | undefined;
+    return async () => {
+      if (!held || held.expiresAt.getTime() - now() < 30_000) held = await issueAdmin(adminProfile);
+      return held.accessToken;
+    };
+  }
+
   const keepers = new Map(
     config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now, metrics, ...(options.scheduler ? { scheduler: options.scheduler } : {}) })]),
   );
@@ -170,6 +245,18 @@ export function createBroker(options: BrokerOptions): Broker {
     const certificateDaysLeft = Math.floor((notAfter.getTime() - now()) / DAY_MS);
     metrics.certificateDaysLeft(profile.name, certificateDaysLeft);
     return { certificateNotAfter: notAfter, certificateDaysLeft };
+  }
+
+  /**
+   * After a key sync: days left of the registration the profile signs with (role current), as a
+   * gauge. Foreign keys and a previous key being retired are not the broker's to keep alive.
+   */
+  function recordKeyDaysLeft(): void {
+    for (const profile of config.profiles) {
+      const keys = keyRegistration?.status(profile.name)?.keys ?? [];
+      const days = keys.flatMap((key) => (key.role === "current" && key.daysLeft !== undefined ? [key.daysLeft] : []));
+      if (days && days.length > 0) metrics.registeredKeyDaysLeft(profile.name, Math.min(...days));
+    }
   }
 
   /** The timer's job: resolve the signing key (a read at most hourly, backed off after failures), then warn. */
@@ -217,6 +304,8 @@ export function createBroker(options: BrokerOptions): Broker {
       return customerCaches.get(profileName);
     },
     async renewAll(trigger, schedule) {
+      // A fresh process learns what is registered before it signs (once; failures only logged).
+      if (keyRegistration) await keyRegistration.primeIfNeeded().catch((error: unknown) => logger.log("warn", "key-registration-failed", { message: error instanceof Error ? error.message : String(error) }));
       const [outcomes] = await Promise.all([
         Promise.all([...keepers.values()].map((keeper) => keeper.renewIfDue(trigger))),
         renewCustomerTokens(customerCaches, logger),
@@ -229,8 +318,34 @@ export function createBroker(options: BrokerOptions): Broker {
       // Memory only: health is anonymous, so it must cost no Key Vault request, ever.
       return [...keepers.values()].map((keeper) => {
         const altinn = issuing.status(keeper.profile);
-        return { ...keeper.status(), ...(altinn ? { altinn } : {}), ...certificateHealth(keeper.profile) };
+        const registration = keyRegistration?.status(keeper.profile.name);
+        return {
+          ...keeper.status(),
+          ...(altinn ? { altinn } : {}),
+          ...certificateHealth(keeper.profile),
+          ...(registration ? { keyRegistration: registration } : {}),
+        };
       });
+    },
+    async syncKeysIfDue() {
+      try {
+        const outcomes = await keyRegistration?.syncIfDue();
+        if (outcomes) recordKeyDaysLeft();
+        return outcomes;
+      } catch (error) {
+        // Per-profile failures are outcomes; anything else must not reach the renewal timer either.
+        logger.log("warn", "key-registration-failed", { message: error instanceof Error ? error.message : String(error) });
+        return undefined;
+      }
+    },
+    async syncKeys() {
+      if (!keyRegistration) return [];
+      const outcomes = await keyRegistration.sync();
+      recordKeyDaysLeft();
+      return outcomes;
+    },
+    async previewKeys() {
+      return keyRegistration ? keyRegistration.preview() : [];
     },
   };
 }

@@ -23,6 +23,10 @@ export const ErrorCode = {
   CustomerDenied: "ERR_CUSTOMER_DENIED",
   /** Anything thrown that is not a BrokerError: a bug or an unforeseen failure. */
   Unexpected: "ERR_UNEXPECTED",
+  SelfServiceRejected: "ERR_SELF_SERVICE_REJECTED",
+  SelfServiceUnavailable: "ERR_SELF_SERVICE_UNAVAILABLE",
+  SelfServiceBadResponse: "ERR_SELF_SERVICE_BAD_RESPONSE",
+  KeyRegistration: "ERR_KEY_REGISTRATION",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

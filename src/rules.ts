@@ -83,3 +83,25 @@ export function parseVaultUrl(value: string): { url: string } | { problem: strin
   }
   return { url: `${url.origin}/` };
 }
+
+/** A whole number in [min, max], or the expectation in words. */
+export function parseIntegerInRange(value: string, min: number, max: number): { value: number } | { problem: string } {
+  const number = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) return { problem: `is not valid; expected a whole number from ${min} to ${max}` };
+  return { value: number };
+}
+
+/** `true` / `false` in any case, or undefined for anything else. */
+export function parseBooleanText(value: string): boolean | undefined {
+  const lower = value.trim().toLowerCase();
+  return lower === "true" ? true : lower === "false" ? false : undefined;
+}
+
+/** An API base URL: https (http only to loopback), no credentials, query or fragment. */
+export function apiBaseUrlProblem(value: string): string | undefined {
+  const url = parseUrl(value);
+  if (!url) return "is not an absolute URL";
+  if (!isHttpsOrLoopback(url)) return "must use https (plain http is only allowed to 127.0.0.1/localhost stand-ins)";
+  if (url.username || url.password || url.search || url.hash) return "must be a base URL without credentials, query or fragment";
+  return undefined;
+}

@@ -1,4 +1,4 @@
-// Three alerts, each on the broker's output that is most reliable for it:
+// Four kinds of alert, each on the broker's output that is most reliable for it:
 //   renewal failed: a log search alert on the structured log line (one JSON object per line,
 //     src/logging.ts, which the Functions host writes to AppTraces): {"event":"renewal","outcome":
 //     "failed","profile":...}, one alert per profile, and the line names stage, code and trace id.
@@ -9,6 +9,10 @@
 //   certificate expiring: a metric alert on maskinporten_broker.certificate.remaining_days <= 30.
 //     The gauge is exported every minute by every instance; the daily certificate-expiry log line
 //     it replaces could fall between a day-long window's evaluations.
+//   registered key expiring: a log search alert on {"level":"warn"|"error","event":
+//     "key-registration-expiry","clientId":...,"kid":...,"daysLeft":n} (warn from 30 days, error
+//     from 7: src/keys/key-registration.ts), one alert per client and kid. The line is logged only
+//     while the broker cannot re-post, and names why.
 // README.md "Metrics" names the instruments; test/infra/contract.test.ts checks these queries
 // against the broker's real log lines and metric names.
 param actionGroupName string
@@ -37,6 +41,14 @@ AppMetrics
 | where Name == "maskinporten_broker.token.remaining_lifetime"
 | extend profile = tostring(Properties.profile)
 | summarize remainingSeconds = max(Max) by profile, bin(TimeGenerated, 5m)
+'''
+
+var keyRegistrationExpiryQuery = '''
+AppTraces
+| where Message has "key-registration-expiry"
+| extend entry = parse_json(extract(@"(\{.*\})", 1, Message))
+| where tostring(entry.event) == "key-registration-expiry"
+| project TimeGenerated, level = tostring(entry.level), clientId = tostring(entry.clientId), kid = tostring(entry.kid), role = tostring(entry.role), daysLeft = toint(entry.daysLeft)
 '''
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
@@ -190,3 +202,77 @@ resource certificateExpiring 'Microsoft.Insights/metricAlerts@2018-03-01' = {
     ]
   }
 }
+
+// Key registration logs key-registration-expiry once per daily sync per registered key while it
+// cannot re-post (Digdir down, cap reached, admin client refused): a warning from 30 days left, an
+// error from 7. Both rules look a day back, mute for a day, and split by client and kid.
+var keyExpiryRules = [
+  {
+    suffix: 'key-registration-expiring'
+    displayName: 'Maskinporten broker: a registered key expires within 30 days'
+    severity: 2
+    threshold: 30
+  }
+  {
+    suffix: 'key-registration-expiring-soon'
+    displayName: 'Maskinporten broker: a registered key expires within 7 days'
+    severity: 1
+    threshold: 7
+  }
+]
+
+resource keyRegistrationExpiring 'Microsoft.Insights/scheduledQueryRules@2021-08-01' = [for rule in keyExpiryRules: {
+  name: '${rulePrefix}-${rule.suffix}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: rule.displayName
+    description: 'Registrations on Digdir live one year from posting. The broker re-posts 30 days before (KEY_REGISTRATION_RENEW_DAYS); this fires when it could not. The key-registration-failed log lines carry Digdir\'s error; `maskinporten-token keys sync` does the same job by hand.'
+    severity: rule.severity
+    enabled: true
+    scopes: [
+      workspaceId
+    ]
+    evaluationFrequency: 'PT1H'
+    windowSize: 'P1D'
+    criteria: {
+      allOf: [
+        {
+          query: keyRegistrationExpiryQuery
+          timeAggregation: 'Minimum'
+          metricMeasureColumn: 'daysLeft'
+          operator: 'LessThanOrEqual'
+          threshold: rule.threshold
+          dimensions: [
+            {
+              name: 'clientId'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+            {
+              name: 'kid'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: false
+    muteActionsDuration: 'P1D'
+    actions: {
+      actionGroups: empty(alertEmail) ? [] : [
+        actionGroup.id
+      ]
+    }
+  }
+}]

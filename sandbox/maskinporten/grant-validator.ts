@@ -33,7 +33,12 @@ export interface ValidationContext {
   clients: ReadonlyMap<string, RegisteredClient>;
   trustedRoots: readonly X509Certificate[];
   replay: ReplayCache;
+  /** Keys registered through the self-service stand-in, as Maskinporten knows them at `nowMs`. */
+  registeredKeys?: KeyDirectory;
 }
+
+/** Keys registered on a client elsewhere (the self-service stand-in), after propagation and before expiry. */
+export type KeyDirectory = (clientId: string, nowMs: number) => ReadonlyMap<string, KeyObject> | undefined;
 
 export interface AcceptedGrant {
   client: RegisteredClient;
@@ -97,7 +102,7 @@ function authenticateClient(jws: DecodedJws, alg: GrantAlgorithm, client: Regist
   const kid = header.kid as string;
 
   if (hasKid) {
-    const key = client.keys.get(kid);
+    const key = client.keys.get(kid) ?? context.registeredKeys?.(client.clientId, context.nowMs)?.get(kid);
     if (!key) throw reject.unknownKid(`kid ${JSON.stringify(kid)} is not registered on the client`);
     if (hasX5c) {
       // Both: allowed only when x5c is the certificate of the registered key the kid names.

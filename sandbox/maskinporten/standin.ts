@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { x509DatesProblem } from "./certificates.js";
 import { normaliseRegistration, type RegisteredClient } from "./clients.js";
 import { applyFault, FaultQueue, type FaultTarget } from "./faults.js";
-import { validateGrant } from "./grant-validator.js";
+import { validateGrant, type KeyDirectory } from "./grant-validator.js";
 import { decodeCompactJws, GRANT_ALGORITHMS } from "./jws.js";
 import { GrantRejection, reject } from "./rejections.js";
 import { ReplayCache } from "./replay-cache.js";
@@ -48,6 +48,7 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
   let grants: GrantRecord[] = [];
   let issuedTokens: IssuedTokenRecord[] = [];
   let closing = false;
+  let keyDirectory: KeyDirectory | undefined;
 
   const server = createServer((request, response) => {
     route(request, response).catch((error: unknown) => {
@@ -160,7 +161,7 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
       }
       ({ header, claims } = decoded.jws);
       const nowMs = now();
-      const grant = validateGrant(decoded.jws, { issuer, nowMs, clients, trustedRoots, replay });
+      const grant = validateGrant(decoded.jws, { issuer, nowMs, clients, trustedRoots, replay, ...(keyDirectory ? { registeredKeys: keyDirectory } : {}) });
       const minted = tokenIssuer.mint(grant, nowMs);
 
       counters.tokensIssued++;
@@ -212,6 +213,10 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
       const client = normaliseRegistration(registration);
       clients.set(client.clientId, client);
     },
+    linkKeyDirectory(directory) {
+      keyDirectory = directory;
+    },
+    clientOwner: (clientId) => clients.get(clientId)?.organisationNumber,
     injectFault: (fault, faultOptions) => faults.add(fault, faultOptions),
     clearFaults: () => faults.clear(),
     get counters() {

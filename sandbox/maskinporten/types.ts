@@ -145,6 +145,13 @@ export interface MaskinportenStandIn {
   registerClient(registration: ClientRegistration): void;
   /** Also accept enterprise certificates issued by this CA (DER) from now on, as with `trustedRoots`. */
   trustRoot(certificateDer: Buffer): void;
+  /**
+   * Keys registered on clients elsewhere (the self-service stand-in), consulted for kid grants after
+   * the client's own `keys`: the directory decides propagation and expiry on the stand-in's clock.
+   */
+  linkKeyDirectory(directory: (clientId: string, nowMs: number) => ReadonlyMap<string, KeyObject> | undefined): void;
+  /** The organisation number owning a registered client (the self-service stand-in checks ownership). */
+  clientOwner(clientId: string): string | undefined;
   injectFault(fault: Fault, options?: FaultOptions): void;
   clearFaults(): void;
   /** A snapshot. */

@@ -27,6 +27,7 @@ import {
 import { environmentsExpected, resolveIssuer } from "./environments.js";
 import { parseAltinnSettings, type AltinnExchangeTarget } from "../altinn/target.js";
 import { parseCustomerPolicy, parseSignBudget, type CustomerPolicy, type SignBudget } from "../customers/customer-settings.js";
+import { parseSelfServiceSettings, readKeyRegistration, type SelfServiceConfig } from "../keys/settings.js";
 
 export type Settings = Readonly<Record<string, string | undefined>>;
 
@@ -67,6 +68,8 @@ export interface TokenProfile {
   altinn?: AltinnExchangeTarget;
   /** Set when the profile serves per-customer tokens (`PROFILE_<NAME>_CUSTOMERS`). */
   customers?: CustomerPolicy;
+  /** `PROFILE_<NAME>_KEY_REGISTRATION=self-service`: the broker keeps the kid's key registered (src/keys/). */
+  keyRegistration?: "self-service";
 }
 
 export interface CallerAuthConfig {
@@ -90,6 +93,8 @@ export interface BrokerConfig {
   callers?: CallerAuthConfig;
   /** Key Vault signs this instance may spend on customer grants. */
   signBudget?: SignBudget;
+  /** Digdir's self-service admin client; undefined (off) unless SELF_SERVICE_CLIENT_ID is set. */
+  selfService?: SelfServiceConfig;
 }
 
 export interface ConfigProblem {
@@ -230,6 +235,20 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
 
   const callers = parseCallerAuth(read);
   const signBudget = parseSignBudget(read);
+  const registering = profiles.filter((profile) => profile.keyRegistration);
+  const selfService = parseSelfServiceSettings(read, { needed: registering.length > 0, globalEnvironment });
+  const kidOwners = new Map<string, string>();
+  for (const profile of registering) {
+    // Registered kids are <SIGNING_KID>.<version> and Digdir wants every kid unique across all clients.
+    const owner = kidOwners.get(profile.signing.kid!);
+    if (owner !== undefined && registering.find((p) => p.name === owner)!.clientId !== profile.clientId) {
+      read.problem(`${profileSettingPrefix(profile.name)}KEY_REGISTRATION`, `profile "${owner}" registers the same SIGNING_KID on another client; Digdir wants a kid unique across all clients: give each client its own SIGNING_KID`);
+    }
+    kidOwners.set(profile.signing.kid!, profile.name);
+    if (selfService && profile.issuer !== selfService.issuer) {
+      read.problem(`${profileSettingPrefix(profile.name)}KEY_REGISTRATION`, `the profile's Maskinporten issuer (${profile.issuer}) is not the admin client's (${selfService.issuer}); an admin client manages clients of its own environment only`);
+    }
+  }
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return {
@@ -239,6 +258,7 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
     renewal: { schedule, renewWhenRemainingRatio: ratio },
     ...(callers ? { callers } : {}),
     signBudget,
+    ...(selfService ? { selfService } : {}),
   };
 }
 
@@ -299,6 +319,9 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
   );
   const customers = parseCustomerPolicy(read, p);
 
+  const signingKidSetting = read.optional(`${p}SIGNING_CERTIFICATE_NAME`) !== undefined || read.optional(`${p}SIGNING_KEY_NAME`) !== undefined ? `${p}SIGNING_KID` : "SIGNING_KID";
+  const keyRegistration = readKeyRegistration(read, `${p}KEY_REGISTRATION`, signing?.kid !== undefined || signing === undefined, signingKidSetting);
+
   if (read.problems.length > before || !clientId || !issuer || !signing || scopes.length === 0) return undefined;
   const profile: TokenProfile = { name, clientId, scopes, issuer, secretName, role, signing };
   if (resourceList.length > 0) profile.resource = resourceList;
@@ -308,6 +331,7 @@ function parseProfile(read: Reader, name: string, globalEnvironment: string | un
   if (authorizationDetails) profile.authorizationDetails = authorizationDetails;
   if (altinn) profile.altinn = altinn;
   if (customers) profile.customers = customers;
+  if (keyRegistration) profile.keyRegistration = "self-service";
   return profile;
 }
 

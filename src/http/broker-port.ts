@@ -5,6 +5,7 @@
 import type { TokenProfile } from "../config/settings.js";
 import type { CustomerRequest } from "../customers/index.js";
 import type { ErrorLogFields } from "../errors.js";
+import type { KeyRegistrationStatus } from "../keys/key-registration.js";
 import type { ProfileStatus } from "../renewal/profile-tokens.js";
 import type { StoredToken } from "../token-store/stored-token.js";
 
@@ -24,6 +25,8 @@ export interface ProfileHealth extends ProfileStatus {
   altinn?: AltinnStageStatus;
   certificateNotAfter?: Date;
   certificateDaysLeft?: number;
+  /** Profiles with KEY_REGISTRATION=self-service: what is registered on the client, days left per key. */
+  keyRegistration?: KeyRegistrationStatus;
 }
 
 /** The Altinn exchange stage of a profile, as src/altinn/issue.ts reports it. */

@@ -5,6 +5,7 @@
  */
 import type { CallerVerifier, HeaderSource } from "../auth/index.js";
 import type { AltinnStageStatus, BrokerPort, ProfileHealth } from "./broker-port.js";
+import type { KeyRegistrationStatus } from "../keys/key-registration.js";
 import type { Logger } from "../logging.js";
 import { jsonResult, type HttpResult } from "./responses.js";
 import { authenticate } from "./token-endpoint.js";
@@ -65,6 +66,7 @@ export async function handleHealthRequest(headers: HeaderSource, deps: HealthDep
       ...(p.altinn ? { altinn: altinnHealth(p.altinn) } : {}),
       certificateNotAfter: p.certificateNotAfter?.toISOString() ?? null,
       certificateDaysLeft: p.certificateDaysLeft ?? null,
+      ...(p.keyRegistration ? { keyRegistration: keyRegistrationHealth(p.keyRegistration) } : {}),
     })),
   });
 }
@@ -85,6 +87,19 @@ function altinnHealth(stage: AltinnStageStatus): Record<string, unknown> {
           status: stage.lastError.status ?? null,
           traceId: stage.lastError.traceId ?? null,
         }
+      : null,
+  };
+}
+
+/** What is registered on the profile's client, and how many days each registration has left. */
+function keyRegistrationHealth(status: KeyRegistrationStatus): Record<string, unknown> {
+  return {
+    clientId: status.clientId,
+    lastSyncAt: status.lastSyncAt?.toISOString() ?? null,
+    registeredAt: status.registeredAt?.toISOString() ?? null,
+    keys: status.keys.map((key) => ({ kid: key.kid, role: key.role, expiresAt: key.expiresAt?.toISOString() ?? null, daysLeft: key.daysLeft ?? null })),
+    lastError: status.lastError
+      ? { at: status.lastError.at.toISOString(), code: status.lastError.code, message: status.lastError.message, status: status.lastError.status ?? null }
       : null,
   };
 }

@@ -11,6 +11,7 @@ import type { SigningSource } from "../config/settings.js";
 import type { GrantSigner, SigningAlgorithm, SigningKey } from "../signing/signer.js";
 import type { KeyVaultConnection } from "./connection.js";
 import { latestIssuedCertificate } from "./issued-certificate.js";
+import type { KeyChoice } from "../keys/rotation.js";
 
 const DIGEST: Record<SigningAlgorithm, "sha256" | "sha384" | "sha512"> = { RS256: "sha256", RS384: "sha384", RS512: "sha512" };
 /** How long a resolved certificate is trusted before we look for a renewed version. */
@@ -22,6 +23,11 @@ export interface KeyVaultSignerOptions extends KeyVaultConnection {
   now?: () => number;
   /** Told when a refresh fails and the previous key stays in use. */
   onRefreshError?: (error: BrokerError) => void;
+  /**
+   * Key registration (src/keys/rotation.ts): picks the version to sign with and its kid, so a new
+   * version signs only once Maskinporten knows it. Unset: the newest version, SIGNING_KID.
+   */
+  keyChoice?: KeyChoice;
 }
 
 export interface KeyVaultSigner extends GrantSigner {
@@ -43,6 +49,7 @@ interface Snapshot {
   key: SigningKey;
   keyId: string;
   resolvedAt: number;
+  certificateNotAfter?: Date;
 }
 
 export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSigner {
@@ -52,6 +59,9 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
   let current: Snapshot | undefined;
   let pending: Promise<Snapshot> | undefined;
   let lastFailure: { error: BrokerError; failures: number; retryAtMs: number } | undefined;
+  // One certificate/key client for the signer's life: each new SDK client starts with a bearer challenge.
+  let certificateClient: CertificateClient | undefined;
+  let keyClient: KeyClient | undefined;
   // One CryptographyClient per key version: it GETs the key once when first used.
   const cryptoClients = new Map<string, CryptographyClient>();
 
@@ -82,13 +92,25 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
         }
       },
     };
-    return { key, keyId, resolvedAt: now() };
+    return { key, keyId, resolvedAt: now(), ...(certificateNotAfter ? { certificateNotAfter } : {}) };
+  }
+
+  // The chosen snapshot (another version or kid than the newest), rebuilt only when the choice moves.
+  let chosen: Snapshot | undefined;
+  function applyChoice(latest: Snapshot): Snapshot {
+    if (!options.keyChoice) return latest;
+    const choice = options.keyChoice.choose(latest.keyId);
+    if (choice.keyId === latest.keyId && latest.key.identification.kid === choice.kid) return latest;
+    if (chosen?.keyId !== choice.keyId || chosen.key.identification.kid !== choice.kid) {
+      chosen = snapshotFor(choice.keyId, { kid: choice.kid }, latest.certificateNotAfter);
+    }
+    return chosen;
   }
 
   async function resolve(): Promise<Snapshot> {
     const source = options.source;
     if (source.kind === "certificate") {
-      const client = new CertificateClient(options.vaultUrl, options.credential, clientOptions);
+      const client = (certificateClient ??= new CertificateClient(options.vaultUrl, options.credential, clientOptions));
       let certificate;
       try {
         certificate = source.certificateVersion
@@ -111,7 +133,7 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
     let keyId = `${options.vaultUrl.replace(/\/$/, "")}/keys/${source.keyName}/${source.keyVersion ?? ""}`;
     if (!source.keyVersion) {
       try {
-        const key = await new KeyClient(options.vaultUrl, options.credential, clientOptions).getKey(source.keyName);
+        const key = await (keyClient ??= new KeyClient(options.vaultUrl, options.credential, clientOptions)).getKey(source.keyName);
         if (!key.id) throw new Error("the key has no id");
         keyId = key.id;
       } catch (error) {
@@ -156,10 +178,10 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
 
   return {
     async currentKey() {
-      return (await currentSnapshot()).key;
+      return applyChoice(await currentSnapshot()).key;
     },
     async currentKeyId() {
-      return (await currentSnapshot()).keyId;
+      return applyChoice(await currentSnapshot()).keyId;
     },
     knownKey: () => current?.key,
   };

@@ -32,7 +32,8 @@ const filesIn = (dir: string, suffix: string): Record<string, string> =>
 
 function realSources(): InfraSources {
   return {
-    settings: read("src/config/settings.ts") + read("src/customers/customer-settings.ts"),
+    // Customer and key-registration settings are read in their own modules, through settings.ts's reader.
+    settings: `${read("src/config/settings.ts")}\n${read("src/customers/customer-settings.ts")}\n${read("src/keys/settings.ts")}`,
     runtime: read("src/app/runtime.ts"),
     functions: filesIn("functions", ".ts"),
     adapters: filesIn("src/keyvault", ".ts"),
@@ -64,17 +65,27 @@ function withoutResource(text: string, symbol: string): string {
 
 describe("infra contract: app settings", () => {
   it("finds exactly the settings settings.ts reads (update this list, then the Bicep, when it changes)", () => {
-    const names = brokerSettingNames(read("src/config/settings.ts"));
+    const names = brokerSettingNames(realSources().settings);
     expect(names.global).toEqual([
       "CALLER_AUDIENCES",
       "CALLER_AUTHORITY_HOST",
       "CALLER_TENANT_ID",
       "CALLER_TRUST_APP_SERVICE_PRINCIPAL",
       "DEFAULT_PROFILE",
+      "KEY_REGISTRATION_PROPAGATION_MINUTES",
+      "KEY_REGISTRATION_RENEW_DAYS",
+      "KEY_REGISTRATION_REPLACE_FOREIGN",
       "KEY_VAULT_URL",
       "MASKINPORTEN_ENVIRONMENT",
       "RENEW_BEFORE_EXPIRY_RATIO",
       "RENEW_SCHEDULE",
+      "SELF_SERVICE_API_URL",
+      "SELF_SERVICE_CLIENT_ID",
+      "SELF_SERVICE_ENVIRONMENT",
+      "SELF_SERVICE_SCOPES",
+      "SELF_SERVICE_SIGNING_CERTIFICATE_NAME",
+      "SELF_SERVICE_SIGNING_CERTIFICATE_VERSION",
+      "SELF_SERVICE_SIGNING_CHAIN",
       "SIGNING_ALGORITHM",
       "SIGNING_CERTIFICATE_NAME",
       "SIGNING_CERTIFICATE_VERSION",
@@ -92,6 +103,7 @@ describe("infra contract: app settings", () => {
       "CONSUMER_ORG",
       "ENVIRONMENT",
       "ISS_ONBEHALFOF",
+      "KEY_REGISTRATION",
       "PID",
       "RESOURCE",
       "ROLE",

@@ -1,0 +1,153 @@
+/**
+ * Adapter for Digdir's self-service API ("Selvbetjening som API"), the clients' `jwks` resource:
+ * `GET|POST <base>/api/v1/clients/{client_id}/jwks`, body `{"keys":[…]}`, the whole set replaced on
+ * every write; an empty set is removed with `DELETE` (okdata-maskinporten-api does so: Digdir
+ * refuses to POST an empty `keys`). Bearer: a Maskinporten token of the admin client carrying
+ * `idporten:dcr.*` scopes. Fetch is injected (a port), so tests and the CLI use the same code.
+ *
+ * Digdir's error body is not documented for this resource; we keep what comes: RFC 7591-style
+ * `error`/`error_description`, Spring-style `message`, else the first 500 characters of the text,
+ * scrubbed of anything JWT-shaped. The bearer token is never part of an error or a log line.
+ */
+import { BrokerError, ErrorCode, type ErrorLogFields } from "../errors.js";
+import { scrubSecrets } from "../logging.js";
+import { parseRegisteredKeySet, type PublicJwk, type RegisteredKeySet } from "./registered-keys.js";
+
+export type FetchPort = (url: string, init: RequestInit) => Promise<Response>;
+
+export const SELF_SERVICE_HOSTS = {
+  test: "https://api.test.samarbeid.digdir.no",
+  prod: "https://api.samarbeid.digdir.no",
+} as const;
+
+export interface SelfServiceErrorDetails {
+  status?: number;
+  /** `error` of an OAuth/RFC 7591-style body. */
+  error?: string;
+  /** `error_description`, or `message` of a Spring-style body. */
+  description?: string;
+  /** Digdir's body, bounded and scrubbed, when it had no recognisable fields. */
+  body?: string;
+  transient: boolean;
+}
+
+export type SelfServiceErrorCode =
+  | typeof ErrorCode.SelfServiceRejected
+  | typeof ErrorCode.SelfServiceUnavailable
+  | typeof ErrorCode.SelfServiceBadResponse
+  | typeof ErrorCode.KeyRegistration;
+
+export class SelfServiceError extends BrokerError {
+  readonly status?: number;
+  readonly error?: string;
+  readonly description?: string;
+  readonly body?: string;
+  readonly transient: boolean;
+
+  constructor(code: SelfServiceErrorCode, message: string, details: SelfServiceErrorDetails, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.transient = details.transient;
+    if (details.status !== undefined) this.status = details.status;
+    if (details.error !== undefined) this.error = details.error;
+    if (details.description !== undefined) this.description = details.description;
+    if (details.body !== undefined) this.body = details.body;
+  }
+
+  /** Digdir's status and OAuth error for the log line; the body stays out (it is scrubbed, but long). */
+  override logFields(): ErrorLogFields {
+    return { ...super.logFields(), ...(this.status !== undefined ? { status: this.status } : {}) };
+  }
+}
+
+export interface SelfServiceClientOptions {
+  /** API base, e.g. https://api.test.samarbeid.digdir.no (`/api/v1` is added unless present). */
+  baseUrl: string;
+  /** The admin client's Maskinporten access token for these scopes. */
+  accessToken(): Promise<string>;
+  fetch?: FetchPort;
+  timeoutMs?: number;
+}
+
+export interface SelfServiceClient {
+  getJwks(clientId: string): Promise<RegisteredKeySet>;
+  /** Replaces the client's whole key set. An empty list deletes the set. */
+  putJwks(clientId: string, keys: readonly PublicJwk[]): Promise<RegisteredKeySet>;
+}
+
+export function apiV1Base(baseUrl: string): string {
+  const trimmed = baseUrl.replace(/\/+$/, "");
+  return trimmed.endsWith("/api/v1") ? trimmed : `${trimmed}/api/v1`;
+}
+
+export function createSelfServiceClient(options: SelfServiceClientOptions): SelfServiceClient {
+  const base = apiV1Base(options.baseUrl);
+  const doFetch: FetchPort = options.fetch ?? ((url, init) => fetch(url, init));
+  const timeoutMs = options.timeoutMs ?? 15_000;
+
+  async function call(method: "GET" | "POST" | "DELETE", clientId: string, body?: unknown): Promise<RegisteredKeySet> {
+    const url = `${base}/clients/${encodeURIComponent(clientId)}/jwks`;
+    const what = `${method} /clients/{client_id}/jwks for client ${clientId}`;
+    const token = await options.accessToken();
+    let response: Response;
+    let text: string;
+    try {
+      response = await doFetch(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        redirect: "error",
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+      const detail = timedOut ? `no answer within ${timeoutMs} ms` : cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause);
+      throw new SelfServiceError(ErrorCode.SelfServiceUnavailable, `Digdir's self-service API could not be reached at ${new URL(url).origin} (${what}): ${detail}`, { transient: true }, { cause: error });
+    }
+    if (response.status >= 300) throw rejection(response.status, text, what);
+    if (method === "DELETE" || text.trim() === "") return { keys: [] };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new SelfServiceError(ErrorCode.SelfServiceBadResponse, `Digdir's self-service API answered ${what} with HTTP ${response.status} and a body that is not JSON`, { status: response.status, transient: true });
+    }
+    const set = parseRegisteredKeySet(parsed);
+    if ("problem" in set) {
+      throw new SelfServiceError(ErrorCode.SelfServiceBadResponse, `Digdir's self-service API answered ${what} with an unexpected key set: ${set.problem}`, { status: response.status, transient: true });
+    }
+    return set;
+  }
+
+  return {
+    getJwks: (clientId) => call("GET", clientId),
+    putJwks: (clientId, keys) => (keys.length === 0 ? call("DELETE", clientId) : call("POST", clientId, { keys })),
+  };
+}
+
+function rejection(status: number, text: string, what: string): SelfServiceError {
+  let fields: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) fields = parsed as Record<string, unknown>;
+  } catch {
+    // not JSON: kept as text below
+  }
+  const str = (value: unknown) => (typeof value === "string" && value.length > 0 ? scrubSecrets(value.slice(0, 1000)) : undefined);
+  const error = str(fields.error);
+  const description = str(fields.error_description) ?? str(fields.message) ?? str(fields.detail);
+  const body = error || description ? undefined : scrubSecrets(text.slice(0, 500)).trim() || undefined;
+  const transient = status >= 500 || status === 429 || status === 408;
+  const said = [error, description].filter(Boolean).join(": ") || (body ? `body: ${body}` : "no error body");
+  const hint = status === 401 || status === 403 ? " (does the admin client hold the idporten:dcr scopes, and does the client belong to its organisation?)" : "";
+  return new SelfServiceError(
+    transient ? ErrorCode.SelfServiceUnavailable : ErrorCode.SelfServiceRejected,
+    `Digdir's self-service API ${transient ? "is unavailable" : "refused"} ${what} (HTTP ${status}, ${said})${hint}`,
+    { status, transient, ...(error ? { error } : {}), ...(description ? { description } : {}), ...(body ? { body } : {}) },
+  );
+}
