@@ -23,7 +23,7 @@ it("registers the kid profile's key at the first tick and serves its token", asy
   expect(logLines.some((line) => line.includes('"event":"key-registration-posted"'))).toBe(true);
 
   const { caller, entraTokenUrl, brokerUrl } = sandbox.env;
-  const tokenResponse = await fetch(entraTokenUrl, {
+  const tokenResponse = await sandbox.entra.fetch(entraTokenUrl, {
     method: "POST",
     body: new URLSearchParams({ grant_type: "client_credentials", client_id: caller.clientId, client_secret: caller.clientSecret, scope: caller.scope }),
   });
