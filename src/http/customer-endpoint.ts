@@ -7,10 +7,9 @@ import type { TokenProfile } from "../config/settings.js";
 import { CustomerDeniedError, type CustomerRequest } from "../customers/index.js";
 import { errorCodeOf } from "../errors.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
-import type { StoredToken } from "../token-store/stored-token.js";
 import type { BrokerPort } from "./broker-port.js";
 import { checkCustomerRequest } from "./customer-request.js";
-import { errorResult, jsonResult, unavailable, type HttpResult } from "./responses.js";
+import { errorResult, jsonResult, isoExpiry, unavailable, type HttpResult } from "./responses.js";
 
 export type Audit = (result: HttpResult, fields: Record<string, unknown>) => HttpResult;
 
@@ -66,13 +65,3 @@ export async function serveCustomerToken(
   }
 }
 
-// A held token is served many times: format its expiry once.
-const expiryTexts = new WeakMap<StoredToken, string>();
-function isoExpiry(token: StoredToken): string {
-  let text = expiryTexts.get(token);
-  if (text === undefined) {
-    text = token.expiresAt.toISOString();
-    expiryTexts.set(token, text);
-  }
-  return text;
-}

@@ -1,4 +1,6 @@
 /** HTTP answers as plain data; function files turn them into HttpResponseInit. */
+import type { StoredToken } from "../token-store/stored-token.js";
+
 export interface HttpResult {
   status: number;
   headers: Record<string, string>;
@@ -30,4 +32,15 @@ export function forbidden(): HttpResult {
 
 export function unavailable(description: string, retryAfterSeconds: number): HttpResult {
   return errorResult(503, "temporarily_unavailable", description, { "retry-after": String(retryAfterSeconds) });
+}
+
+// A held token is served thousands of times: format its expiry once (toISOString is ~1 µs).
+const expiryTexts = new WeakMap<StoredToken, string>();
+export function isoExpiry(token: StoredToken): string {
+  let text = expiryTexts.get(token);
+  if (text === undefined) {
+    text = token.expiresAt.toISOString();
+    expiryTexts.set(token, text);
+  }
+  return text;
 }

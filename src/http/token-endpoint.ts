@@ -7,11 +7,10 @@ import { isProfileName } from "../config/settings.js";
 import { errorCodeOf } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
-import type { StoredToken } from "../token-store/stored-token.js";
 import type { BrokerPort } from "./broker-port.js";
 import { serveCustomerToken } from "./customer-endpoint.js";
 import { parseCustomerQuery, type QuerySource } from "./customer-request.js";
-import { errorResult, forbidden, jsonResult, unauthorized, unavailable, type HttpResult } from "./responses.js";
+import { errorResult, forbidden, jsonResult, unauthorized, isoExpiry, unavailable, type HttpResult } from "./responses.js";
 
 export interface TokenRequest {
   headers: HeaderSource;
@@ -110,16 +109,6 @@ function requestedProfileFields(profile: string | undefined): Record<string, unk
   return { requestedProfile: null, requestedProfileMalformedLength: profile.length };
 }
 
-// A held token is served thousands of times: format its expiry once (toISOString is ~1 µs).
-const expiryTexts = new WeakMap<StoredToken, string>();
-function isoExpiry(token: StoredToken): string {
-  let text = expiryTexts.get(token);
-  if (text === undefined) {
-    text = token.expiresAt.toISOString();
-    expiryTexts.set(token, text);
-  }
-  return text;
-}
 
 type Authentication = { caller: Caller } | { result: HttpResult; reason: string };
 
