@@ -7,6 +7,7 @@
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import { SecretClient } from "@azure/keyvault-secrets";
+import { actionMatches, BUILT_IN_KEY_VAULT_ROLES } from "../../sandbox/keyvault/rbac.js";
 import {
   bicepOutputs,
   bicepParams,
@@ -188,37 +189,14 @@ export const KEY_VAULT_CALLS: Record<string, Omit<KeyVaultOperation, "call">> = 
 /** Creating a client sends nothing; its methods do. */
 const NO_REQUEST_CALLS = new Set(["new SecretClient", "new KeyClient", "new CertificateClient"]);
 
-/** Data actions of the built-in roles rbac.bicep uses, by role definition id. */
-export const ROLE_DATA_ACTIONS: Record<string, { name: string; dataActions: string[] }> = {
-  "12338af0-0e69-4776-bea7-57ae8d297424": {
-    name: "Key Vault Crypto User",
-    dataActions: [
-      "Microsoft.KeyVault/vaults/keys/read",
-      "Microsoft.KeyVault/vaults/keys/update/action",
-      "Microsoft.KeyVault/vaults/keys/backup/action",
-      "Microsoft.KeyVault/vaults/keys/encrypt/action",
-      "Microsoft.KeyVault/vaults/keys/decrypt/action",
-      "Microsoft.KeyVault/vaults/keys/wrap/action",
-      "Microsoft.KeyVault/vaults/keys/unwrap/action",
-      "Microsoft.KeyVault/vaults/keys/sign/action",
-      "Microsoft.KeyVault/vaults/keys/verify/action",
-    ],
-  },
-  "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba": {
-    name: "Key Vault Certificate User",
-    dataActions: [
-      "Microsoft.KeyVault/vaults/certificates/read",
-      "Microsoft.KeyVault/vaults/secrets/getSecret/action",
-      "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
-      "Microsoft.KeyVault/vaults/keys/read",
-    ],
-  },
-  "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": { name: "Key Vault Secrets Officer", dataActions: ["Microsoft.KeyVault/vaults/secrets/*"] },
-  "4633458b-17de-408a-b874-0445c86b69e6": {
-    name: "Key Vault Secrets User",
-    dataActions: ["Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"],
-  },
-};
+/**
+ * Data actions of the built-in Key Vault roles, by role definition id: the very table the sandbox's
+ * Key Vault stand-in enforces (sandbox/keyvault/rbac.ts), so the infra check and the sandbox cannot
+ * disagree about what a role allows.
+ */
+export const ROLE_DATA_ACTIONS: Record<string, { name: string; dataActions: readonly string[] }> = Object.fromEntries(
+  BUILT_IN_KEY_VAULT_ROLES.map((role) => [role.id, { name: role.name, dataActions: role.dataActions }]),
+);
 
 const CLIENT_CLASSES = { SecretClient, KeyClient, CryptographyClient, CertificateClient } as const;
 
@@ -298,8 +276,9 @@ export function roleAssignments(rbacBicep: string, rbacRolesJson: string): RoleA
     });
 }
 
-function grants(dataActions: string[], wanted: string): boolean {
-  return dataActions.some((action) => action === wanted || (action.endsWith("/*") && wanted.startsWith(action.slice(0, -1))));
+/** Whether a role's data actions cover `wanted`, wildcards matched as Key Vault (and the sandbox) match them. */
+function grants(dataActions: readonly string[], wanted: string): boolean {
+  return dataActions.some((action) => actionMatches(action, wanted));
 }
 
 /** The parameter rbac.bicep knows the broker's identity by. */
