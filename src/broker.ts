@@ -6,7 +6,7 @@ import type { TokenCredential } from "@azure/identity";
 import { createAltinnExchange, type AltinnExchangeOptions } from "./altinn/exchange.js";
 import { withAltinnExchange } from "./altinn/issue.js";
 import { BrokerError, ErrorCode } from "./errors.js";
-import type { BrokerConfig, TokenProfile } from "./config/settings.js";
+import type { BrokerConfig, TokenProfile } from "./config/domain.js";
 import type { KeyVaultClientOptions } from "./keyvault/connection.js";
 import { createKeyVaultSigner, type KeyVaultSigner } from "./keyvault/signer.js";
 import { createKeyVaultTokenStore } from "./keyvault/token-store.js";

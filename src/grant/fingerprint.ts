@@ -9,7 +9,7 @@
  * Pure apart from hashing.
  */
 import { createHash, scryptSync } from "node:crypto";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 
 /** JSON-like values: what a grant shape may hold. */
 export type ShapeValue = string | number | boolean | null | readonly ShapeValue[] | { readonly [key: string]: ShapeValue | undefined };

@@ -3,7 +3,7 @@
  * check, then the customer cache, then the answer (DESIGN.md §5 "Per-customer tokens").
  */
 import type { Caller } from "../auth/index.js";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import { CustomerDeniedError, type CustomerRequest } from "../customers/index.js";
 import { errorCodeOf } from "../errors.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";

@@ -7,7 +7,7 @@
  */
 import { BrokerError, ErrorCode } from "../errors.js";
 import type { Logger } from "../logging.js";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import type { VaultPublicKey } from "../keyvault/public-key.js";
 import { planRegistration, type KeyRole } from "./plan.js";
 import { REGISTRATION_LIFETIME_MS, versionedKid, versionOfKeyId, versionOfKid, type PublicJwk, type RegisteredKey } from "./registered-keys.js";

@@ -5,7 +5,7 @@
  * token secret (DESIGN.md §5) plus tags `customer` and `customer_claim`.
  */
 import { SecretClient } from "@azure/keyvault-secrets";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import { customerSecretName, type CustomerGrantShape } from "../customers/index.js";
 import { toSecret, type StoredToken } from "../token-store/stored-token.js";
 import type { KeyVaultConnection } from "./connection.js";

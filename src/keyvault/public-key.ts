@@ -6,7 +6,7 @@ import { X509Certificate, createPublicKey } from "node:crypto";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { KeyClient } from "@azure/keyvault-keys";
 import { BrokerError, ErrorCode } from "../errors.js";
-import type { SigningSource } from "../config/settings.js";
+import type { SigningSource } from "../config/domain.js";
 import type { KeyVaultConnection } from "./connection.js";
 import { keyVaultError } from "./signer.js";
 

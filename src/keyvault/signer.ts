@@ -7,7 +7,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import { BrokerError, ErrorCode } from "../errors.js";
-import type { SigningSource } from "../config/settings.js";
+import type { SigningSource } from "../config/domain.js";
 import type { GrantSigner, SigningAlgorithm, SigningKey } from "../signing/signer.js";
 import type { KeyVaultConnection } from "./connection.js";
 import { latestIssuedCertificate } from "./issued-certificate.js";

@@ -6,7 +6,7 @@
 import { BrokerError, ErrorCode, errorLogFields, isAltinnFailure, type ErrorLogFields } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { Metrics } from "../metrics.js";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
 import type { TokenStore } from "../token-store/token-store.js";

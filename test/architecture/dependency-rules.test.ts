@@ -10,11 +10,6 @@ import { findViolations, importSpecifiers, repositoryRoot, staleAllowances, type
  */
 const ALLOWED: readonly AllowedViolation[] = [
   {
-    from: "src/config/settings",
-    to: "src/altinn/target",
-    why: "the Altinn settings parser sits with the Altinn adapter; it moves into src/config/ with the split of settings.ts (issue 11)",
-  },
-  {
     from: "src/auth/verifier",
     to: "src/auth/entra-key-set",
     why: "the verifier builds its own JWKS key set; injecting the key set as a plain function type removes this (issue 11)",

@@ -5,7 +5,8 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { createBroker, type Broker, type BrokerOptions } from "../../src/broker.js";
-import { parseBrokerConfig, type Settings } from "../../src/config/settings.js";
+import { parseBrokerConfig } from "../../src/config/settings.js";
+import type { Settings } from "../../src/config/reader.js";
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
 import { issueCertificate } from "../../sandbox/pki.js";

@@ -7,7 +7,7 @@ import type { TokenCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { compactVerify, decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
-import type { SigningSource } from "../../src/config/settings.js";
+import type { SigningSource } from "../../src/config/domain.js";
 import { ErrorCode } from "../../src/errors.js";
 import { createGrant } from "../../src/grant/grant.js";
 import type { KeyVaultClientOptions } from "../../src/keyvault/connection.js";
