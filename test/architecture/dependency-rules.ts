@@ -24,6 +24,7 @@ export const CORE = [
   "src/http/",
   "src/customers/",
   "src/metrics",
+  "src/monitoring/",
   "src/signing/", // the signer port, the local-key signer and the keystore readers (node:crypto only)
   "src/keys/", // registration rules, plans and ports; except the self-service HTTP client (below)
   "src/certificate/", // DER, CSR and certificate parsing and policy; except the Key Vault adapter (below)
