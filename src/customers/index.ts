@@ -69,7 +69,7 @@ export async function renewCustomerTokens(caches: Map<string, CustomerTokens>, l
   return summaries;
 }
 
-/** Secret name of a stored customer token (DESIGN.md §5): `maskinporten-<profile>-<orgno>`. */
+/** Secret name of a stored customer token (README "Contracts"): `maskinporten-<profile>-<orgno>`. */
 export function customerSecretName(profile: TokenProfile, customer: string): string {
   return `maskinporten-${profile.name}-${customer}`;
 }

@@ -1,6 +1,6 @@
 /**
  * The per-customer part of GET /api/token/{profile}?customer=<orgno>[&external_ref=<ref>]
- * (DESIGN.md §5): strict parsing of the query, and authorisation by role. Pure.
+ * (README "Per-customer tokens"): strict parsing of the query, and authorisation by role. Pure.
  */
 import type { Caller } from "../auth/index.js";
 import type { TokenProfile } from "../config/domain.js";

@@ -13,7 +13,7 @@ import type { TokenStore } from "../token-store/token-store.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "./policy.js";
 
 /** recovery: the background retry while callers wait and nothing valid is held. */
-export type RenewalTrigger = "timer" | "demand" | "startup" | "recovery";
+export type RenewalTrigger = "timer" | "demand" | "recovery";
 
 /** Timers for the background recovery; the soak gives its fake clock's. */
 export interface RecoveryScheduler {

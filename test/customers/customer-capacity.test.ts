@@ -65,7 +65,7 @@ function runtime(): Runtime {
  */
 async function simulate(count: number, minutes: number) {
   const broker = runtime().broker;
-  await broker.renewAll("startup");
+  await broker.renewAll("timer");
   let refusedAfterWarmup = 0;
   let served = 0;
   const start = nowMs;
