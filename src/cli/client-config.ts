@@ -20,7 +20,7 @@ import {
   parseUrl,
   parseVaultUrl,
 } from "../rules.js";
-import { KEYSTORE_TYPES, type KeystoreType } from "../signing/keystore.js";
+import { KEYSTORE_TYPES, type KeystoreType } from "./keystore/keystore.js";
 import { parseAltinnSettings } from "../config/altinn-target.js";
 import type { AltinnExchangeTarget } from "../config/domain.js";
 import type { JavaProperties } from "./properties.js";

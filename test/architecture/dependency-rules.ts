@@ -25,7 +25,7 @@ export const CORE = [
   "src/customers/",
   "src/metrics",
   "src/monitoring/",
-  "src/signing/", // the signer port, the local-key signer and the keystore readers (node:crypto only)
+  "src/signing/", // the signer port and the in-process key signer (the CLI and tests sign with it)
   "src/keys/", // registration rules, plans and ports; except the self-service HTTP client (below)
   "src/certificate/", // DER, CSR and certificate parsing and policy; except the Key Vault adapter (below)
   "src/auth/", // except its JWKS fetcher, an adapter (below)
