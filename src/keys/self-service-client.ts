@@ -11,8 +11,8 @@
  */
 import { ErrorCode } from "../errors.js";
 import { scrubSecrets } from "../logging.js";
-import { SelfServiceError, type SelfServiceClient, type SelfServiceErrorDetails } from "./ports.js";
-import { parseRegisteredKeySet, type PublicJwk, type RegisteredKeySet } from "./registered-keys.js";
+import { SelfServiceError, type SelfServiceClient } from "./ports.js";
+import { parseRegisteredKeySet, type RegisteredKeySet } from "./registered-keys.js";
 
 export type FetchPort = (url: string, init: RequestInit) => Promise<Response>;
 

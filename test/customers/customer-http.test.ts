@@ -32,7 +32,7 @@ beforeAll(async () => {
     startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer], now: () => nowMs }),
     startEntraStandIn({ now: () => nowMs }),
   ]);
-  await kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
+  kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
   mp.registerClient({
     clientId: "supplier",
     organisationNumber: ORG,
