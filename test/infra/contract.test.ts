@@ -380,7 +380,7 @@ describe("alert queries match the broker's log lines", () => {
     expect(rule).toMatch(/metricNamespace: 'azure\.applicationinsights'\s+metricName: '([^']+)'/);
     expect(/metricName: '([^']+)'/.exec(rule)![1]).toBe(METRIC_NAMES.certificateDaysLeft);
     expect(rule).toMatch(/timeAggregation: 'Minimum'\s+operator: 'LessThanOrEqual'\s+threshold: 30\s+skipMetricValidation: true/);
-    expect(read("src/broker.ts")).toMatch(/metrics\.certificateDaysLeft\(profile\.name, certificateDaysLeft\)/);
+    expect(read("src/monitoring/monitoring.ts")).toMatch(/metrics\.certificateDaysLeft\(profile\.name, certificateDaysLeft\)/);
   });
 });
 
