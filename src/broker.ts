@@ -210,7 +210,7 @@ export function createBroker(options: BrokerOptions): Broker {
     };
   }
 
-  const keepers = new Map(
+  const profileTokens = new Map(
     config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now, metrics, ...(options.scheduler ? { scheduler: options.scheduler } : {}) })]),
   );
   const customerCaches = createCustomerCaches({
@@ -223,9 +223,9 @@ export function createBroker(options: BrokerOptions): Broker {
     publish: createCustomerTokenPublisher(connection),
   });
   metrics.observeHeldTokens(function* () {
-    for (const keeper of keepers.values()) {
-      const token = keeper.heldToken();
-      if (token) yield { profile: keeper.profile.name, expiresAt: token.expiresAt };
+    for (const tokens of profileTokens.values()) {
+      const token = tokens.heldToken();
+      if (token) yield { profile: tokens.profile.name, expiresAt: token.expiresAt };
     }
   });
   const monitoring = createMonitoring({
@@ -245,9 +245,9 @@ export function createBroker(options: BrokerOptions): Broker {
       return config.profiles.find((p) => p.name === (name ?? config.defaultProfile));
     },
     serve(profileName) {
-      const keeper = keepers.get(profileName);
-      if (!keeper) throw new BrokerError(ErrorCode.UnknownProfile, `Unknown token profile "${profileName}"`);
-      return keeper.serve();
+      const tokens = profileTokens.get(profileName);
+      if (!tokens) throw new BrokerError(ErrorCode.UnknownProfile, `Unknown token profile "${profileName}"`);
+      return tokens.serve();
     },
     serveCustomer(profileName, request) {
       const cache = customerCaches.get(profileName);
@@ -261,22 +261,22 @@ export function createBroker(options: BrokerOptions): Broker {
       // A fresh process learns what is registered before it signs (once; failures only logged).
       if (keyRegistration) await keyRegistration.primeIfNeeded().catch((error: unknown) => logger.log("warn", "key-registration-failed", { message: error instanceof Error ? error.message : String(error) }));
       const [outcomes] = await Promise.all([
-        Promise.all([...keepers.values()].map((keeper) => keeper.renewIfDue(trigger))),
+        Promise.all([...profileTokens.values()].map((tokens) => tokens.renewIfDue(trigger))),
         renewCustomerTokens(customerCaches, logger),
       ]);
       await Promise.all(config.profiles.map((profile) => monitoring.warnIfCertificateExpiring(profile)));
-      if (schedule) for (const keeper of keepers.values()) monitoring.warnIfScheduleTooSlow(keeper.profile.name, keeper.heldToken(), schedule.intervalMs);
+      if (schedule) for (const tokens of profileTokens.values()) monitoring.warnIfScheduleTooSlow(tokens.profile.name, tokens.heldToken(), schedule.intervalMs);
       return outcomes;
     },
     async health() {
       // Memory only: health is anonymous, so it must cost no Key Vault request, ever.
-      return [...keepers.values()].map((keeper) => {
-        const altinn = issuing.status(keeper.profile);
-        const registration = keyRegistration?.status(keeper.profile.name);
+      return [...profileTokens.values()].map((tokens) => {
+        const altinn = issuing.status(tokens.profile);
+        const registration = keyRegistration?.status(tokens.profile.name);
         return {
-          ...keeper.status(),
+          ...tokens.status(),
           ...(altinn ? { altinn } : {}),
-          ...monitoring.certificateHealth(keeper.profile),
+          ...monitoring.certificateHealth(tokens.profile),
           ...(registration ? { keyRegistration: registration } : {}),
         };
       });
