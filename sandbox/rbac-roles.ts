@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BrokerConfig } from "../src/config/settings.js";
+import type { BrokerConfig } from "../src/config/domain.js";
 import type { KeyVaultStandIn } from "./keyvault/index.js";
 
 export type RbacPrincipal = "broker" | "tokenReader" | "deployer";

@@ -176,7 +176,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     enforceRbac: true,
     authenticate: createEntraBearerAuthenticator(entra, { audiences: [KEY_VAULT_RESOURCE, KEY_VAULT_APP_ID] }),
   });
-  await keyVault.importCertificate("virksomhetssertifikat", {
+  keyVault.importCertificate("virksomhetssertifikat", {
     privateKey: pki.leaf.privateKey,
     certificateDer: pki.leaf.certificateDer,
     exportable: false,
@@ -197,7 +197,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
   let selfService: SelfServiceStandIn | undefined;
   if (options.keyRegistration) {
-    await keyVault.importKey("sandbox-kid-key", generateRsaKeyPair().privateKey);
+    keyVault.importKey("sandbox-kid-key", generateRsaKeyPair().privateKey);
     maskinporten.registerClient({ clientId: SELF_SERVICE_ADMIN, organisationNumber: SANDBOX_ORGANISATION, scopes: ["idporten:dcr.read", "idporten:dcr.modify"] });
     selfService = await startSelfServiceStandIn({ maskinporten, propagationMs: options.selfServicePropagationMs ?? 10_000 });
   }

@@ -313,7 +313,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         await sampleHeld();
       }
       world.clock.advanceTo(event.at);
-      const now = world.clock.now();
       switch (event.type) {
         case "remint":
           for (const profile of profiles) {

@@ -1,12 +1,13 @@
 /**
  * Composition of the broker from validated config and injected edges (credential, Key Vault client
- * options, clock, logger). Function files and the sandbox both build their broker here.
+ * options, clock, logger). Function files and the sandbox both build their broker here. Wiring
+ * only: the rules live in renewal/, customers/, keys/ and monitoring/ (expiry and schedule warnings).
  */
 import type { TokenCredential } from "@azure/identity";
 import { createAltinnExchange, type AltinnExchangeOptions } from "./altinn/exchange.js";
 import { withAltinnExchange } from "./altinn/issue.js";
 import { BrokerError, ErrorCode } from "./errors.js";
-import type { BrokerConfig, TokenProfile } from "./config/settings.js";
+import type { BrokerConfig, TokenProfile } from "./config/domain.js";
 import type { KeyVaultClientOptions } from "./keyvault/connection.js";
 import { createKeyVaultSigner, type KeyVaultSigner } from "./keyvault/signer.js";
 import { createKeyVaultTokenStore } from "./keyvault/token-store.js";
@@ -17,12 +18,13 @@ import { keyVaultMetricsPolicy } from "./keyvault/operation-metrics.js";
 import { noMetrics, oauthErrorLabel, type Metrics } from "./metrics.js";
 import { createMaskinportenClient, type MaskinportenClient, type MaskinportenClientOptions } from "./maskinporten/client.js";
 import { createTokenIssuer } from "./renewal/issue-token.js";
-import { DEFAULT_MIN_SERVE_REMAINING_MS, scheduleTooSlow } from "./renewal/policy.js";
+import { DEFAULT_MIN_SERVE_REMAINING_MS } from "./renewal/policy.js";
+import { createMonitoring } from "./monitoring/monitoring.js";
 import { ProfileTokens, type RecoveryScheduler, type RenewalOutcome, type RenewalTrigger } from "./renewal/profile-tokens.js";
 import type { StoredToken } from "./token-store/stored-token.js";
 import type { TokenStore } from "./token-store/token-store.js";
 import type { BrokerPort, ProfileHealth } from "./http/broker-port.js";
-import { createKeyRegistration, type KeyRegistration, type KeyRegistrationStatus, type SyncOutcome } from "./keys/key-registration.js";
+import { createKeyRegistration, type KeyRegistration, type SyncOutcome } from "./keys/key-registration.js";
 import { createRotationState, type RotationState } from "./keys/rotation.js";
 import { createSelfServiceClient, type FetchPort } from "./keys/self-service-client.js";
 import { createVaultPublicKeyReader } from "./keyvault/public-key.js";
@@ -74,13 +76,10 @@ export interface Broker extends BrokerPort {
   previewKeys(): Promise<SyncOutcome[]>;
 }
 
-const DAY_MS = 86_400_000;
-
 export function createBroker(options: BrokerOptions): Broker {
   const { config } = options;
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
-  const warningDays = options.certificateWarningDays ?? 30;
   const metrics = options.metrics ?? noMetrics;
   const connection = {
     vaultUrl: config.keyVaultUrl,
@@ -211,7 +210,7 @@ export function createBroker(options: BrokerOptions): Broker {
     };
   }
 
-  const keepers = new Map(
+  const profileTokens = new Map(
     config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now, metrics, ...(options.scheduler ? { scheduler: options.scheduler } : {}) })]),
   );
   const customerCaches = createCustomerCaches({
@@ -224,66 +223,21 @@ export function createBroker(options: BrokerOptions): Broker {
     publish: createCustomerTokenPublisher(connection),
   });
   metrics.observeHeldTokens(function* () {
-    for (const keeper of keepers.values()) {
-      const token = keeper.heldToken();
-      if (token) yield { profile: keeper.profile.name, expiresAt: token.expiresAt };
+    for (const tokens of profileTokens.values()) {
+      const token = tokens.heldToken();
+      if (token) yield { profile: tokens.profile.name, expiresAt: token.expiresAt };
     }
   });
-  // Warnings an alert rule reads: once a day per subject is enough, more is noise.
-  const lastWarning = new Map<string, number>();
-  const warnDaily = (subject: string, event: string, fields: Record<string, unknown>) => {
-    if (now() - (lastWarning.get(`${event}:${subject}`) ?? -Infinity) < DAY_MS) return;
-    lastWarning.set(`${event}:${subject}`, now());
-    logger.log("warn", event, fields);
-  };
-
-  /** From memory only: what the signer resolved last (renewals and the timer keep it current). */
-  function certificateHealth(profile: TokenProfile): Pick<ProfileHealth, "certificateNotAfter" | "certificateDaysLeft"> {
-    if (profile.signing.kind !== "certificate") return {};
-    const notAfter = signerFor(profile).knownKey()?.certificateNotAfter;
-    if (!notAfter) return {};
-    const certificateDaysLeft = Math.floor((notAfter.getTime() - now()) / DAY_MS);
-    metrics.certificateDaysLeft(profile.name, certificateDaysLeft);
-    return { certificateNotAfter: notAfter, certificateDaysLeft };
-  }
-
-  /**
-   * After a key sync: days left of the registration the profile signs with (role current), as a
-   * gauge. Foreign keys and a previous key being retired are not the broker's to keep alive.
-   */
-  function recordKeyDaysLeft(): void {
-    for (const profile of config.profiles) {
-      const keys = keyRegistration?.status(profile.name)?.keys ?? [];
-      const days = keys.flatMap((key) => (key.role === "current" && key.daysLeft !== undefined ? [key.daysLeft] : []));
-      if (days && days.length > 0) metrics.registeredKeyDaysLeft(profile.name, Math.min(...days));
-    }
-  }
-
-  /** The timer's job: resolve the signing key (a read at most hourly, backed off after failures), then warn. */
-  async function warnIfCertificateExpiring(profile: TokenProfile): Promise<void> {
-    if (profile.signing.kind !== "certificate") return;
-    await signerFor(profile).currentKey().catch(() => undefined);
-    const { certificateDaysLeft, certificateNotAfter } = certificateHealth(profile);
-    if (certificateDaysLeft === undefined || certificateDaysLeft > warningDays || profile.signing.kind !== "certificate") return;
-    const certificate = profile.signing.certificateName;
-    warnDaily(certificate, "certificate-expiry", {
-      certificate,
-      notAfter: certificateNotAfter!.toISOString(),
-      daysLeft: certificateDaysLeft,
-    });
-  }
-
-  function warnIfScheduleTooSlow(keeper: ProfileTokens, intervalMs: number): void {
-    const token = keeper.heldToken();
-    if (!token || !scheduleTooSlow(token, policy, intervalMs)) return;
-    warnDaily(keeper.profile.name, "renewal-schedule-too-slow", {
-      profile: keeper.profile.name,
-      tokenLifetimeSeconds: Math.round((token.expiresAt.getTime() - token.issuedAt.getTime()) / 1000),
-      scheduleIntervalSeconds: Math.round(intervalMs / 1000),
-      renewWhenRemainingRatio: policy.renewWhenRemainingRatio,
-      message: "RENEW_SCHEDULE fires less often than lifetime × RENEW_BEFORE_EXPIRY_RATIO: the stored token lapses between ticks; shorten the schedule",
-    });
-  }
+  const monitoring = createMonitoring({
+    profiles: config.profiles,
+    signerFor,
+    registrationOf: (profileName) => keyRegistration?.status(profileName),
+    policy,
+    certificateWarningDays: options.certificateWarningDays ?? 30,
+    logger,
+    metrics,
+    now,
+  });
 
   return {
     config,
@@ -291,9 +245,9 @@ export function createBroker(options: BrokerOptions): Broker {
       return config.profiles.find((p) => p.name === (name ?? config.defaultProfile));
     },
     serve(profileName) {
-      const keeper = keepers.get(profileName);
-      if (!keeper) throw new BrokerError(ErrorCode.UnknownProfile, `Unknown token profile "${profileName}"`);
-      return keeper.serve();
+      const tokens = profileTokens.get(profileName);
+      if (!tokens) throw new BrokerError(ErrorCode.UnknownProfile, `Unknown token profile "${profileName}"`);
+      return tokens.serve();
     },
     serveCustomer(profileName, request) {
       const cache = customerCaches.get(profileName);
@@ -307,22 +261,22 @@ export function createBroker(options: BrokerOptions): Broker {
       // A fresh process learns what is registered before it signs (once; failures only logged).
       if (keyRegistration) await keyRegistration.primeIfNeeded().catch((error: unknown) => logger.log("warn", "key-registration-failed", { message: error instanceof Error ? error.message : String(error) }));
       const [outcomes] = await Promise.all([
-        Promise.all([...keepers.values()].map((keeper) => keeper.renewIfDue(trigger))),
+        Promise.all([...profileTokens.values()].map((tokens) => tokens.renewIfDue(trigger))),
         renewCustomerTokens(customerCaches, logger),
       ]);
-      await Promise.all(config.profiles.map((profile) => warnIfCertificateExpiring(profile)));
-      if (schedule) for (const keeper of keepers.values()) warnIfScheduleTooSlow(keeper, schedule.intervalMs);
+      await Promise.all(config.profiles.map((profile) => monitoring.warnIfCertificateExpiring(profile)));
+      if (schedule) for (const tokens of profileTokens.values()) monitoring.warnIfScheduleTooSlow(tokens.profile.name, tokens.heldToken(), schedule.intervalMs);
       return outcomes;
     },
     async health() {
       // Memory only: health is anonymous, so it must cost no Key Vault request, ever.
-      return [...keepers.values()].map((keeper) => {
-        const altinn = issuing.status(keeper.profile);
-        const registration = keyRegistration?.status(keeper.profile.name);
+      return [...profileTokens.values()].map((tokens) => {
+        const altinn = issuing.status(tokens.profile);
+        const registration = keyRegistration?.status(tokens.profile.name);
         return {
-          ...keeper.status(),
+          ...tokens.status(),
           ...(altinn ? { altinn } : {}),
-          ...certificateHealth(keeper.profile),
+          ...monitoring.certificateHealth(tokens.profile),
           ...(registration ? { keyRegistration: registration } : {}),
         };
       });
@@ -330,7 +284,7 @@ export function createBroker(options: BrokerOptions): Broker {
     async syncKeysIfDue() {
       try {
         const outcomes = await keyRegistration?.syncIfDue();
-        if (outcomes) recordKeyDaysLeft();
+        if (outcomes) monitoring.recordKeyDaysLeft();
         return outcomes;
       } catch (error) {
         // Per-profile failures are outcomes; anything else must not reach the renewal timer either.
@@ -341,7 +295,7 @@ export function createBroker(options: BrokerOptions): Broker {
     async syncKeys() {
       if (!keyRegistration) return [];
       const outcomes = await keyRegistration.sync();
-      recordKeyDaysLeft();
+      monitoring.recordKeyDaysLeft();
       return outcomes;
     },
     async previewKeys() {

@@ -190,7 +190,6 @@ export function managedIdentityTokenClaims(
   grant: ManagedIdentityGrant,
   context: { v1Issuer: string; v2?: { issuer: string; resources: readonly string[] }; tenantId: string; nowSeconds: number },
 ): Record<string, unknown> {
-  const { identity } = grant;
   const v1 = managedIdentityV1Claims(grant, context);
   if (!context.v2?.resources.includes(grant.requestedResource)) return v1;
   // A resource whose app registration asks for v2.0 tokens: v2 issuer, azp/azpacr for appid/appidacr.

@@ -7,7 +7,6 @@ import {
   isPendingCertificate,
   type AnyCertificateVersion,
   type Attributes,
-  type CertificateVersion,
   type KeyVersion,
   type PendingCertificateVersion,
   type SecretVersion,

@@ -7,7 +7,7 @@ import { ErrorCode } from "../errors.js";
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetry, type RetryHooks, type RetryPolicy } from "../retry.js";
 import { parseAltinnAnswer, type AltinnToken } from "./altinn-token.js";
 import { AltinnExchangeError, altinnRejection } from "./errors.js";
-import type { AltinnExchangeTarget } from "./target.js";
+import type { AltinnExchangeTarget } from "../config/domain.js";
 
 export type { AltinnToken } from "./altinn-token.js";
 export { AltinnExchangeError } from "./errors.js";

@@ -3,7 +3,7 @@
  * the Altinn token (with its own expiry) is what the profile holds, stores and serves. Keeps the
  * Altinn stage's own status for health, apart from the profile's overall one.
  */
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import { errorLogFields } from "../errors.js";
 import type { AltinnStageStatus } from "../http/broker-port.js";
 import { profileFingerprint } from "../grant/fingerprint.js";

@@ -9,7 +9,7 @@ import type { TokenCredential } from "@azure/identity";
 import { AzureMonitorMetricExporter, type AzureMonitorExporterOptions } from "@azure/monitor-opentelemetry-exporter";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
-import type { Settings } from "../config/settings.js";
+import type { Settings } from "../config/reader.js";
 import { createOtelMetrics, type OtelMetrics } from "./otel-metrics.js";
 
 export const EXPORT_INTERVAL_MS = 60_000;

@@ -7,7 +7,9 @@ import type { ClientSecretCredentialOptions, TokenCredential } from "@azure/iden
 import type { FetchImplementation } from "jose";
 import { createCallerVerifier, type CallerVerifier } from "../auth/index.js";
 import { createBroker, type Broker, type BrokerOptions } from "../broker.js";
-import { parseBrokerConfig, type BrokerConfig, type Settings } from "../config/settings.js";
+import { parseBrokerConfig } from "../config/settings.js";
+import type { BrokerConfig } from "../config/domain.js";
+import type { Settings } from "../config/reader.js";
 import { jsonLogger, type Logger } from "../logging.js";
 import { deferredMetrics, noMetrics, type Metrics } from "../metrics.js";
 import { lazyCredential, type LazyCredential } from "./lazy-credential.js";

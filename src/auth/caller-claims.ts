@@ -45,7 +45,7 @@ export function callerFromClaims(claims: JWTPayload, version: EntraTokenVersion,
 }
 
 /**
- * Callers are applications (DESIGN.md §5), with v2.0 tokens (the broker's app registration sets
+ * Callers are applications (README "HTTP API"), with v2.0 tokens (the broker's app registration sets
  * requestedAccessTokenVersion 2). A delegated token (a user signed in to some app: `scp`, or
  * `idtyp: "user"`) is refused even when it carries the role; so is a v1.0 token (`ver: "1.0"`,
  * the sts.windows.net issuer), which only a misconfigured or foreign app registration produces.

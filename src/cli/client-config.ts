@@ -20,8 +20,9 @@ import {
   parseUrl,
   parseVaultUrl,
 } from "../rules.js";
-import { KEYSTORE_TYPES, type KeystoreType } from "../signing/keystore.js";
-import { parseAltinnSettings, type AltinnExchangeTarget } from "../altinn/target.js";
+import { KEYSTORE_TYPES, type KeystoreType } from "./keystore/keystore.js";
+import { parseAltinnSettings } from "../config/altinn-target.js";
+import type { AltinnExchangeTarget } from "../config/domain.js";
 import type { JavaProperties } from "./properties.js";
 
 /** Every key the CLI understands, in the order `--help` explains them. */

@@ -11,7 +11,7 @@ import { createGrant, type GrantClaimsInput } from "../grant/grant.js";
 import type { KeyVaultClientOptions } from "../keyvault/connection.js";
 import { createMaskinportenClient, MaskinportenError, type IssuedToken } from "../maskinporten/client.js";
 import type { RetryPolicy } from "../retry.js";
-import { loadKeystoreKey } from "../signing/keystore.js";
+import { loadKeystoreKey } from "./keystore/keystore.js";
 import { createLocalKeySigner } from "../signing/local-key-signer.js";
 import type { GrantSigner } from "../signing/signer.js";
 import { parseClientConfig, type CliConfig, type CliSigning } from "./client-config.js";

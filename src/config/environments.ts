@@ -4,7 +4,7 @@
  * do not (Digdir: "Maskinporten har trailing slash i issuer, men dette er pt ikke tilfelle i
  * Skyporten"), and the grant's `aud` must be the issuer to the character.
  */
-import { isHttpsOrLoopback, isLoopbackUrl, parseUrl } from "../rules.js";
+import { isHttpsOrLoopback, parseUrl } from "../rules.js";
 
 export { isLoopbackUrl } from "../rules.js";
 

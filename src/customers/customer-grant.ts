@@ -4,7 +4,7 @@
  * token's fingerprint covers the same inputs, since it digests the profile as profileForCustomer
  * shapes it.
  */
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import type { CustomerClaim } from "./customer-settings.js";
 
 export interface CustomerRequest {

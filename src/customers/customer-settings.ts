@@ -1,5 +1,5 @@
 /**
- * Parses a profile's per-customer settings (DESIGN.md §5 "Per-customer tokens") and the app-wide
+ * Parses a profile's per-customer settings (README "Per-customer tokens") and the app-wide
  * Key Vault sign budget. Problems go to the caller's collector so they are reported with all others.
  */
 import { isOrgNumber } from "../rules.js";

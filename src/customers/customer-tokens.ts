@@ -6,7 +6,7 @@
  * customer). Held only in memory: nothing is read back from a store, so a token made under other
  * settings can never be served.
  */
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import { errorLogFields } from "../errors.js";
 import { MaskinportenError } from "../maskinporten-error.js";
 import type { Logger } from "../logging.js";

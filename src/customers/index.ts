@@ -2,7 +2,7 @@
  * Per-customer tokens for every profile that serves them, sharing one Key Vault sign budget.
  * The broker composes this; the HTTP endpoint reaches it through Broker.serveCustomer.
  */
-import type { BrokerConfig, TokenProfile } from "../config/settings.js";
+import type { BrokerConfig, TokenProfile } from "../config/domain.js";
 import type { Logger } from "../logging.js";
 import type { RenewalPolicy } from "../renewal/policy.js";
 import type { StoredToken } from "../token-store/stored-token.js";
@@ -69,7 +69,7 @@ export async function renewCustomerTokens(caches: Map<string, CustomerTokens>, l
   return summaries;
 }
 
-/** Secret name of a stored customer token (DESIGN.md §5): `maskinporten-<profile>-<orgno>`. */
+/** Secret name of a stored customer token (README "Contracts"): `maskinporten-<profile>-<orgno>`. */
 export function customerSecretName(profile: TokenProfile, customer: string): string {
   return `maskinporten-${profile.name}-${customer}`;
 }

@@ -6,11 +6,6 @@
 /** Maskinporten rejects grants whose exp − iat exceeds 120 s; we stay well inside that. */
 export const GRANT_LIFETIME_SECONDS = 60;
 
-export interface SystemUserAuthorizationDetail {
-  type: "urn:altinn:systemuser";
-  systemuser_org: { authority: "iso6523-actorid-upis"; ID: string };
-}
-
 export interface GrantClaimsInput {
   /** The Maskinporten issuer, exactly (trailing slash kept). */
   audience: string;

@@ -1,7 +1,7 @@
 /**
  * Token identity. A token is only the right token for a profile if it was issued for the profile's
  * current grant-shaping settings; its expiry says nothing about that. The fingerprint is a digest
- * of those settings: stored as the token secret's `fingerprint` tag (DESIGN.md §5), compared
+ * of those settings: stored as the token secret's `fingerprint` tag (README "Contracts"), compared
  * before a stored or held token is served, adopted or preferred.
  *
  * To make another setting part of a token's identity (per-customer fields, say), add it to the object `grantShapeOf` builds (or spread that object and add it, as a
@@ -9,7 +9,7 @@
  * Pure apart from hashing.
  */
 import { createHash, scryptSync } from "node:crypto";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 
 /** JSON-like values: what a grant shape may hold. */
 export type ShapeValue = string | number | boolean | null | readonly ShapeValue[] | { readonly [key: string]: ShapeValue | undefined };

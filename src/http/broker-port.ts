@@ -2,7 +2,7 @@
  * The port the HTTP layer serves through: what an endpoint needs of the broker, defined here in
  * the core so that src/http/ never imports the composition root (src/broker.ts implements it).
  */
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import type { CustomerRequest } from "../customers/index.js";
 import type { ErrorLogFields } from "../errors.js";
 import type { KeyRegistrationStatus } from "../keys/key-registration.js";

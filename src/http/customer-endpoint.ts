@@ -1,9 +1,9 @@
 /**
  * Serving one customer's token once the caller is authenticated and the profile found: role
- * check, then the customer cache, then the answer (DESIGN.md §5 "Per-customer tokens").
+ * check, then the customer cache, then the answer (README "Per-customer tokens").
  */
 import type { Caller } from "../auth/index.js";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import { CustomerDeniedError, type CustomerRequest } from "../customers/index.js";
 import { errorCodeOf } from "../errors.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";

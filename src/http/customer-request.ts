@@ -1,9 +1,9 @@
 /**
  * The per-customer part of GET /api/token/{profile}?customer=<orgno>[&external_ref=<ref>]
- * (DESIGN.md §5): strict parsing of the query, and authorisation by role. Pure.
+ * (README "Per-customer tokens"): strict parsing of the query, and authorisation by role. Pure.
  */
 import type { Caller } from "../auth/index.js";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import type { CustomerRequest } from "../customers/index.js";
 import { EXTERNAL_REF_EXPECTED, isExternalRef, isOrgNumber, ORG_NUMBER_EXPECTED } from "../rules.js";
 

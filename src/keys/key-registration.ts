@@ -7,12 +7,11 @@
  */
 import { BrokerError, ErrorCode } from "../errors.js";
 import type { Logger } from "../logging.js";
-import type { TokenProfile } from "../config/settings.js";
-import type { VaultPublicKey } from "../keyvault/public-key.js";
+import type { TokenProfile } from "../config/domain.js";
 import { planRegistration, type KeyRole } from "./plan.js";
 import { REGISTRATION_LIFETIME_MS, versionedKid, versionOfKeyId, versionOfKid, type PublicJwk, type RegisteredKey } from "./registered-keys.js";
 import type { RotationState } from "./rotation.js";
-import { SelfServiceError, type SelfServiceClient } from "./self-service-client.js";
+import { SelfServiceError, type SelfServiceClient, type VaultPublicKey } from "./ports.js";
 import type { SelfServiceConfig } from "./settings.js";
 
 const DAY_MS = 86_400_000;

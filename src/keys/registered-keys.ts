@@ -10,7 +10,7 @@
  * whether expired keys are still listed (we treat a listed key past `exp` as expired).
  */
 
-/** Digdir keeps a posted key for one year (DESIGN.md §3). */
+/** Digdir keeps a posted key for one year (README "Key registration through Digdir's self-service API"). */
 export const REGISTRATION_LIFETIME_MS = 365 * 86_400_000;
 /** Digdir: at most 5 keys per client. */
 export const MAX_REGISTERED_KEYS = 5;

@@ -9,55 +9,12 @@
  * `error`/`error_description`, Spring-style `message`, else the first 500 characters of the text,
  * scrubbed of anything JWT-shaped. The bearer token is never part of an error or a log line.
  */
-import { BrokerError, ErrorCode, type ErrorLogFields } from "../errors.js";
+import { ErrorCode } from "../errors.js";
 import { scrubSecrets } from "../logging.js";
-import { parseRegisteredKeySet, type PublicJwk, type RegisteredKeySet } from "./registered-keys.js";
+import { SelfServiceError, type SelfServiceClient } from "./ports.js";
+import { parseRegisteredKeySet, type RegisteredKeySet } from "./registered-keys.js";
 
 export type FetchPort = (url: string, init: RequestInit) => Promise<Response>;
-
-export const SELF_SERVICE_HOSTS = {
-  test: "https://api.test.samarbeid.digdir.no",
-  prod: "https://api.samarbeid.digdir.no",
-} as const;
-
-export interface SelfServiceErrorDetails {
-  status?: number;
-  /** `error` of an OAuth/RFC 7591-style body. */
-  error?: string;
-  /** `error_description`, or `message` of a Spring-style body. */
-  description?: string;
-  /** Digdir's body, bounded and scrubbed, when it had no recognisable fields. */
-  body?: string;
-  transient: boolean;
-}
-
-export type SelfServiceErrorCode =
-  | typeof ErrorCode.SelfServiceRejected
-  | typeof ErrorCode.SelfServiceUnavailable
-  | typeof ErrorCode.SelfServiceBadResponse
-  | typeof ErrorCode.KeyRegistration;
-
-export class SelfServiceError extends BrokerError {
-  readonly status?: number;
-  readonly error?: string;
-  readonly description?: string;
-  readonly body?: string;
-  readonly transient: boolean;
-
-  constructor(code: SelfServiceErrorCode, message: string, details: SelfServiceErrorDetails, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.transient = details.transient;
-    if (details.status !== undefined) this.status = details.status;
-    if (details.error !== undefined) this.error = details.error;
-    if (details.description !== undefined) this.description = details.description;
-    if (details.body !== undefined) this.body = details.body;
-  }
-
-  /** Digdir's status and OAuth error for the log line; the body stays out (it is scrubbed, but long). */
-  override logFields(): ErrorLogFields {
-    return { ...super.logFields(), ...(this.status !== undefined ? { status: this.status } : {}) };
-  }
-}
 
 export interface SelfServiceClientOptions {
   /** API base, e.g. https://api.test.samarbeid.digdir.no (`/api/v1` is added unless present). */
@@ -66,12 +23,6 @@ export interface SelfServiceClientOptions {
   accessToken(): Promise<string>;
   fetch?: FetchPort;
   timeoutMs?: number;
-}
-
-export interface SelfServiceClient {
-  getJwks(clientId: string): Promise<RegisteredKeySet>;
-  /** Replaces the client's whole key set. An empty list deletes the set. */
-  putJwks(clientId: string, keys: readonly PublicJwk[]): Promise<RegisteredKeySet>;
 }
 
 export function apiV1Base(baseUrl: string): string {

@@ -13,7 +13,7 @@ import {
   parseBooleanText,
   parseIntegerInRange,
 } from "../rules.js";
-import { SELF_SERVICE_HOSTS } from "./self-service-client.js";
+import { SELF_SERVICE_HOSTS } from "./ports.js";
 
 export const KEY_REGISTRATION_SELF_SERVICE = "self-service";
 /** Least privilege by Digdir's table: read the set, modify an existing client. */

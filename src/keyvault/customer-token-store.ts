@@ -2,10 +2,10 @@
  * Optional copy of customer tokens in Key Vault secrets for direct readers
  * (PROFILE_<NAME>_STORE_CUSTOMER_TOKENS). Write-only from the broker's side: it never reads these
  * back, so a token made under older settings is never served from here. Same shape as a profile's
- * token secret (DESIGN.md §5) plus tags `customer` and `customer_claim`.
+ * token secret (README "Contracts") plus tags `customer` and `customer_claim`.
  */
 import { SecretClient } from "@azure/keyvault-secrets";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import { customerSecretName, type CustomerGrantShape } from "../customers/index.js";
 import { toSecret, type StoredToken } from "../token-store/stored-token.js";
 import type { KeyVaultConnection } from "./connection.js";

@@ -6,18 +6,10 @@ import { X509Certificate, createPublicKey } from "node:crypto";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { KeyClient } from "@azure/keyvault-keys";
 import { BrokerError, ErrorCode } from "../errors.js";
-import type { SigningSource } from "../config/settings.js";
+import type { SigningSource } from "../config/domain.js";
+import type { VaultPublicKey } from "../keys/ports.js";
 import type { KeyVaultConnection } from "./connection.js";
 import { keyVaultError } from "./signer.js";
-
-export interface VaultPublicKey {
-  /** Key id with version (what the signer signs with). */
-  keyId: string;
-  /** RSA public JWK members: kty, n, e. */
-  jwk: { kty: "RSA"; n: string; e: string };
-  /** Modulus length in bits (Digdir wants RSA ≥ 2048). */
-  bits: number;
-}
 
 /** A reader that keeps one SDK client per kind (each new client starts with a bearer challenge). */
 export function createVaultPublicKeyReader(connection: KeyVaultConnection): (source: SigningSource) => Promise<VaultPublicKey> {

@@ -7,7 +7,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import { BrokerError, ErrorCode } from "../errors.js";
-import type { SigningSource } from "../config/settings.js";
+import type { SigningSource } from "../config/domain.js";
 import type { GrantSigner, SigningAlgorithm, SigningKey } from "../signing/signer.js";
 import type { KeyVaultConnection } from "./connection.js";
 import { latestIssuedCertificate } from "./issued-certificate.js";
@@ -31,8 +31,6 @@ export interface KeyVaultSignerOptions extends KeyVaultConnection {
 }
 
 export interface KeyVaultSigner extends GrantSigner {
-  /** The Key Vault key id (with version) the current snapshot signs with. */
-  currentKeyId(): Promise<string>;
   /** The key resolved last, without any I/O (health answers from this); undefined before the first read. */
   knownKey(): SigningKey | undefined;
 }
@@ -179,9 +177,6 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
   return {
     async currentKey() {
       return applyChoice(await currentSnapshot()).key;
-    },
-    async currentKeyId() {
-      return applyChoice(await currentSnapshot()).keyId;
     },
     knownKey: () => current?.key,
   };

@@ -25,7 +25,7 @@ export function createKeyVaultTokenStore(options: KeyVaultConnection): TokenStor
     }
   }
 
-  async function put(secretName: string, profile: string, token: StoredToken): Promise<void> {
+  async function put(profile: string, secretName: string, token: StoredToken): Promise<void> {
     const shape = toSecret(profile, token);
     try {
       await client.setSecret(secretName, shape.value, {
@@ -44,7 +44,7 @@ export function createKeyVaultTokenStore(options: KeyVaultConnection): TokenStor
     async write(profile, secretName, token) {
       const before = await read(profile, secretName);
       if (before && !mayReplace(before, token)) return { current: before, written: false };
-      await put(secretName, profile, token);
+      await put(profile, secretName, token);
       return { current: token, written: true };
     },
   };

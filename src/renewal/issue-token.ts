@@ -2,7 +2,7 @@
  * Profile → Maskinporten token: one grant per attempt, signed by the profile's signer.
  * The same grant input mapping serves the broker and the CLI.
  */
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import { createGrant, type GrantClaimsInput, type GrantOptions } from "../grant/grant.js";
 import type { GrantSigner } from "../signing/signer.js";

@@ -6,14 +6,14 @@
 import { BrokerError, ErrorCode, errorLogFields, isAltinnFailure, type ErrorLogFields } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { Metrics } from "../metrics.js";
-import type { TokenProfile } from "../config/settings.js";
+import type { TokenProfile } from "../config/domain.js";
 import { profileFingerprint } from "../grant/fingerprint.js";
 import type { StoredToken } from "../token-store/stored-token.js";
 import type { TokenStore } from "../token-store/token-store.js";
 import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "./policy.js";
 
 /** recovery: the background retry while callers wait and nothing valid is held. */
-export type RenewalTrigger = "timer" | "demand" | "startup" | "recovery";
+export type RenewalTrigger = "timer" | "demand" | "recovery";
 
 /** Timers for the background recovery; the soak gives its fake clock's. */
 export interface RecoveryScheduler {

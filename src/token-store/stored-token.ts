@@ -1,5 +1,5 @@
 /**
- * The token secret contract (DESIGN.md §5): value = the access token as issued; contentType
+ * The token secret contract (README "Contracts"): value = the access token as issued; contentType
  * `application/jwt` for a JWT else `text/plain`; `expires` = token expiry, `notBefore` = issue
  * time; tags profile, scope, expires_at, issued_at, token_type, fingerprint, and `altinn` (the
  * exchange URL) for an Altinn 3 token. Pure: no SDK types here.

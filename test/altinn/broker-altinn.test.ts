@@ -32,7 +32,7 @@ beforeAll(async () => {
     startAltinnStandIn({ maskinportenIssuer: mp.issuer, now: clock, tokenLifetimeSeconds: 600 }),
     startAltinnStandIn({ maskinportenIssuer: mp.issuer, now: clock, acceptScopes: (scopes) => scopes.some((s) => s.startsWith("altinn:")) }),
   ]);
-  await kv.importCertificate("virksomhetssertifikat", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer, exportable: false });
+  kv.importCertificate("virksomhetssertifikat", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer, exportable: false });
   mp.registerClient({ clientId: "altinn-client", organisationNumber: ORG, scopes: ["altinn:serviceowner/instances.read"], tokenLifetimeSeconds: 120 });
   mp.registerClient({ clientId: "partner-client", organisationNumber: ORG, scopes: ["skatteetaten:x"], tokenLifetimeSeconds: 120 });
 });

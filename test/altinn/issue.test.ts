@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { AltinnExchangeError } from "../../src/altinn/errors.js";
 import type { AltinnExchange } from "../../src/altinn/exchange.js";
 import { withAltinnExchange } from "../../src/altinn/issue.js";
-import type { TokenProfile } from "../../src/config/settings.js";
+import type { TokenProfile } from "../../src/config/domain.js";
 import { profileForCustomer } from "../../src/customers/index.js";
 import { profileFingerprint } from "../../src/grant/fingerprint.js";
 import type { StoredToken } from "../../src/token-store/stored-token.js";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseBrokerConfig, type Settings } from "../../src/config/settings.js";
-import { resolveAltinnExchange } from "../../src/altinn/target.js";
+import { ConfigError, type Settings } from "../../src/config/reader.js";
+import { parseBrokerConfig } from "../../src/config/settings.js";
+import { resolveAltinnExchange } from "../../src/config/altinn-target.js";
 
 const base: Settings = {
   KEY_VAULT_URL: "https://my-vault.vault.azure.net",

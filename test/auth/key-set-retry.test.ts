@@ -15,11 +15,17 @@ let keyRequests = 0;
 beforeAll(async () => {
   entra = await startEntraStandIn();
   // Serves the stand-in's key set, but resets the connection of the first request.
-  flaky = createServer(async (request, response) => {
+  flaky = createServer((request, response) => {
     keyRequests++;
-    if (keyRequests === 1) return request.socket.destroy();
-    const keys = await (await entra.fetch(entra.jwksUri)).text();
-    response.writeHead(200, { "content-type": "application/json" }).end(keys);
+    if (keyRequests === 1) return void request.socket.destroy();
+    // A failed fetch ends the connection (the verifier sees a reset) rather than going unhandled.
+    entra
+      .fetch(entra.jwksUri)
+      .then((answer) => answer.text())
+      .then(
+        (keys) => response.writeHead(200, { "content-type": "application/json" }).end(keys),
+        () => response.destroy(),
+      );
   });
   await new Promise<void>((resolve) => flaky.listen(0, "127.0.0.1", resolve));
 });

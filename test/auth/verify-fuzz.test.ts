@@ -145,13 +145,13 @@ function decodeClaims(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(segments(token)[1], "base64url").toString("utf8")) as Record<string, unknown>;
 }
 
-/** The oracle: the rules of DESIGN.md §5 / issue 4 item 5, written out independently of the verifier. */
+/** The oracle: the rules of README "HTTP API" / issue 4 item 5, written out independently of the verifier. */
 function isValid(
   claims: Record<string, unknown>,
   expected: { v2: string; v1: string; audiences: string[]; tenantId: string },
 ): boolean {
   const { iss, aud, tid, exp, nbf, iat, azp, appid, oid, roles, ver, scp, idtyp } = claims;
-  // App tokens, v2.0 only (DESIGN.md §5).
+  // App tokens, v2.0 only (README "HTTP API").
   if (iss !== expected.v2 || ver !== "2.0") return false;
   if (scp !== undefined || (idtyp !== undefined && idtyp !== "app")) return false;
   const audienceList = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : [];

@@ -23,7 +23,7 @@ let nowMs = Date.UTC(2026, 11, 1, 12);
 
 beforeAll(async () => {
   [kv, mp] = await Promise.all([startKeyVaultStandIn({ now: () => nowMs }), startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer], now: () => nowMs })]);
-  await kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
+  kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
   mp.registerClient({ clientId: "supplier", organisationNumber: ORG, scopes: ["s:read"], tokenLifetimeSeconds: LIFETIME_S, consumerOrgs: customers });
 });
 afterAll(async () => {
@@ -65,7 +65,7 @@ function runtime(): Runtime {
  */
 async function simulate(count: number, minutes: number) {
   const broker = runtime().broker;
-  await broker.renewAll("startup");
+  await broker.renewAll("timer");
   let refusedAfterWarmup = 0;
   let served = 0;
   const start = nowMs;

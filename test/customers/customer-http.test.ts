@@ -1,5 +1,5 @@
 /**
- * Per-customer tokens over a real broker and the stand-ins (DESIGN.md §5): every status code of
+ * Per-customer tokens over a real broker and the stand-ins (README "Per-customer tokens"): every status code of
  * the contract, roles per customer, Maskinporten's refusals as 403 access_denied remembered
  * briefly, hostile query values refused before they cost anything, and the audit line.
  */
@@ -32,7 +32,7 @@ beforeAll(async () => {
     startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer], now: () => nowMs }),
     startEntraStandIn({ now: () => nowMs }),
   ]);
-  await kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
+  kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
   mp.registerClient({
     clientId: "supplier",
     organisationNumber: ORG,

@@ -4,7 +4,7 @@
  * the shared sign budget, and 5,000 distinct customers through one profile.
  */
 import { describe, expect, it } from "vitest";
-import type { TokenProfile } from "../../src/config/settings.js";
+import type { TokenProfile } from "../../src/config/domain.js";
 import { CustomerTokens, signBucketFor, type CustomerPolicy } from "../../src/customers/index.js";
 import { TokenBucket } from "../../src/customers/token-bucket.js";
 import { silentLogger } from "../../src/logging.js";

@@ -1,5 +1,5 @@
 /**
- * The sandbox ships per-customer profiles (DESIGN.md §5 "Sandbox"): env.json lists them with their
+ * The sandbox ships per-customer profiles (README "Contracts", sandbox): env.json lists them with their
  * customers, and a caller gets a customer's token over HTTP, or Maskinporten's refusal.
  */
 import { readFile, rm } from "node:fs/promises";

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RENEW_RATIO, DEFAULT_RENEW_SCHEDULE, parseBrokerConfig, profileSettingPrefix } from "../../src/config/settings.js";
+import { DEFAULT_RENEW_RATIO, DEFAULT_RENEW_SCHEDULE, parseBrokerConfig } from "../../src/config/settings.js";
+import { profileSettingPrefix } from "../../src/config/profile.js";
 import { bicepParams, bicepVarBody, stripComments } from "./bicep-text.js";
 import { formatLogLine } from "../../src/logging.js";
 import { MaskinportenError } from "../../src/maskinporten-error.js";
@@ -32,8 +33,11 @@ const filesIn = (dir: string, suffix: string): Record<string, string> =>
 
 function realSources(): InfraSources {
   return {
-    // Customer and key-registration settings are read in their own modules, through settings.ts's reader.
-    settings: `${read("src/config/settings.ts")}\n${read("src/customers/customer-settings.ts")}\n${read("src/keys/settings.ts")}`,
+    // Settings are read in src/config/ (settings.ts the entry, profile and signing beside it) and in
+    // the customer and key-registration modules, all through one reader.
+    settings: ["src/config/settings.ts", "src/config/profile.ts", "src/config/signing.ts", "src/customers/customer-settings.ts", "src/keys/settings.ts"]
+      .map(read)
+      .join("\n"),
     runtime: read("src/app/runtime.ts"),
     functions: filesIn("functions", ".ts"),
     adapters: filesIn("src/keyvault", ".ts"),
@@ -376,7 +380,7 @@ describe("alert queries match the broker's log lines", () => {
     expect(rule).toMatch(/metricNamespace: 'azure\.applicationinsights'\s+metricName: '([^']+)'/);
     expect(/metricName: '([^']+)'/.exec(rule)![1]).toBe(METRIC_NAMES.certificateDaysLeft);
     expect(rule).toMatch(/timeAggregation: 'Minimum'\s+operator: 'LessThanOrEqual'\s+threshold: 30\s+skipMetricValidation: true/);
-    expect(read("src/broker.ts")).toMatch(/metrics\.certificateDaysLeft\(profile\.name, certificateDaysLeft\)/);
+    expect(read("src/monitoring/monitoring.ts")).toMatch(/metrics\.certificateDaysLeft\(profile\.name, certificateDaysLeft\)/);
   });
 });
 

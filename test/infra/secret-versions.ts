@@ -4,7 +4,7 @@
  * with a timer tick every `scheduleSeconds` and, optionally, a caller every `requestEverySeconds`.
  * Every stored token is one new Key Vault secret version. README.md ("How many secret versions pile up") quotes these numbers.
  */
-import type { TokenProfile } from "../../src/config/settings.js";
+import type { TokenProfile } from "../../src/config/domain.js";
 import { profileFingerprint } from "../../src/grant/fingerprint.js";
 import { silentLogger } from "../../src/logging.js";
 import { DEFAULT_MIN_SERVE_REMAINING_MS } from "../../src/renewal/policy.js";

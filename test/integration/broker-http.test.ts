@@ -29,7 +29,7 @@ beforeAll(async () => {
     startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer], now: () => nowMs }),
     startEntraStandIn({ now: () => nowMs }),
   ]);
-  await kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
+  kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
   mp.registerClient({ clientId: "c", organisationNumber: ORG, scopes: ["s:read"], tokenLifetimeSeconds: 300 });
 });
 afterAll(async () => {
@@ -159,7 +159,7 @@ describe("token endpoint over a real broker", () => {
 
   it("logs certificate-expiry with daysLeft once a day when the signing certificate expires within 30 days", async () => {
     const soon = issueEnterpriseCertificate({ organisationNumber: ORG, notAfter: new Date(nowMs + 12.5 * 86_400_000) });
-    await kv.importCertificate("expiring", { privateKey: soon.leaf.privateKey, certificateDer: soon.leaf.certificateDer });
+    kv.importCertificate("expiring", { privateKey: soon.leaf.privateKey, certificateDer: soon.leaf.certificateDer });
     const runtime = createRuntime({
       settings: { KEY_VAULT_URL: kv.url, MASKINPORTEN_ENVIRONMENT: mp.issuer, TOKEN_PROFILES: "p", SIGNING_CERTIFICATE_NAME: "expiring", PROFILE_P_CLIENT_ID: "c", PROFILE_P_SCOPES: "s:read" },
       credential: staticCredential(),

@@ -24,8 +24,8 @@ let mp: MaskinportenStandIn;
 
 beforeAll(async () => {
   [kv, mp] = await Promise.all([startKeyVaultStandIn(), startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer] })]);
-  await kv.importCertificate("virksomhetssertifikat", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer, exportable: false });
-  await kv.importKey("kid-key", kidKey.privateKey);
+  kv.importCertificate("virksomhetssertifikat", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer, exportable: false });
+  kv.importKey("kid-key", kidKey.privateKey);
   mp.registerClient({ clientId: "sdir-client", organisationNumber: ORG, scopes: ["sdir:read"], tokenLifetimeSeconds: 300, allowedResources: ["https://api.sdir.no"], consumerOrgs: ["310000001"] });
   mp.registerClient({ clientId: "kid-client", organisationNumber: ORG, scopes: ["skatt:read"], keys: { "kid-2024": kidKey.publicKey } });
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Runtime } from "../../src/app/runtime.js";
 import { handleHealthRequest } from "../../src/http/health-endpoint.js";
 import { createKeyVaultSigner, readFailureBackoffMs } from "../../src/keyvault/signer.js";
-import { CERTIFICATE_NAME, startWorld, type World } from "../../soak/harness/world.js";
+import { startWorld, type World } from "../../soak/harness/world.js";
 import { staticCredential } from "../support/credentials.js";
 import { captureLog, type CapturedLog } from "../reliability/helpers.js";
 

@@ -29,7 +29,7 @@ beforeAll(async () => {
     startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer] }),
     startEntraStandIn(),
   ]);
-  await kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
+  kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
 });
 afterAll(async () => {
   await Promise.all([kv?.close(), mp?.close(), entra?.close()]);

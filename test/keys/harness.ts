@@ -5,7 +5,8 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { createBroker, type Broker, type BrokerOptions } from "../../src/broker.js";
-import { parseBrokerConfig, type Settings } from "../../src/config/settings.js";
+import { parseBrokerConfig } from "../../src/config/settings.js";
+import type { Settings } from "../../src/config/reader.js";
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
 import { issueCertificate } from "../../sandbox/pki.js";
@@ -47,7 +48,7 @@ export async function startHarness(options: { propagationMs?: number } = {}): Pr
 
   const [kv, mp] = await Promise.all([startKeyVaultStandIn({ now: clock.now }), startMaskinportenStandIn({ now: clock.now, trustedRoots: [root.certificateDer] })]);
   const ss = await startSelfServiceStandIn({ maskinporten: mp, now: clock.now, propagationMs: options.propagationMs ?? 60_000 });
-  await kv.importCertificate("virksomhetssertifikat", { privateKey: leaf.privateKey, certificateDer: leaf.certificateDer, exportable: false });
+  kv.importCertificate("virksomhetssertifikat", { privateKey: leaf.privateKey, certificateDer: leaf.certificateDer, exportable: false });
   const rotateKey = () => kv.importKey("signing-key", generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey).version;
   rotateKey();
   mp.registerClient({ clientId: ADMIN_CLIENT, organisationNumber: ORG, scopes: ["idporten:dcr.read", "idporten:dcr.modify"], tokenLifetimeSeconds: 120 });

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/errors.js";
-import { createSelfServiceClient, SelfServiceError } from "../../src/keys/self-service-client.js";
+import { SelfServiceError } from "../../src/keys/ports.js";
+import { createSelfServiceClient } from "../../src/keys/self-service-client.js";
 import { startHarness, type Harness } from "./harness.js";
 
 let h: Harness;

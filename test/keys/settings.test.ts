@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseBrokerConfig, type Settings } from "../../src/config/settings.js";
+import { ConfigError, type Settings } from "../../src/config/reader.js";
+import { parseBrokerConfig } from "../../src/config/settings.js";
 
 const base: Settings = {
   KEY_VAULT_URL: "https://v.vault.azure.net/",

@@ -7,7 +7,7 @@ import type { TokenCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { compactVerify, decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
-import type { SigningSource } from "../../src/config/settings.js";
+import type { SigningSource } from "../../src/config/domain.js";
 import { ErrorCode } from "../../src/errors.js";
 import { createGrant } from "../../src/grant/grant.js";
 import type { KeyVaultClientOptions } from "../../src/keyvault/connection.js";
@@ -61,9 +61,11 @@ export function defineKeyVaultAdapterTests(name: string, target: () => KeyVaultT
       const first = await target().provisionCertificate(certName);
       let nowMs = Date.now();
       const signer = createKeyVaultSigner({ ...connection(), source: certificateSource(certName), now: () => nowMs, refreshAfterMs: 60_000 });
-      expect(await signer.currentKeyId()).toContain(`/keys/${certName}/${first.version}`);
+      // The first read resolves the certificate and its key version, before the renewal below.
+      expect((await signer.currentKey()).identification).toEqual({ x5c: [first.leafDer.toString("base64")] });
       const second = await target().provisionCertificate(certName);
-      // Not yet refreshed: still the first certificate and its key, consistently.
+      // Not yet refreshed: still the first certificate and its key, consistently (the grant verifies
+      // with the first certificate's public key, so the key version is the certificate's).
       let grant = await createGrant(grantInput, signer);
       expect(decodeProtectedHeader(grant).x5c).toEqual([first.leafDer.toString("base64")]);
       await expect(compactVerify(grant, new X509Certificate(first.leafDer).publicKey)).resolves.toBeDefined();
@@ -71,7 +73,6 @@ export function defineKeyVaultAdapterTests(name: string, target: () => KeyVaultT
       grant = await createGrant(grantInput, signer);
       expect(decodeProtectedHeader(grant).x5c).toEqual([second.leafDer.toString("base64")]);
       await expect(compactVerify(grant, new X509Certificate(second.leafDer).publicKey)).resolves.toBeDefined();
-      expect(await signer.currentKeyId()).toContain(`/keys/${certName}/${second.version}`);
     });
 
     it("keeps using an explicitly pinned certificate version after a renewal", async () => {

@@ -17,12 +17,12 @@ beforeAll(async () => {
     clientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
     async provisionCertificate(name) {
       const { leaf } = issueEnterpriseCertificate({ organisationNumber: "991825827" });
-      const imported = await kv.importCertificate(name, { privateKey: leaf.privateKey, certificateDer: leaf.certificateDer, exportable: false });
+      const imported = kv.importCertificate(name, { privateKey: leaf.privateKey, certificateDer: leaf.certificateDer, exportable: false });
       return { leafDer: leaf.certificateDer, version: imported.version };
     },
     async provisionKey(name) {
       const { privateKey, publicKey } = generateRsaKeyPair();
-      const imported = await kv.importKey(name, privateKey);
+      const imported = kv.importKey(name, privateKey);
       return { publicKey, version: imported.version };
     },
   };

@@ -52,7 +52,7 @@ interface Scenario {
 async function brokerWithDueToken(overrides: Parameters<World["runtime"]>[0] = {}): Promise<Scenario> {
   const log = captureLog();
   const runtime = world.runtime({ logger: log.logger, ...overrides });
-  const [first] = await runtime.broker.renewAll("startup");
+  const [first] = await runtime.broker.renewAll("timer");
   expect(first).toMatchObject({ outcome: "renewed" });
   world.clock.advance(INTO_DUE_MS);
   return { runtime, log, caller: world.callerToken([world.roleOf(PROFILE)]), heldExpiresAt: first!.expiresAt!.getTime() };

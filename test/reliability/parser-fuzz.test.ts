@@ -8,7 +8,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseJavaProperties } from "../../src/cli/properties.js";
-import { ConfigError, parseBrokerConfig, type BrokerConfig, type Settings } from "../../src/config/settings.js";
+import { ConfigError, type Settings } from "../../src/config/reader.js";
+import { parseBrokerConfig } from "../../src/config/settings.js";
+import type { BrokerConfig } from "../../src/config/domain.js";
 import { BrokerError, ErrorCode } from "../../src/errors.js";
 import { MaskinportenError } from "../../src/maskinporten/errors.js";
 import { parseTokenResponse } from "../../src/maskinporten/token-response.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { TokenProfile } from "../../src/config/settings.js";
+import type { TokenProfile } from "../../src/config/domain.js";
 import { profileFingerprint } from "../../src/grant/fingerprint.js";
 import { ErrorCode } from "../../src/errors.js";
 import type { LogLevel } from "../../src/logging.js";

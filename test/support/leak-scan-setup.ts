@@ -169,8 +169,8 @@ vi.mock("../../src/token-store/stored-token.js", async (importOriginal) => {
   return { ...original, fromSecret };
 });
 
-vi.mock("../../src/signing/keystore.js", async (importOriginal) => {
-  const original = await importOriginal<typeof import("../../src/signing/keystore.js")>();
+vi.mock("../../src/cli/keystore/keystore.js", async (importOriginal) => {
+  const original = await importOriginal<typeof import("../../src/cli/keystore/keystore.js")>();
   const { leakScan: scan } = await import("./leak-scan.js");
   const loadKeystoreKey: typeof original.loadKeystoreKey = (request) => {
     scan.addSecret(request.storePassword, "password");

@@ -6,7 +6,9 @@
  * organisation; platform.tt02.altinn.no trusts Maskinporten's test issuer, platform.altinn.no the
  * production one.
  */
-import { isLoopbackUrl, MASKINPORTEN_ISSUERS } from "../config/environments.js";
+import { parseBooleanText } from "../rules.js";
+import type { AltinnExchangeTarget } from "./domain.js";
+import { isLoopbackUrl, MASKINPORTEN_ISSUERS } from "./environments.js";
 
 export const ALTINN_EXCHANGE_PATH = "/authentication/api/v1/exchange/maskinporten";
 
@@ -23,13 +25,6 @@ const ISSUER_OF_HOST: ReadonlyArray<readonly [(host: string) => boolean, string,
   // Altinn's own test environments (at21-at24, yt01) sit behind Maskinporten test as well.
   [(h) => h.endsWith(".altinn.cloud"), MASKINPORTEN_ISSUERS.test, "an Altinn test environment"],
 ];
-
-export interface AltinnExchangeTarget {
-  /** The request URL exactly: exchange endpoint, plus `?test=true` when `testOrg`. Names the target (secret tag `altinn`). */
-  url: string;
-  /** Ask for the TTD test organisation (`?test=true`). */
-  testOrg: boolean;
-}
 
 /**
  * `tt02`, `prod` or a platform base URL (or the exchange URL itself) → the exchange endpoint.
@@ -65,12 +60,6 @@ export function resolveAltinnExchange(value: string, testOrg: boolean, issuer: s
   return { target: { url: `${url.origin}${path}${testOrg ? "?test=true" : ""}`, testOrg } };
 }
 
-/** `true` / `false` (any case), else undefined. */
-export function parseBoolean(value: string): boolean | undefined {
-  const lower = value.trim().toLowerCase();
-  return lower === "true" ? true : lower === "false" ? false : undefined;
-}
-
 /**
  * The two Altinn settings of one token source (a broker profile or the CLI's properties), with the
  * caller's own names for them. Problems go to `problem`; returns the target when both are valid.
@@ -83,7 +72,7 @@ export function parseAltinnSettings(
 ): AltinnExchangeTarget | undefined {
   const exchange = read(names.exchange);
   const testOrgText = read(names.testOrg);
-  const testOrg = testOrgText === undefined ? false : parseBoolean(testOrgText);
+  const testOrg = testOrgText === undefined ? false : parseBooleanText(testOrgText);
   if (testOrg === undefined) problem(names.testOrg, `"${testOrgText}" is not true or false`);
   if (exchange === undefined) {
     if (testOrg) problem(names.testOrg, `only means something with ${names.exchange}; set ${names.exchange}=tt02 (or prod, or a platform URL)`);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import forge from "node-forge";
 import { describe, expect, it } from "vitest";
-import { decryptNatively, DecryptionFailed, PBE_OID, pkcs12Kdf } from "../../src/signing/pkcs12-crypto.js";
+import { decryptNatively, DecryptionFailed, PBE_OID, pkcs12Kdf } from "../../../src/cli/keystore/pkcs12-crypto.js";
 
 /** forge's PKCS#12 KDF, which the reader used before: the reference. */
 function forgeKdf(password: string, salt: Buffer, id: number, iterations: number, length: number, digest: "sha1" | "sha256" | "sha512"): Buffer {

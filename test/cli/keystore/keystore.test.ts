@@ -1,9 +1,9 @@
 import { createPublicKey } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BrokerError } from "../../src/errors.js";
-import { detectKeystoreFormat, loadKeystoreKey, type KeystoreRequest } from "../../src/signing/keystore.js";
-import { issueCertificate, issueEnterpriseCertificate, type IssuedCertificate } from "../../sandbox/pki.js";
-import { hasKeytool, hasOpenssl, keytoolImport, makeJks, makePkcs12, opensslPkcs12, type KeyEntrySpec, type Pkcs12Profile } from "../support/keystores.js";
+import { BrokerError } from "../../../src/errors.js";
+import { detectKeystoreFormat, loadKeystoreKey, type KeystoreRequest } from "../../../src/cli/keystore/keystore.js";
+import { issueCertificate, issueEnterpriseCertificate, type IssuedCertificate } from "../../../sandbox/pki.js";
+import { hasKeytool, hasOpenssl, keytoolImport, makeJks, makePkcs12, opensslPkcs12, type KeyEntrySpec, type Pkcs12Profile } from "../../support/keystores.js";
 
 let leaf: IssuedCertificate;
 let intermediate: IssuedCertificate;

@@ -4,7 +4,7 @@
  * either format) the file's real format wins over the declared type.
  */
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
-import { BrokerError, ErrorCode } from "../errors.js";
+import { BrokerError, ErrorCode } from "../../errors.js";
 import {
   JCEKS_MAGIC,
   JKS_MAGIC,
