@@ -1,6 +1,6 @@
 import type { HttpResponseInit } from "@azure/functions";
 import type { Runtime } from "../src/app/runtime.js";
-import { loadRuntime } from "../src/app/load-runtime.js";
+import { loadedRuntime, loadRuntime } from "../src/app/load-runtime.js";
 import { errorLogFields } from "../src/errors.js";
 import { errorResult, type HttpResult } from "../src/http/responses.js";
 import { jsonLogger } from "../src/logging.js";
@@ -20,7 +20,7 @@ export async function withRuntime(handle: (runtime: Runtime) => Promise<HttpResu
   const startedMs = performance.now();
   let runtime: Runtime;
   try {
-    runtime = await loadRuntime();
+    runtime = loadedRuntime() ?? (await loadRuntime());
   } catch (error) {
     jsonLogger().log("error", "runtime-unavailable", errorLogFields(error));
     return toResponse(errorResult(500, "server_error", "The broker is misconfigured; see its logs."));

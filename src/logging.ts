@@ -65,9 +65,18 @@ function isBase64UrlChar(c: number): boolean {
 
 export function formatLogLine(level: LogLevel, event: string, fields: Record<string, unknown> = {}, now?: Date): string {
   const time = isoTime(now ? now.getTime() : Date.now());
-  const record = { time, level, event, ...fields };
-  // A replacer makes JSON.stringify call back for every key (2-3x slower); only objects can hold an Error.
-  const line = scrubSecrets(JSON.stringify(record, hasObjectField(fields) ? jsonReplacer : undefined));
+  let json: string;
+  if (Object.hasOwn(fields, "time") || Object.hasOwn(fields, "level") || Object.hasOwn(fields, "event")) {
+    // A field of the same name replaces the value in place, as the spread always did.
+    json = JSON.stringify({ time, level, event, ...fields }, hasObjectField(fields) ? jsonReplacer : undefined);
+  } else {
+    // The usual case: the caller's fields object serialised as it is (no copy), spliced after the
+    // three leading keys. `time` is ISO 8601 and `level` a LogLevel: neither needs escaping.
+    // A replacer makes JSON.stringify call back for every key (2-3x slower); only objects can hold an Error.
+    const rest = JSON.stringify(fields, hasObjectField(fields) ? jsonReplacer : undefined);
+    json = `{"time":"${time}","level":"${level}","event":${JSON.stringify(event)}${rest.length > 2 ? `,${rest.slice(1)}` : "}"}`;
+  }
+  const line = scrubSecrets(json);
   return line.length <= MAX_LOG_LINE_LENGTH ? line : capLine(time, level, event, fields, line.length);
 }
 

@@ -12,3 +12,8 @@ export async function loadRuntime(): Promise<Runtime> {
   runtimeModule ??= await import("./runtime.js");
   return runtimeModule.getRuntime();
 }
+
+/** The runtime without waiting, once its module has loaded (else undefined): the per-request path. Throws as getRuntime(). */
+export function loadedRuntime(): Runtime | undefined {
+  return runtimeModule?.getRuntime();
+}

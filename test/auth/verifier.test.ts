@@ -310,6 +310,26 @@ describe("verified-token cache", () => {
     }
   });
 
+  it("cachedCaller answers only for the exact value verified before, without verifying", async () => {
+    const verifier = verifierFor(standIn);
+    const header = `Bearer ${standIn.mintToken({ roles: [PROFILE_ROLE], uti: "cached-caller" })}`;
+    const request = (authorization: string) => new Map([["authorization", authorization]]);
+    expect(verifier.cachedCaller(request(header))).toBeUndefined(); // never verified: nothing to answer
+    const verified = await verifier.verify(header);
+    expect(verifier.cachedCaller(request(Buffer.from(header, "latin1").toString("latin1")))).toBe(verified);
+    expect(verifier.cacheStats()).toMatchObject({ hits: 1, misses: 1 });
+    const [h, p, sig] = header.slice("Bearer ".length).split(".") as [string, string, string];
+    const forged = encodeJson({ ...JSON.parse(Buffer.from(p, "base64url").toString()), roles: ["Other.Role"] });
+    expect(verifier.cachedCaller(request(`Bearer ${h}.${forged}.${sig}`))).toBeUndefined();
+    await expectUnauthenticated(verifier.verify(`Bearer ${h}.${forged}.${sig}`), "invalid_signature");
+    // Trusted and present, the App Service principal header decides: never the cache.
+    const trusting = verifierFor(standIn, { trustAppServicePrincipalHeader: true });
+    await trusting.verify(header);
+    const both = new Map([["authorization", header], ["x-ms-client-principal", "e30"]]);
+    expect(trusting.cachedCaller(both)).toBeUndefined();
+    expect(trusting.cachedCaller(request(header))).toBeDefined();
+  });
+
   it("never answers from the cache once the token has expired", async () => {
     let clock = Date.now();
     const verifier = verifierFor(standIn, { now: () => clock, clockToleranceSeconds: 0 });

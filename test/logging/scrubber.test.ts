@@ -44,6 +44,25 @@ describe("scrubSecrets", () => {
 });
 
 describe("formatLogLine", () => {
+  it("writes exactly the text of one spread record: time, level, event, then the fields in order", () => {
+    const now = new Date("2026-12-01T12:00:00.123Z");
+    const spread = (level: "info" | "warn", event: string, fields: Record<string, unknown>) =>
+      JSON.stringify({ time: now.toISOString(), level, event, ...fields }, (_key, value: unknown) =>
+        value instanceof Error ? { name: value.name, message: value.message } : value,
+      );
+    const cases: [string, Record<string, unknown>][] = [
+      ["token-request", { status: 200, outcome: "served", requestedProfile: null, callerAppId: "a\"b\u2028c", profile: "skatt" }],
+      ["empty", {}],
+      ["quote\"d event", { nested: { list: [1, "two", null] }, skipped: undefined }],
+      ["failure", { error: new Error("went wrong"), code: "ERR_X" }],
+      // A field named like a leading key replaces its value in place, as the spread does.
+      ["shadowed", { event: "from-fields", level: "error", extra: 1 }],
+    ];
+    for (const [event, fields] of cases) {
+      expect(formatLogLine("warn", event, fields, now)).toBe(spread("warn", event, fields));
+    }
+  });
+
   it("caps a line, field by field, scrubbing before it cuts, and stays one JSON object", () => {
     const hostile = "eyJ".repeat(5_000);
     // A token straddling the cut: cutting first would leave a fragment the scrubber no longer sees.
