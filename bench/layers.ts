@@ -59,7 +59,8 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
       (request, response) =>
         void (async () => {
           headersOf(request);
-          await null;
+          // The microtask hop every async handler pays, deliberately.
+          await Promise.resolve();
           answer(response, { status: 200, headers, jsonBody });
         })(),
     ],
@@ -70,7 +71,7 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
       (request, response) =>
         void (async () => {
           requestFor(request);
-          await null;
+          await Promise.resolve();
           answer(response, { status: 200, headers, jsonBody });
         })(),
     ],

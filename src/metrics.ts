@@ -22,7 +22,7 @@ export type KeyVaultOperationKind =
 export interface RenewalMeasurement {
   profile: string;
   outcome: RenewalMetricOutcome;
-  trigger: "timer" | "demand" | "startup" | "recovery";
+  trigger: "timer" | "demand" | "recovery";
   /** Failed renewals: which step failed. */
   stage?: "issue" | "altinn-exchange" | "store-write";
   durationMs: number;

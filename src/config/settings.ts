@@ -13,7 +13,6 @@ import { isProfileName, parseProfile, profileSettingPrefix } from "./profile.js"
 import { ConfigError, Reader, splitList, type Settings } from "./reader.js";
 
 /** The HTTP endpoint (owned elsewhere) imports the profile-name rule from here. */
-export { isProfileName } from "./profile.js";
 
 /** Every minute: a 120 s token (Maskinporten's default lifetime) renewed at half its life never lapses. */
 export const DEFAULT_RENEW_SCHEDULE = "0 * * * * *";

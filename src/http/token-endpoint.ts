@@ -1,9 +1,9 @@
 /**
- * GET /api/token/{profile?} as DESIGN.md §5: authenticate, then look up the profile (404 only
+ * GET /api/token/{profile?} as README "HTTP API" says: authenticate, then look up the profile (404 only
  * after authentication), then authorise by app role, then serve. One audit line per request.
  */
 import { authorize, isCallerAuthError, type Caller, type CallerVerifier, type HeaderSource } from "../auth/index.js";
-import { isProfileName } from "../config/settings.js";
+import { isProfileName } from "../config/profile.js";
 import { errorCodeOf } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
