@@ -1,5 +1,7 @@
 import type { JWTPayload } from "jose";
 import { unauthenticated } from "./auth-error.js";
+import type { Caller } from "./caller.js";
+import { callerFromClaims, type EntraTokenVersion } from "./caller-claims.js";
 
 /**
  * App Service Authentication ("Easy Auth") validates the caller's token itself and passes the
@@ -72,4 +74,32 @@ export function claimsFromAppServicePrincipal(
   }
   if (roles.length > 0) result["roles"] = roles;
   return result as JWTPayload;
+}
+
+/** What the principal header is checked against: the verifier's settings. */
+export interface PrincipalCheck {
+  tenantId: string;
+  audiences: readonly string[];
+  issuers: ReadonlyMap<string, EntraTokenVersion>;
+  clockToleranceSeconds: number;
+}
+
+/**
+ * The caller from a trusted `X-MS-CLIENT-PRINCIPAL` header, with the checks Easy Auth's own token
+ * validation does not promise to have made for this app: issuer, audience, expiry.
+ */
+export function callerFromPrincipalHeader(headerValue: string, settings: PrincipalCheck, nowMs: number): Caller {
+  const claims = claimsFromAppServicePrincipal(headerValue);
+  const version = settings.issuers.get(typeof claims.iss === "string" ? claims.iss : "");
+  if (version === undefined) throw unauthenticated("invalid_issuer", "client principal from another issuer");
+  if (typeof claims.aud !== "string" || !settings.audiences.includes(claims.aud)) {
+    throw unauthenticated("invalid_audience", "client principal for another audience");
+  }
+  const nowSeconds = nowMs / 1000;
+  if (typeof claims.exp !== "number") throw unauthenticated("invalid_claims", "client principal without exp");
+  if (claims.exp <= nowSeconds - settings.clockToleranceSeconds) throw unauthenticated("expired");
+  if (typeof claims.nbf === "number" && claims.nbf > nowSeconds + settings.clockToleranceSeconds) {
+    throw unauthenticated("not_yet_valid");
+  }
+  return Object.freeze({ ...callerFromClaims(claims, version, settings.tenantId), authenticatedBy: "app-service-principal" as const });
 }

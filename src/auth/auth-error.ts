@@ -51,6 +51,13 @@ export function unauthenticated(reason: AuthFailureReason, detail?: string, caus
   return new CallerAuthError(ErrorCode.Unauthenticated, reason, message, cause === undefined ? undefined : { cause });
 }
 
+/** Raised by a key set when it cannot be fetched: an outage of Entra's key endpoint, not a bad token. */
+export class KeySetUnavailableError extends BrokerError {
+  constructor(options?: { cause?: unknown }) {
+    super(ErrorCode.KeySetUnavailable, "Entra signing keys could not be fetched", options);
+  }
+}
+
 export function isCallerAuthError(error: unknown): error is CallerAuthError {
   return error instanceof CallerAuthError;
 }

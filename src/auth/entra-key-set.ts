@@ -1,5 +1,7 @@
 import { createRemoteJWKSet, customFetch, errors, type FetchImplementation, type JWTVerifyGetKey } from "jose";
-import { BrokerError, ErrorCode } from "../errors.js";
+import { KeySetUnavailableError } from "./auth-error.js";
+
+export { KeySetUnavailableError };
 
 export interface EntraKeySetOptions {
   /** How long a fetched key set is used before it is fetched again (ms). */
@@ -10,13 +12,8 @@ export interface EntraKeySetOptions {
   timeoutMs: number;
   /** How the key set is fetched; global fetch unless given (test-only: the sandbox trusts its own CA). */
   fetch?: FetchImplementation;
-}
-
-/** Raised by the key resolver when the key set cannot be fetched: an outage, not a bad token. */
-export class KeySetUnavailableError extends BrokerError {
-  constructor(options?: { cause?: unknown }) {
-    super(ErrorCode.KeySetUnavailable, "Entra signing keys could not be fetched", options);
-  }
+  /** Clock for the failure cooldown (epoch ms); the verifier passes its own. Default Date.now. */
+  now?: () => number;
 }
 
 /**
@@ -32,10 +29,11 @@ export function createEntraKeySet(jwksUri: URL, options: EntraKeySetOptions): JW
     timeoutDuration: options.timeoutMs,
     ...(options.fetch ? { [customFetch]: options.fetch } : {}),
   });
+  const now = options.now ?? Date.now;
   let lastFailureAt: number | undefined;
 
   return async (protectedHeader, token) => {
-    if (!remote.fresh && lastFailureAt !== undefined && Date.now() < lastFailureAt + options.cooldownMs) {
+    if (!remote.fresh && lastFailureAt !== undefined && now() < lastFailureAt + options.cooldownMs) {
       throw new KeySetUnavailableError();
     }
     // One immediate retry: a reset on a stale keep-alive socket should not shut new callers out
@@ -48,7 +46,7 @@ export function createEntraKeySet(jwksUri: URL, options: EntraKeySetOptions): JW
         if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
         if (error instanceof errors.JOSENotSupported) throw error;
         if (attempt < 2) continue;
-        lastFailureAt = Date.now();
+        lastFailureAt = now();
         throw new KeySetUnavailableError({ cause: error });
       }
     }

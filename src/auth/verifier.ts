@@ -1,13 +1,14 @@
-import { decodeProtectedHeader, errors, UnsecuredJWT, type CompactJWSHeaderParameters, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { decodeProtectedHeader, UnsecuredJWT, type CompactJWSHeaderParameters, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { isHttpsOrLoopback } from "../rules.js";
 import { BrokerError, ErrorCode } from "../errors.js";
-import { APP_SERVICE_PRINCIPAL_HEADER, claimsFromAppServicePrincipal } from "./app-service-principal.js";
-import { CallerAuthError, unauthenticated } from "./auth-error.js";
+import { APP_SERVICE_PRINCIPAL_HEADER, callerFromPrincipalHeader } from "./app-service-principal.js";
+import { unauthenticated } from "./auth-error.js";
+import { asUnauthenticated, fromVerificationError } from "./verification-errors.js";
 import { DEFAULT_MAX_AUTHORIZATION_LENGTH, parseBearerToken } from "./bearer.js";
 import type { Caller } from "./caller.js";
 import { callerFromClaims, type EntraTokenVersion } from "./caller-claims.js";
 import { hasValidRs256Signature, rsaVerificationKey } from "./rs256.js";
-import { createEntraKeySet, KeySetUnavailableError } from "./entra-key-set.js";
+import { createEntraKeySet } from "./entra-key-set.js";
 import {
   entraJwksUri,
   entraV1Issuer,
@@ -53,7 +54,12 @@ export interface CallerVerifierOptions {
    * app-service-principal.ts.
    */
   trustAppServicePrincipalHeader?: boolean;
-  /** How the key set is fetched; global fetch unless given. Test-only: the sandbox's HTTPS stand-in has its own CA. */
+  /**
+   * The signing keys by kid. Default: Entra's key set for the tenant (entra-key-set.ts, cached,
+   * refetched on an unknown kid, failing fast while the endpoint is down). Tests inject their own.
+   */
+  keySet?: JWTVerifyGetKey;
+  /** How the default key set is fetched; global fetch unless given. Test-only: the sandbox's HTTPS stand-in has its own CA. */
   keySetFetch?: FetchImplementation;
   /** Called at each verified-token cache lookup (hit or miss): for the cache metrics. */
   onCacheLookup?: (hit: boolean) => void;
@@ -90,12 +96,15 @@ const MAX_KID_LENGTH = 256;
 
 export function createCallerVerifier(options: CallerVerifierOptions): CallerVerifier {
   const settings = validateOptions(options);
-  const keySet = createEntraKeySet(new URL(entraJwksUri(settings.authorityHost, settings.tenantId)), {
-    cacheMaxAgeMs: settings.jwksCacheMaxAgeMs,
-    cooldownMs: settings.jwksCooldownMs,
-    timeoutMs: settings.jwksTimeoutMs,
-    ...(options.keySetFetch ? { fetch: options.keySetFetch } : {}),
-  });
+  const keySet =
+    options.keySet ??
+    createEntraKeySet(new URL(entraJwksUri(settings.authorityHost, settings.tenantId)), {
+      cacheMaxAgeMs: settings.jwksCacheMaxAgeMs,
+      cooldownMs: settings.jwksCooldownMs,
+      timeoutMs: settings.jwksTimeoutMs,
+      now: settings.now,
+      ...(options.keySetFetch ? { fetch: options.keySetFetch } : {}),
+    });
   const cache = new VerifiedTokenCache(settings.verifiedTokenCacheEntries);
   const cacheEnabled = settings.verifiedTokenCacheEntries > 0;
 
@@ -149,7 +158,7 @@ export function createCallerVerifier(options: CallerVerifierOptions): CallerVeri
       const principal = headers.get(APP_SERVICE_PRINCIPAL_HEADER);
       if (principal !== null && principal !== undefined) {
         try {
-          return callerFromPrincipalHeader(principal, settings);
+          return callerFromPrincipalHeader(principal, settings, settings.now());
         } catch (error) {
           throw asUnauthenticated(error);
         }
@@ -171,7 +180,7 @@ export function createCallerVerifier(options: CallerVerifierOptions): CallerVeri
   return { verify, verifyRequest, cachedCaller, cacheStats: () => cache.stats() };
 }
 
-interface Settings {
+export interface VerifierSettings {
   tenantId: string;
   audiences: string[];
   authorityHost: string;
@@ -186,7 +195,7 @@ interface Settings {
   trustAppServicePrincipalHeader: boolean;
 }
 
-function validateOptions(options: CallerVerifierOptions): Settings {
+function validateOptions(options: CallerVerifierOptions): VerifierSettings {
   const configError = (message: string) => new BrokerError(ErrorCode.Config, `Caller verification: ${message}`);
   if (typeof options.tenantId !== "string" || !isGuid(options.tenantId)) throw configError("tenantId must be the tenant GUID");
   const tenantId = options.tenantId.toLowerCase();
@@ -271,7 +280,7 @@ async function verifySignedToken(
   token: string,
   header: CompactJWSHeaderParameters,
   keySet: JWTVerifyGetKey,
-  settings: Settings,
+  settings: VerifierSettings,
   nowMs: number,
 ): Promise<{ payload: JWTPayload; version: EntraTokenVersion }> {
   const [, encodedPayload, signature] = token.split(".") as [string, string, string];
@@ -288,7 +297,7 @@ async function verifySignedToken(
       requiredClaims: ["exp", "tid"],
     }));
   } catch (error) {
-    throw fromJoseError(error);
+    throw fromVerificationError(error);
   }
   const version = settings.issuers.get(payload.iss ?? "");
   if (version === undefined) throw unauthenticated("invalid_issuer");
@@ -300,51 +309,4 @@ function checkLifetime(payload: JWTPayload, nowMs: number, toleranceSeconds: num
   if (exp - nowMs / 1000 > MAX_TOKEN_LIFETIME_SECONDS + toleranceSeconds) {
     throw unauthenticated("invalid_claims", "exp is further ahead than any Entra token lives");
   }
-}
-
-function fromJoseError(error: unknown): CallerAuthError {
-  if (error instanceof CallerAuthError) return error;
-  if (error instanceof KeySetUnavailableError) return unauthenticated("key_set_unavailable", undefined, error);
-  if (error instanceof errors.JWTExpired) return unauthenticated("expired", undefined, error);
-  if (error instanceof errors.JWTClaimValidationFailed) {
-    const reason =
-      error.claim === "nbf"
-        ? "not_yet_valid"
-        : error.claim === "iss"
-          ? "invalid_issuer"
-          : error.claim === "aud"
-            ? "invalid_audience"
-            : "invalid_claims";
-    return unauthenticated(reason, error.message, error);
-  }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return unauthenticated("invalid_signature", undefined, error);
-  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
-    return unauthenticated("unknown_key", "kid not in the tenant's key set", error);
-  }
-  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
-    return unauthenticated("unsupported_algorithm", undefined, error);
-  }
-  return unauthenticated("malformed_token", undefined, error);
-}
-
-/** The single exit for failures: every error becomes CallerAuthError(ERR_UNAUTHENTICATED). */
-function asUnauthenticated(error: unknown): CallerAuthError {
-  if (error instanceof CallerAuthError && error.code === ErrorCode.Unauthenticated) return error;
-  return unauthenticated("malformed_token", undefined, error);
-}
-
-function callerFromPrincipalHeader(headerValue: string, settings: Settings): Caller {
-  const claims = claimsFromAppServicePrincipal(headerValue);
-  const version = settings.issuers.get(typeof claims.iss === "string" ? claims.iss : "");
-  if (version === undefined) throw unauthenticated("invalid_issuer", "client principal from another issuer");
-  if (typeof claims.aud !== "string" || !settings.audiences.includes(claims.aud)) {
-    throw unauthenticated("invalid_audience", "client principal for another audience");
-  }
-  const nowSeconds = settings.now() / 1000;
-  if (typeof claims.exp !== "number") throw unauthenticated("invalid_claims", "client principal without exp");
-  if (claims.exp <= nowSeconds - settings.clockToleranceSeconds) throw unauthenticated("expired");
-  if (typeof claims.nbf === "number" && claims.nbf > nowSeconds + settings.clockToleranceSeconds) {
-    throw unauthenticated("not_yet_valid");
-  }
-  return Object.freeze({ ...callerFromClaims(claims, version, settings.tenantId), authenticatedBy: "app-service-principal" as const });
 }

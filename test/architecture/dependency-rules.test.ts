@@ -12,7 +12,7 @@ const ALLOWED: readonly AllowedViolation[] = [
   {
     from: "src/auth/verifier",
     to: "src/auth/entra-key-set",
-    why: "the verifier builds its own JWKS key set; injecting the key set as a plain function type removes this (issue 11)",
+    why: "the key set is injectable (CallerVerifierOptions.keySet, a plain JWTVerifyGetKey); the verifier builds Entra's by default so that its callers need not, and keeps its key-set settings in one place",
   },
 ];
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AltinnExchangeError } from "../../src/altinn/errors.js";
-import { KeySetUnavailableError } from "../../src/auth/entra-key-set.js";
+import { KeySetUnavailableError } from "../../src/auth/auth-error.js";
 import { CustomerDeniedError, CustomerErrorCode } from "../../src/customers/errors.js";
 import { BrokerError, ErrorCode, errorCodeOf, errorLogFields } from "../../src/errors.js";
 import { MaskinportenError, rejectionError } from "../../src/maskinporten/errors.js";
