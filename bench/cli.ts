@@ -101,7 +101,8 @@ export async function benchCli(options: { runs: number }): Promise<CliFigures> {
 
 /** `npm pack` of cli/ into the folder, installed globally into a prefix there; returns the installed bin. */
 function installPackedCli(folder: string): string {
-  const npm = (args: string[], cwd: string) => execFileSync("npm", args, { cwd, env: ENV, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const npm = (args: string[], cwd: string) =>
+    execFileSync("npm", args, { cwd, env: ENV, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   const [packed] = JSON.parse(npm(["pack", "--json", "--pack-destination", folder], join(PROJECT, "cli"))) as { filename: string }[];
   const prefix = join(folder, "prefix");
   npm(["install", "-g", "--prefix", prefix, "--offline", "--no-audit", "--no-fund", join(folder, packed!.filename)], folder);

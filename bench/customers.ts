@@ -34,8 +34,10 @@ export async function benchCustomerTokens(settings: CustomerBenchSettings, progr
     const { env } = sandbox;
     const supplier = env.profiles.find((p) => p.name === "supplier")!;
     const customers = supplier.customers!.map((c) => c.customer);
-    const callers = Array.from({ length: settings.identities }, (_, i) =>
-      `Bearer ${sandbox.entra.mintToken({ roles: env.profiles.map((p) => p.role), azp: `00000000-0000-4000-8000-4${String(i).padStart(11, "0")}`, uti: `customer-bench-${i}` })}`,
+    const callers = Array.from(
+      { length: settings.identities },
+      (_, i) =>
+        `Bearer ${sandbox.entra.mintToken({ roles: env.profiles.map((p) => p.role), azp: `00000000-0000-4000-8000-4${String(i).padStart(11, "0")}`, uti: `customer-bench-${i}` })}`,
     );
     // Several customers, one URL each round-robin is not possible with one URL: use the first, and
     // warm every customer once so the cache holds more than one key.
@@ -45,7 +47,8 @@ export async function benchCustomerTokens(settings: CustomerBenchSettings, progr
     }
     const customerUrl = `${env.brokerUrl}/api/token/supplier?customer=${customers[0]}`;
     const profileUrl = `${env.brokerUrl}/api/token/${env.profiles[0]!.name}`;
-    const load = (url: string) => runLoad({ url, connections: settings.connections, authorizations: callers, durationSeconds: settings.seconds });
+    const load = (url: string) =>
+      runLoad({ url, connections: settings.connections, authorizations: callers, durationSeconds: settings.seconds });
     const clean = (name: string, result: MeasuredLoad) => {
       if (result.errors > 0 || result.non2xx > 0) throw new Error(`${name}: ${result.errors} errors, ${result.non2xx} non-2xx`);
       return result;
@@ -111,7 +114,9 @@ export function customerRows(figures: CustomerFigures): Row[] {
 
 // `node dist/bench/customers.js`: this comparison alone.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const figures = await benchCustomerTokens({ connections: 16, rounds: 3, seconds: 3, identities: 4 }, (line) => process.stderr.write(`${line}\n`));
+  const figures = await benchCustomerTokens({ connections: 16, rounds: 3, seconds: 3, identities: 4 }, (line) =>
+    process.stderr.write(`${line}\n`),
+  );
   const { formatTable } = await import("./report.js");
   process.stdout.write(`${formatTable(customerRows(figures))}\n`);
 }

@@ -28,10 +28,18 @@ export async function benchHostilePath(options: { iterations: number; oldRegexRu
     const host = new URL(sandbox.env.brokerUrl).host;
     const hostile = "eyJ".repeat(5_000);
     const request = (profile: string) =>
-      new functions.HttpRequest({ method: "GET", url: `${sandbox.env.brokerUrl}/api/token/${profile}`, headers: { host }, params: { profile } });
+      new functions.HttpRequest({
+        method: "GET",
+        url: `${sandbox.env.brokerUrl}/api/token/${profile}`,
+        headers: { host },
+        params: { profile },
+      });
     const plain = Array.from({ length: options.iterations }, () => request(sandbox.env.profiles[0]!.name));
     const bad = Array.from({ length: options.iterations }, () => request(hostile));
-    for (const [name, list] of [["plain", plain], ["hostile", bad]] as const) {
+    for (const [name, list] of [
+      ["plain", plain],
+      ["hostile", bad],
+    ] as const) {
       const answer = await tokenHandler(list[0]!);
       if (answer.status !== 401) throw new Error(`hostile path bench: the ${name} request got ${answer.status}, not 401`);
     }
@@ -46,7 +54,12 @@ export async function benchHostilePath(options: { iterations: number; oldRegexRu
     const hostileMicros = Math.min(...hostileRounds);
 
     // The audit line as the old code built it (raw profile in it), scrubbed with the old regex.
-    const oldLine = formatLogLine("warn", "token-request", { status: 401, outcome: "refused", requestedProfile: "x", reason: "missing_credentials" }).replace('"x"', JSON.stringify(hostile));
+    const oldLine = formatLogLine("warn", "token-request", {
+      status: 401,
+      outcome: "refused",
+      requestedProfile: "x",
+      reason: "missing_credentials",
+    }).replace('"x"', JSON.stringify(hostile));
     const start = performance.now();
     for (let i = 0; i < options.oldRegexRuns; i++) oldLine.replace(OLD_JWT_LIKE, "[redacted-jwt]");
     const oldRegexMicros = ((performance.now() - start) * 1000) / options.oldRegexRuns;

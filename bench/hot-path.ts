@@ -60,11 +60,19 @@ export async function benchHotPath(options: { iterations: number; uniqueTokens: 
     stages.push({ name: "    verify caller, cache hit", micros: await timeAsync(n, () => runtime.verifier!.verify(authorization)) });
     // A fresh copy of the header value per call, as every request brings (V8 keeps a string's hash).
     const cache = new VerifiedTokenCache();
-    cache.set(authorization, Object.freeze({ appId: "a", tenantId: "t", roles: [], tokenExpiresAt: new Date(8e15), authenticatedBy: "bearer" as const }), 0, 8e15);
+    cache.set(
+      authorization,
+      Object.freeze({ appId: "a", tenantId: "t", roles: [], tokenExpiresAt: new Date(8e15), authenticatedBy: "bearer" as const }),
+      0,
+      8e15,
+    );
     const copies = Array.from({ length: 1000 }, () => Buffer.from(authorization, "latin1").toString("latin1"));
     let c = 0;
     stages.push({ name: "      cache lookup (the header value is the key)", micros: timeSync(n, () => cache.get(copies[c++ % 1000]!, 1)) });
-    stages.push({ name: "      for reference: SHA-256 of the token (the key before)", micros: timeSync(n, () => hash("sha256", token, "base64")) });
+    stages.push({
+      name: "      for reference: SHA-256 of the token (the key before)",
+      micros: timeSync(n, () => hash("sha256", token, "base64")),
+    });
     stages.push({ name: "    broker.serve (token in memory)", micros: await timeAsync(n, () => runtime.broker.serve(profile.name)) });
     stages.push({ name: "    audit log line", micros: timeSync(n, () => formatLogLine("info", "token-request", auditFields)) });
     // The sandbox records with OpenTelemetry as production does: what one served request adds.
@@ -79,7 +87,9 @@ export async function benchHotPath(options: { iterations: number; uniqueTokens: 
     // The verifier on new tokens, against jose's jwtVerify (what it used before) and one bare RSA
     // verification: alternating in 4 rounds (a noisy neighbour hits all three alike), median of the
     // rounds, CPU time (jose's WebCrypto work runs on libuv's thread pool: process CPU counts it).
-    const jwks = (await (await sandbox.entra.fetch(`${sandbox.env.entraAuthorityHost}/${sandbox.env.tenantId}/discovery/v2.0/keys`)).json()) as {
+    const jwks = (await (
+      await sandbox.entra.fetch(`${sandbox.env.entraAuthorityHost}/${sandbox.env.tenantId}/discovery/v2.0/keys`)
+    ).json()) as {
       keys: Record<string, unknown>[];
     };
     const jwk = jwks.keys.find((key) => key["kid"] === sandbox.entra.currentKid) ?? jwks.keys[0]!;
@@ -92,7 +102,10 @@ export async function benchHotPath(options: { iterations: number; uniqueTokens: 
     const rounds = 4;
     const perRound = Math.max(50, Math.floor(options.uniqueTokens / rounds));
     // Each token is verified once by the verifier (its cache would answer a second time); 200 more for the warm-up.
-    const fresh = Array.from({ length: rounds * perRound + 200 }, (_, k) => `Bearer ${sandbox.entra.mintToken({ roles, uti: `hot-${k}` })}`);
+    const fresh = Array.from(
+      { length: rounds * perRound + 200 },
+      (_, k) => `Bearer ${sandbox.entra.mintToken({ roles, uti: `hot-${k}` })}`,
+    );
     let k = 0;
     for (let w = 0; w < 200; w++) {
       await runtime.verifier!.verify(fresh[k++]!);

@@ -46,7 +46,12 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
   const { body, headers, profile, tokenHandler } = options;
   const jsonBody = JSON.parse(body) as unknown;
   const requestFor = (request: IncomingMessage) =>
-    new functions.HttpRequest({ method: "GET", url: `http://127.0.0.1${request.url ?? "/"}`, headers: headersOf(request), params: { profile } });
+    new functions.HttpRequest({
+      method: "GET",
+      url: `http://127.0.0.1${request.url ?? "/"}`,
+      headers: headersOf(request),
+      params: { profile },
+    });
   const answer = (response: ServerResponse, result: HttpResponseInit) => {
     response.writeHead(result.status ?? 200, result.headers as Record<string, string>);
     response.end(JSON.stringify(result.jsonBody));
@@ -75,7 +80,11 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
           answer(response, { status: 200, headers, jsonBody });
         })(),
     ],
-    ["token-handler", "+ the real token handler", (request, response) => void tokenHandler(requestFor(request)).then((result) => answer(response, result))],
+    [
+      "token-handler",
+      "+ the real token handler",
+      (request, response) => void tokenHandler(requestFor(request)).then((result) => answer(response, result)),
+    ],
   ];
 
   const servers: { id: LayerId; name: string; server: Server; url: string }[] = [];

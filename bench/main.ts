@@ -26,17 +26,41 @@ const TARGETS = {
   cliHelpOverNodeMs: 100,
 };
 const started = performance.now();
-const progress = (line: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
+const progress = (line: string) =>
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
 
 async function main(): Promise<void> {
   progress(`token endpoint (${quick ? "quick" : "full"})`);
   const endpointSettings = quick
-    ? { connections: 16, rounds: 1, repeatSeconds: 2, uniqueRequestsPerRun: 1500, warmupSeconds: 1, repeatIdentities: 4, layerSeconds: 1, layerRounds: 1, headlineRounds: 0 }
-    : { connections: 16, rounds: 4, repeatSeconds: 4, uniqueRequestsPerRun: 3000, warmupSeconds: 2, repeatIdentities: 4, layerSeconds: 3, layerRounds: 3, headlineRounds: 4 };
+    ? {
+        connections: 16,
+        rounds: 1,
+        repeatSeconds: 2,
+        uniqueRequestsPerRun: 1500,
+        warmupSeconds: 1,
+        repeatIdentities: 4,
+        layerSeconds: 1,
+        layerRounds: 1,
+        headlineRounds: 0,
+      }
+    : {
+        connections: 16,
+        rounds: 4,
+        repeatSeconds: 4,
+        uniqueRequestsPerRun: 3000,
+        warmupSeconds: 2,
+        repeatIdentities: 4,
+        layerSeconds: 3,
+        layerRounds: 3,
+        headlineRounds: 4,
+      };
   const profileDirectory = process.env.BENCH_PROFILE_DIR;
   const endpoint = await benchTokenEndpoint({ ...endpointSettings, ...(profileDirectory ? { profileDirectory } : {}) }, progress);
   progress("customer tokens");
-  const customers = await benchCustomerTokens(quick ? { connections: 16, rounds: 1, seconds: 2, identities: 4 } : { connections: 16, rounds: 3, seconds: 4, identities: 4 }, progress);
+  const customers = await benchCustomerTokens(
+    quick ? { connections: 16, rounds: 1, seconds: 2, identities: 4 } : { connections: 16, rounds: 3, seconds: 4, identities: 4 },
+    progress,
+  );
   progress("hot path, stage by stage");
   const stages = await benchHotPath(quick ? { iterations: 5_000, uniqueTokens: 300 } : { iterations: 20_000, uniqueTokens: 1_500 });
   progress("hostile caller path");
@@ -49,7 +73,9 @@ async function main(): Promise<void> {
   const cli = await benchCli({ runs: quick ? 3 : 9 });
   progress("done");
 
-  process.stdout.write(`${formatTable([...headlineRows(endpoint), ...endpointRows(endpoint), ...layerRows(endpoint), ...stageRows(stages), ...hostilePathRows(hostilePath), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli), ...customerRows(customers)])}\n\n`);
+  process.stdout.write(
+    `${formatTable([...headlineRows(endpoint), ...endpointRows(endpoint), ...layerRows(endpoint), ...stageRows(stages), ...hostilePathRows(hostilePath), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli), ...customerRows(customers)])}\n\n`,
+  );
   process.stdout.write(`${summary(endpoint, coldStart, cli)}\n`);
   // Last line, for scripts: the headline ratios as one JSON object.
   process.stdout.write(`${JSON.stringify(headlineFigures(endpoint, coldStart, cli))}\n`);
@@ -253,7 +279,12 @@ function operationRows(endpoint: EndpointFigures, renewal: RenewalFigures): Row[
     row(`Key Vault requests per 10,000 served (${endpoint.operations.served} served)`, per10k(keyVaultServing), "0", keyVaultServing === 0),
     row("Maskinporten requests per 10,000 served", per10k(maskinportenServing), "0", maskinportenServing === 0),
     row("Entra key set fetches per 10,000 served", per10k(endpoint.operations.entraJwks), "0", endpoint.operations.entraJwks === 0),
-    row("Key Vault requests for an instance's first served request", sumOf(startup.keyVault), "0 (token read at start-up)", sumOf(startup.keyVault) === 0),
+    row(
+      "Key Vault requests for an instance's first served request",
+      sumOf(startup.keyVault),
+      "0 (token read at start-up)",
+      sumOf(startup.keyVault) === 0,
+    ),
     row(`Key Vault signs per renewal (mean of ${renewal.renewals})`, kv["sign"]!, "1", kv["sign"] === 1),
     row("Key Vault secret writes per renewal", kv["secretSet"]!, "1", kv["secretSet"] === 1),
     row("Key Vault certificate reads per renewal", kv["certificateGet"]!, "0 (unchanged)", kv["certificateGet"] === 0),
@@ -298,15 +329,40 @@ function coldStartRows(figures: ColdStartFigures): Row[] {
     target: target === undefined ? "" : `<= ${fixed(target)}`,
     verdict: target === undefined ? "" : verdict(value / baseline <= target),
   });
-  const size = (figure: string, bytes: number): Row => ({ section, figure, value: mebibytes(bytes), baseline: "", ratio: "", target: "", verdict: "" });
+  const size = (figure: string, bytes: number): Row => ({
+    section,
+    figure,
+    value: mebibytes(bytes),
+    baseline: "",
+    ratio: "",
+    target: "",
+    verdict: "",
+  });
   return [
-    row(`import of the deployed package (dist/package) vs a bare app (median of ${figures.runs})`, figures.shipped.importMs, figures.bare.importMs, TARGETS.coldStart),
+    row(
+      `import of the deployed package (dist/package) vs a bare app (median of ${figures.runs})`,
+      figures.shipped.importMs,
+      figures.bare.importMs,
+      TARGETS.coldStart,
+    ),
     row("before: import of dist/functions/*.js with node_modules", figures.unbundled.importMs, figures.bare.importMs),
     row("process start to entry imported (Node boot included)", figures.shipped.readyMs, figures.bare.readyMs),
-    row("metrics chunk alone (OpenTelemetry SDK + Application Insights exporter), loaded in the background after the first invocation", figures.telemetry.importMs, figures.bare.importMs),
-    row("if the exporter were imported statically: entry + metrics chunk", figures.eagerTelemetry.importMs, figures.bare.importMs, TARGETS.coldStart),
+    row(
+      "metrics chunk alone (OpenTelemetry SDK + Application Insights exporter), loaded in the background after the first invocation",
+      figures.telemetry.importMs,
+      figures.bare.importMs,
+    ),
+    row(
+      "if the exporter were imported statically: entry + metrics chunk",
+      figures.eagerTelemetry.importMs,
+      figures.bare.importMs,
+      TARGETS.coldStart,
+    ),
     size(`deployed package: ${figures.shippedFiles} files, no node_modules`, figures.shippedBytes),
-    size(`before: dist + production node_modules (${figures.productionPackages} packages)`, figures.distBytes + figures.productionModulesBytes),
+    size(
+      `before: dist + production node_modules (${figures.productionPackages} packages)`,
+      figures.distBytes + figures.productionModulesBytes,
+    ),
   ];
 }
 
@@ -332,16 +388,26 @@ function cliRows(figures: CliFigures): Row[] {
       `<= ${fixed(TARGETS.cliVsSeed)}`,
       vsSeed <= TARGETS.cliVsSeed,
     ),
-    row("… the same over node -e \"\"", figures.installedMs - figures.nodeMs, `node ${ms(figures.nodeMs)}`, fixed(figures.installedMs / figures.nodeMs)),
     row(
-      "installed maskinporten-token --help, over node -e \"\"",
+      '… the same over node -e ""',
+      figures.installedMs - figures.nodeMs,
+      `node ${ms(figures.nodeMs)}`,
+      fixed(figures.installedMs / figures.nodeMs),
+    ),
+    row(
+      'installed maskinporten-token --help, over node -e ""',
       helpOverNode,
       `node ${ms(figures.nodeMs)}`,
       fixed(figures.helpMs / figures.nodeMs),
       `<= ${TARGETS.cliHelpOverNodeMs} ms`,
       helpOverNode <= TARGETS.cliHelpOverNodeMs,
     ),
-    row("unbundled, in this clone (node bin/maskinporten-token.js) to a token", figures.repoMs, `installed ${ms(figures.installedMs)}`, fixed(figures.repoMs / figures.installedMs)),
+    row(
+      "unbundled, in this clone (node bin/maskinporten-token.js) to a token",
+      figures.repoMs,
+      `installed ${ms(figures.installedMs)}`,
+      fixed(figures.repoMs / figures.installedMs),
+    ),
     {
       section,
       figure: "npm pack + npm install -g --offline of the tarball (no runtime dependencies)",

@@ -131,7 +131,8 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
       repeatRounds.push(pair(repeatBroker, repeatBare));
       const uniqueBare = ensureClean("bare, unique", await load(bareUrl, tokensOfRun(round), { amount: perRun }));
       const uniqueBroker = ensureClean("broker, unique", await load(url, tokensOfRun(round), { amount: perRun }));
-      if (uniqueBroker.distinctAuthorizationsSent !== uniqueBroker.requests) throw new Error("the unique-token run did not send each token once");
+      if (uniqueBroker.distinctAuthorizationsSent !== uniqueBroker.requests)
+        throw new Error("the unique-token run did not send each token once");
       uniqueRounds.push(pair(uniqueBroker, uniqueBare));
     }
     const operations = difference(before, snapshot(sandbox));

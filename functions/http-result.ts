@@ -28,7 +28,12 @@ export async function withRuntime(handle: (runtime: Runtime) => Promise<HttpResu
   const result = await handle(runtime);
   if (request) {
     const profile = request.route === "token" ? runtime.broker.profile(request.profile)?.name : undefined;
-    runtime.metrics.httpRequest({ route: request.route, status: result.status, ...(profile ? { profile } : {}), durationMs: performance.now() - startedMs });
+    runtime.metrics.httpRequest({
+      route: request.route,
+      status: result.status,
+      ...(profile ? { profile } : {}),
+      durationMs: performance.now() - startedMs,
+    });
   }
   return toResponse(result);
 }

@@ -63,7 +63,11 @@ export function customerRegistration(profile: object): Partial<ClientRegistratio
     return { delegations: Object.fromEntries(granted.map((c) => [c.customer, [...profile.scopes]])) };
   }
   return {
-    systemUsers: granted.map((c) => ({ customer: c.customer, systemId: `991825827_${profile.name}`, ...(c.externalRef ? { externalRef: c.externalRef } : {}) })),
+    systemUsers: granted.map((c) => ({
+      customer: c.customer,
+      systemId: `991825827_${profile.name}`,
+      ...(c.externalRef ? { externalRef: c.externalRef } : {}),
+    })),
   };
 }
 

@@ -39,9 +39,11 @@ export class CertificateRequestRefused extends Error {}
 export function issueForCsr(csrPemOrDer: string | Buffer, options: IssueForCsrOptions): IssuedForCsr {
   const csr = readRequest(csrPemOrDer);
   if (!csr.verify()) throw new CertificateRequestRefused("the CSR's signature does not verify");
-  const field = (type: string) => csr.subject.attributes.find((attribute: forge.pki.CertificateField) => attribute.type === type)?.value as string | undefined;
+  const field = (type: string) =>
+    csr.subject.attributes.find((attribute: forge.pki.CertificateField) => attribute.type === type)?.value as string | undefined;
   const requestedOrg = field("2.5.4.5") ?? /^NTRNO-(\d{9})$/.exec(field("2.5.4.97") ?? "")?.[1];
-  if (!requestedOrg || !/^\d{9}$/.test(requestedOrg)) throw new CertificateRequestRefused("the CSR names no organisation number (subject serialNumber)");
+  if (!requestedOrg || !/^\d{9}$/.test(requestedOrg))
+    throw new CertificateRequestRefused("the CSR names no organisation number (subject serialNumber)");
   if (options.organisationNumber && requestedOrg !== options.organisationNumber) {
     throw new CertificateRequestRefused(`this CA issues only to organisation ${options.organisationNumber}, not ${requestedOrg}`);
   }
@@ -87,7 +89,9 @@ function readRequest(input: string | Buffer): forge.pki.CertificateSigningReques
     const der = Buffer.isBuffer(input) ? input : Buffer.from(input, "base64");
     return forge.pki.certificationRequestFromAsn1(forge.asn1.fromDer(der.toString("binary")));
   } catch (error) {
-    throw new CertificateRequestRefused(`not a PKCS#10 certificate signing request (${error instanceof Error ? error.message : String(error)})`);
+    throw new CertificateRequestRefused(
+      `not a PKCS#10 certificate signing request (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
 }
 

@@ -49,8 +49,12 @@ Try it (a caller token from the Entra stand-in, then the Maskinporten token from
       -d client_id=${env.caller.clientId} -d client_secret=${env.caller.clientSecret} \\
       -d scope=${env.caller.scope} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
   curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${profile.name}
-${altinnProfiles.map((name) => `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${name}      # an Altinn 3 token\n`).join("")}${customerProfile && customer ? `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" "${env.brokerUrl}/api/token/${customerProfile.name}?customer=${customer.customer}"   # a customer's token
-` : ""}  curl -s ${env.brokerUrl}/api/health
+${altinnProfiles.map((name) => `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" ${env.brokerUrl}/api/token/${name}      # an Altinn 3 token\n`).join("")}${
+  customerProfile && customer
+    ? `  curl -s -H "Authorization: Bearer $CALLER_TOKEN" "${env.brokerUrl}/api/token/${customerProfile.name}?customer=${customer.customer}"   # a customer's token
+`
+    : ""
+}  curl -s ${env.brokerUrl}/api/health
 
 A new certificate by CSR (key made in the Key Vault stand-in, issued by the sandbox CA): README "Enterprise certificate without a key file" (npm run sandbox:certificate).
 

@@ -24,7 +24,8 @@ export function prometheusName(metric: MetricData): string {
 
 function labels(attributes: Record<string, unknown>, extra: Record<string, string> = {}): string {
   const pairs = Object.entries({ ...attributes, ...extra }).map(
-    ([key, value]) => `${key.replace(/[^a-zA-Z0-9_]/g, "_")}="${String(value).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`,
+    ([key, value]) =>
+      `${key.replace(/[^a-zA-Z0-9_]/g, "_")}="${String(value).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`,
   );
   return pairs.length > 0 ? `{${pairs.join(",")}}` : "";
 }
@@ -35,7 +36,11 @@ export function prometheusText(collection: CollectionResult): string {
     for (const metric of scope.metrics) {
       const name = prometheusName(metric);
       const type =
-        metric.dataPointType === DataPointType.HISTOGRAM ? "histogram" : metric.dataPointType === DataPointType.SUM && metric.isMonotonic ? "counter" : "gauge";
+        metric.dataPointType === DataPointType.HISTOGRAM
+          ? "histogram"
+          : metric.dataPointType === DataPointType.SUM && metric.isMonotonic
+            ? "counter"
+            : "gauge";
       if (metric.descriptor.description) lines.push(`# HELP ${name} ${metric.descriptor.description.replace(/\n/g, " ")}`);
       lines.push(`# TYPE ${name} ${type}`);
       if (metric.dataPointType === DataPointType.HISTOGRAM) {

@@ -63,9 +63,11 @@ export function assignKeyVaultRoles(
   const made: { role: string; scope: string }[] = [];
   for (const [object, roleKey] of Object.entries(roles.keyVault[principal] ?? {}) as [RbacObject, string][]) {
     const roleId = roles.roleDefinitionIds[roleKey];
-    if (roleId === undefined) throw new Error(`infra/rbac-roles.json: keyVault.${principal}.${object} names "${roleKey}", which roleDefinitionIds lacks`);
+    if (roleId === undefined)
+      throw new Error(`infra/rbac-roles.json: keyVault.${principal}.${object} names "${roleKey}", which roleDefinitionIds lacks`);
     const scopes = objects[object];
-    if (scopes === undefined) throw new Error(`infra/rbac-roles.json: keyVault.${principal} names object kind "${object}", which the sandbox does not know`);
+    if (scopes === undefined)
+      throw new Error(`infra/rbac-roles.json: keyVault.${principal} names object kind "${object}", which the sandbox does not know`);
     for (const scope of scopes) {
       const assignment = keyVault.assignRole({ principalId, role: roleId, scope });
       made.push({ role: assignment.roleName, scope });

@@ -24,7 +24,10 @@ export function sandboxOperatorCredential(env: OperatorEnv): TokenCredential {
         scope: (Array.isArray(scopes) ? scopes : [scopes]).join(" "),
       });
       const url = new URL(env.entraTokenUrl);
-      const text = url.protocol === "https:" ? await postHttps(url, form.toString(), env.caPem ?? env.keyVaultCaPem) : await (await fetch(url, { method: "POST", body: form })).text();
+      const text =
+        url.protocol === "https:"
+          ? await postHttps(url, form.toString(), env.caPem ?? env.keyVaultCaPem)
+          : await (await fetch(url, { method: "POST", body: form })).text();
       const body = JSON.parse(text) as { access_token?: string; expires_in?: number; error_description?: string };
       if (!body.access_token) throw new Error(`the Entra stand-in refused the operator: ${body.error_description ?? "no token"}`);
       return { token: body.access_token, expiresOnTimestamp: Date.now() + (body.expires_in ?? 3600) * 1000, tokenType: "Bearer" };
@@ -34,11 +37,15 @@ export function sandboxOperatorCredential(env: OperatorEnv): TokenCredential {
 
 function postHttps(url: URL, body: string, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const request = httpsRequest(url, { method: "POST", ca, headers: { "Content-Type": "application/x-www-form-urlencoded" } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    });
+    const request = httpsRequest(
+      url,
+      { method: "POST", ca, headers: { "Content-Type": "application/x-www-form-urlencoded" } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+      },
+    );
     request.on("error", reject);
     request.end(body);
   });

@@ -198,7 +198,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   let selfService: SelfServiceStandIn | undefined;
   if (options.keyRegistration) {
     keyVault.importKey("sandbox-kid-key", generateRsaKeyPair().privateKey);
-    maskinporten.registerClient({ clientId: SELF_SERVICE_ADMIN, organisationNumber: SANDBOX_ORGANISATION, scopes: ["idporten:dcr.read", "idporten:dcr.modify"] });
+    maskinporten.registerClient({
+      clientId: SELF_SERVICE_ADMIN,
+      organisationNumber: SANDBOX_ORGANISATION,
+      scopes: ["idporten:dcr.read", "idporten:dcr.modify"],
+    });
     selfService = await startSelfServiceStandIn({ maskinporten, propagationMs: options.selfServicePropagationMs ?? 10_000 });
   }
 
@@ -250,7 +254,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       settings[`${prefix}ALTINN_EXCHANGE`] = altinn.baseUrl;
       settings[`${prefix}ALTINN_TEST_ORG`] = String(profile.altinnTestOrg);
     }
-    for (const [name, value] of Object.entries(customerSettings(profile, prefix))) settings[name] = options.settingsOverrides?.[name] ?? value;
+    for (const [name, value] of Object.entries(customerSettings(profile, prefix)))
+      settings[name] = options.settingsOverrides?.[name] ?? value;
   }
   Object.assign(settings, options.settingsOverrides);
 
@@ -283,7 +288,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const server = createServer((request, response) => {
     if (request.method === "GET" && request.url === "/metrics") {
       void pullReader.collect().then(
-        (collection) => response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(prometheusText(collection)),
+        (collection) =>
+          response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(prometheusText(collection)),
         () => response.writeHead(500).end(),
       );
       return;
@@ -373,7 +379,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await telemetry.provider.shutdown();
-      await Promise.all([keyVault.close(), maskinporten.close(), entra.close(), altinn.close(), certificateTools.close(), selfService?.close()]);
+      await Promise.all([
+        keyVault.close(),
+        maskinporten.close(),
+        entra.close(),
+        altinn.close(),
+        certificateTools.close(),
+        selfService?.close(),
+      ]);
     },
   };
 }

@@ -43,7 +43,13 @@ export function fetchTrusting(caPem: string): FetchLike {
           }
           const status = response.statusCode ?? 500;
           const noBody = status === 204 || status === 304 || options.method === "HEAD";
-          resolve(new Response(noBody ? null : Buffer.concat(chunks), { status, statusText: response.statusMessage ?? "", headers: responseHeaders }));
+          resolve(
+            new Response(noBody ? null : Buffer.concat(chunks), {
+              status,
+              statusText: response.statusMessage ?? "",
+              headers: responseHeaders,
+            }),
+          );
         });
       };
       const request =

@@ -56,7 +56,9 @@ function thirdPartyNotices(inputs) {
     .map(([folder, name]) => {
       const manifest = JSON.parse(readFileSync(join(folder, "package.json"), "utf8"));
       const licenceFile = existsSync(folder) ? readdirSync(folder).find((file) => /^(licen[cs]e|copying)/i.test(file)) : undefined;
-      const text = licenceFile ? readFileSync(join(folder, licenceFile), "utf8").trim() : `License: ${manifest.license ?? "see the package"}`;
+      const text = licenceFile
+        ? readFileSync(join(folder, licenceFile), "utf8").trim()
+        : `License: ${manifest.license ?? "see the package"}`;
       return `${name} ${manifest.version} (${manifest.license ?? "unknown"})\n\n${text}\n`;
     });
   return `maskinporten-token bundles the following packages.\n\n${sections.join(`\n${"-".repeat(72)}\n\n`)}`;

@@ -90,7 +90,14 @@ export interface SoakReport {
   startIso: string;
   simulatedMs: number;
   realMs: number;
-  config: { profiles: string[]; tokenLifetimeSeconds: number; renewSchedule: string; renewWhenRemainingRatio: number; requestIntervalMs: number; minServeRemainingMs: number };
+  config: {
+    profiles: string[];
+    tokenLifetimeSeconds: number;
+    renewSchedule: string;
+    renewWhenRemainingRatio: number;
+    requestIntervalMs: number;
+    minServeRemainingMs: number;
+  };
   requests: number;
   served: number;
   refused: number;
@@ -137,7 +144,10 @@ const MINUTE_MS = 60_000;
 const MASKINPORTEN_FAULTS: Array<{ kind: string; fault: (timeoutMs: number) => MaskinportenFault }> = [
   { kind: "503 server_error", fault: () => ({ kind: "error", status: 503, error: "server_error", description: "Service unavailable" }) },
   { kind: "500 without body", fault: () => ({ kind: "status", status: 500, body: "Internal Server Error" }) },
-  { kind: "429 Retry-After 2", fault: () => ({ kind: "status", status: 429, headers: { "retry-after": "2" }, body: { error: "slow_down" } }) },
+  {
+    kind: "429 Retry-After 2",
+    fault: () => ({ kind: "status", status: 429, headers: { "retry-after": "2" }, body: { error: "slow_down" } }),
+  },
   { kind: "connection reset", fault: () => ({ kind: "reset" }) },
   { kind: "timeout", fault: (timeoutMs) => ({ kind: "delay", ms: timeoutMs * 2 }) },
   { kind: "malformed JSON", fault: () => ({ kind: "malformed-json" }) },
@@ -146,7 +156,11 @@ const MASKINPORTEN_FAULTS: Array<{ kind: string; fault: (timeoutMs: number) => M
 const KEY_VAULT_FAULTS: Array<{ kind: string; fault: Omit<KeyVaultFault, "times">; blocksSecretReads: boolean }> = [
   { kind: "503 on everything", fault: { match: "any", action: { type: "status", status: 503 } }, blocksSecretReads: true },
   // Retry-After 0: the SDK honours it in real time, and the simulation must not wait for real.
-  { kind: "429 on everything", fault: { match: "any", action: { type: "status", status: 429, retryAfterSeconds: 0 } }, blocksSecretReads: true },
+  {
+    kind: "429 on everything",
+    fault: { match: "any", action: { type: "status", status: 429, retryAfterSeconds: 0 } },
+    blocksSecretReads: true,
+  },
   { kind: "connection resets", fault: { match: "any", action: { type: "reset" } }, blocksSecretReads: true },
   { kind: "failed sign", fault: { match: "sign", action: { type: "status", status: 500 } }, blocksSecretReads: false },
   { kind: "failed secret write", fault: { match: "secretSet", action: { type: "status", status: 500 } }, blocksSecretReads: false },
@@ -157,7 +171,14 @@ const DEGRADATIONS: Array<{ dependency: Dependency; kind: string }> = [
 ];
 
 /** Seeded outage plan: per dependency, outages one after another with random gaps, never overlapping. */
-export function planOutages(random: () => number, startMs: number, durationMs: number, lifetimeMs: number, meanGapMs: number, maxOutageMs: number): Outage[] {
+export function planOutages(
+  random: () => number,
+  startMs: number,
+  durationMs: number,
+  lifetimeMs: number,
+  meanGapMs: number,
+  maxOutageMs: number,
+): Outage[] {
   const outages: Outage[] = [];
   const duration = () => Math.round(30_000 * (maxOutageMs / 30_000) ** random()); // log-uniform 30 s … max
   for (const dependency of ["maskinporten", "key-vault"] as const) {
@@ -168,13 +189,37 @@ export function planOutages(random: () => number, startMs: number, durationMs: n
       const length = duration();
       if (degradation) {
         const kind = DEGRADATIONS.find((d) => d.dependency === dependency)!.kind;
-        outages.push({ dependency, kind, startMs: t, endMs: t + length, degradation: true, blocksSecretReads: false, blocksRenewal: false });
+        outages.push({
+          dependency,
+          kind,
+          startMs: t,
+          endMs: t + length,
+          degradation: true,
+          blocksSecretReads: false,
+          blocksRenewal: false,
+        });
       } else if (dependency === "maskinporten") {
-        outages.push({ dependency, kind: pick(MASKINPORTEN_FAULTS).kind, startMs: t, endMs: t + length, degradation: false, blocksSecretReads: false, blocksRenewal: true });
+        outages.push({
+          dependency,
+          kind: pick(MASKINPORTEN_FAULTS).kind,
+          startMs: t,
+          endMs: t + length,
+          degradation: false,
+          blocksSecretReads: false,
+          blocksRenewal: true,
+        });
       } else {
         const chosen = pick(KEY_VAULT_FAULTS);
         const blocksRenewal = chosen.kind !== "failed secret write";
-        outages.push({ dependency, kind: chosen.kind, startMs: t, endMs: t + length, degradation: false, blocksSecretReads: chosen.blocksSecretReads, blocksRenewal });
+        outages.push({
+          dependency,
+          kind: chosen.kind,
+          startMs: t,
+          endMs: t + length,
+          degradation: false,
+          blocksSecretReads: chosen.blocksSecretReads,
+          blocksRenewal,
+        });
       }
       t += length + Math.round(-meanGapMs * Math.log(1 - random() * 0.999));
     }
@@ -190,7 +235,15 @@ export function planOutages(random: () => number, startMs: number, durationMs: n
     at = o.endMs + MINUTE_MS;
   }
   if (at + long < startMs + durationMs) {
-    outages.push({ dependency: "maskinporten", kind: "503 server_error (forced, 2 × token lifetime)", startMs: at, endMs: at + long, degradation: false, blocksSecretReads: false, blocksRenewal: true });
+    outages.push({
+      dependency: "maskinporten",
+      kind: "503 server_error (forced, 2 × token lifetime)",
+      startMs: at,
+      endMs: at + long,
+      degradation: false,
+      blocksSecretReads: false,
+      blocksRenewal: true,
+    });
   }
   return outages.sort((a, b) => a.startMs - b.startMs);
 }
@@ -231,7 +284,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const endMs = startMs + durationMs;
 
     // ------------------------------------------------------------ the plan
-    const outages = planOutages(random, startMs, durationMs, lifetimeMs, options.meanOutageGapMs ?? 100 * MINUTE_MS, options.maxOutageMs ?? 2.5 * lifetimeMs);
+    const outages = planOutages(
+      random,
+      startMs,
+      durationMs,
+      lifetimeMs,
+      options.meanOutageGapMs ?? 100 * MINUTE_MS,
+      options.maxOutageMs ?? 2.5 * lifetimeMs,
+    );
     const events: Event[] = [];
     let order = 0;
     const cron = new Cron(schedule, { paused: true, timezone: "UTC" });
@@ -239,7 +299,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       events.push({ at: next.getTime(), order: order++, type: "tick" });
     }
     for (const profile of profiles) {
-      for (let t = startMs + Math.round(random() * requestIntervalMs); t < endMs; t += Math.round(requestIntervalMs * (0.8 + 0.4 * random()))) {
+      for (
+        let t = startMs + Math.round(random() * requestIntervalMs);
+        t < endMs;
+        t += Math.round(requestIntervalMs * (0.8 + 0.4 * random()))
+      ) {
         events.push({ at: t, order: order++, type: "request", profile });
       }
     }
@@ -379,7 +443,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // ------------------------------------------------------------ figures
     // Outages less than the recovery target apart are one window: between them the broker had no
     // chance to recover, so they are judged together (back-to-back outages).
-    const merged = mergeOutages(outages.filter((o) => o.blocksRenewal), endMs, RECOVERY_TARGET_MS);
+    const merged = mergeOutages(
+      outages.filter((o) => o.blocksRenewal),
+      endMs,
+      RECOVERY_TARGET_MS,
+    );
     const windows: OutageWindow[] = merged.map((w, i) => {
       const nextStart = merged[i + 1]?.startMs ?? endMs;
       const refusals = results.filter((r) => r.status !== 200 && r.at >= w.startMs && r.at <= w.endMs).length;
@@ -391,9 +459,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const late = after.filter((r) => r.status !== 200 && r.at > w.endMs + RECOVERY_TARGET_MS);
       const judged = w.endMs + RECOVERY_TARGET_MS <= Math.min(nextStart, endMs);
       if (judged && (recoveryMs === undefined || recoveryMs > RECOVERY_TARGET_MS)) {
-        violations.push(`no valid token held within ${RECOVERY_TARGET_MS / 1000} s of the outage that ended at ${iso(w.endMs)} (${recoveryMs === undefined ? "not recovered" : `${recoveryMs / 1000} s`})`);
+        violations.push(
+          `no valid token held within ${RECOVERY_TARGET_MS / 1000} s of the outage that ended at ${iso(w.endMs)} (${recoveryMs === undefined ? "not recovered" : `${recoveryMs / 1000} s`})`,
+        );
       }
-      for (const r of late) violations.push(`refused ${r.profile} at ${iso(r.at)}, more than ${RECOVERY_TARGET_MS / 1000} s after the outage ended at ${iso(w.endMs)}`);
+      for (const r of late)
+        violations.push(
+          `refused ${r.profile} at ${iso(r.at)}, more than ${RECOVERY_TARGET_MS / 1000} s after the outage ended at ${iso(w.endMs)}`,
+        );
       return { ...w, refusals, refusalsAfter: after.filter((r) => r.status !== 200).length, refusalsLate: late.length, recoveryMs, judged };
     });
     const judgedRecoveries = windows.filter((w) => w.judged).map((w) => w.recoveryMs ?? Number.POSITIVE_INFINITY);
@@ -406,7 +479,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const entry = JSON.parse(line) as Record<string, unknown>;
       if (entry.event !== "renewal") continue;
       if (entry.outcome === "renewed") received.add(`${String(entry.profile)} ${String(entry.expiresAt)}`);
-      if (entry.outcome === "failed" && entry.stage === "store-write" && entry.keptTokenExpiresAt) received.add(`${String(entry.profile)} ${String(entry.keptTokenExpiresAt)}`);
+      if (entry.outcome === "failed" && entry.stage === "store-write" && entry.keptTokenExpiresAt)
+        received.add(`${String(entry.profile)} ${String(entry.keptTokenExpiresAt)}`);
     }
     const tokensReceived = received.size;
 
@@ -414,7 +488,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const issued = world.maskinporten.issuedTokens;
     const grants = world.maskinporten.grants;
     const perHour = new Map<number, number>();
-    for (const g of grants) perHour.set(Math.floor(g.receivedAt.getTime() / HOUR_MS), (perHour.get(Math.floor(g.receivedAt.getTime() / HOUR_MS)) ?? 0) + 1);
+    for (const g of grants)
+      perHour.set(Math.floor(g.receivedAt.getTime() / HOUR_MS), (perHour.get(Math.floor(g.receivedAt.getTime() / HOUR_MS)) ?? 0) + 1);
 
     for (const token of issued) scanner.addToken(token.access_token, "maskinporten-token");
     for (const line of logLines) scanner.record("log-line", line);
@@ -429,7 +504,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       startIso: iso(startMs),
       simulatedMs: durationMs,
       realMs: Math.round(performance.now() - realStart),
-      config: { profiles, tokenLifetimeSeconds: lifetimeS, renewSchedule: schedule, renewWhenRemainingRatio: ratio, requestIntervalMs, minServeRemainingMs: minServe },
+      config: {
+        profiles,
+        tokenLifetimeSeconds: lifetimeS,
+        renewSchedule: schedule,
+        renewWhenRemainingRatio: ratio,
+        requestIntervalMs,
+        minServeRemainingMs: minServe,
+      },
       requests: results.length,
       served,
       refused: results.length - served,

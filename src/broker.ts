@@ -211,7 +211,19 @@ export function createBroker(options: BrokerOptions): Broker {
   }
 
   const profileTokens = new Map(
-    config.profiles.map((profile) => [profile.name, new ProfileTokens({ profile, store, issue, policy, logger, now, metrics, ...(options.scheduler ? { scheduler: options.scheduler } : {}) })]),
+    config.profiles.map((profile) => [
+      profile.name,
+      new ProfileTokens({
+        profile,
+        store,
+        issue,
+        policy,
+        logger,
+        now,
+        metrics,
+        ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+      }),
+    ]),
   );
   const customerCaches = createCustomerCaches({
     config,
@@ -259,13 +271,20 @@ export function createBroker(options: BrokerOptions): Broker {
     },
     async renewAll(trigger, schedule) {
       // A fresh process learns what is registered before it signs (once; failures only logged).
-      if (keyRegistration) await keyRegistration.primeIfNeeded().catch((error: unknown) => logger.log("warn", "key-registration-failed", { message: error instanceof Error ? error.message : String(error) }));
+      if (keyRegistration)
+        await keyRegistration
+          .primeIfNeeded()
+          .catch((error: unknown) =>
+            logger.log("warn", "key-registration-failed", { message: error instanceof Error ? error.message : String(error) }),
+          );
       const [outcomes] = await Promise.all([
         Promise.all([...profileTokens.values()].map((tokens) => tokens.renewIfDue(trigger))),
         renewCustomerTokens(customerCaches, logger),
       ]);
       await Promise.all(config.profiles.map((profile) => monitoring.warnIfCertificateExpiring(profile)));
-      if (schedule) for (const tokens of profileTokens.values()) monitoring.warnIfScheduleTooSlow(tokens.profile.name, tokens.heldToken(), schedule.intervalMs);
+      if (schedule)
+        for (const tokens of profileTokens.values())
+          monitoring.warnIfScheduleTooSlow(tokens.profile.name, tokens.heldToken(), schedule.intervalMs);
       return outcomes;
     },
     async health() {

@@ -74,7 +74,11 @@ export function errorLogFields(error: unknown): ErrorLogFields {
 
 /** The codes an Altinn exchange failure carries (the class is src/altinn/errors.ts's AltinnExchangeError). */
 export type AltinnErrorCode = typeof ErrorCode.AltinnRejected | typeof ErrorCode.AltinnUnavailable | typeof ErrorCode.AltinnBadResponse;
-const ALTINN_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.AltinnRejected, ErrorCode.AltinnUnavailable, ErrorCode.AltinnBadResponse]);
+const ALTINN_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.AltinnRejected,
+  ErrorCode.AltinnUnavailable,
+  ErrorCode.AltinnBadResponse,
+]);
 
 /** Whether a failure came from the Altinn exchange, told by its code (the core does not load the Altinn adapter). */
 export function isAltinnFailure(error: unknown): boolean {

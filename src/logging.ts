@@ -93,7 +93,8 @@ function capLine(time: string, level: LogLevel, event: string, fields: Record<st
     const text = typeof value === "string" ? value : JSON.stringify(value, jsonReplacer);
     const scrubbed = text === undefined ? text : scrubSecrets(text);
     if (typeof value === "string" || (scrubbed !== undefined && scrubbed.length > MAX_FIELD_LENGTH)) {
-      shortened[key.slice(0, MAX_FIELD_LENGTH)] = scrubbed!.length > MAX_FIELD_LENGTH ? `${scrubbed!.slice(0, MAX_FIELD_LENGTH)}…` : scrubbed;
+      shortened[key.slice(0, MAX_FIELD_LENGTH)] =
+        scrubbed!.length > MAX_FIELD_LENGTH ? `${scrubbed!.slice(0, MAX_FIELD_LENGTH)}…` : scrubbed;
     } else {
       shortened[key.slice(0, MAX_FIELD_LENGTH)] = scrubbed === undefined ? undefined : JSON.parse(scrubbed);
     }

@@ -7,9 +7,7 @@ import { BrokerError, ErrorCode, type ErrorLogFields } from "./errors.js";
 
 /** The codes a Maskinporten failure can carry; a bad setting is an ERR_CONFIG BrokerError, not one of these. */
 export type MaskinportenErrorCode =
-  | typeof ErrorCode.MaskinportenRejected
-  | typeof ErrorCode.MaskinportenUnavailable
-  | typeof ErrorCode.MaskinportenBadResponse;
+  typeof ErrorCode.MaskinportenRejected | typeof ErrorCode.MaskinportenUnavailable | typeof ErrorCode.MaskinportenBadResponse;
 
 /** What Maskinporten said, as the client parsed it. */
 export interface MaskinportenErrorDetails {

@@ -11,13 +11,7 @@ export type RenewalMetricOutcome = "fresh" | "adopted" | "renewed" | "failed";
 export type StatusClass = "1xx" | "2xx" | "3xx" | "4xx" | "5xx" | "network";
 export type HttpRoute = "token" | "health";
 export type KeyVaultOperationKind =
-  | "secret-get"
-  | "secret-set"
-  | "secret-list-versions"
-  | "key-get"
-  | "key-sign"
-  | "certificate-get"
-  | "other";
+  "secret-get" | "secret-set" | "secret-list-versions" | "key-get" | "key-sign" | "certificate-get" | "other";
 
 export interface RenewalMeasurement {
   profile: string;

@@ -87,7 +87,8 @@ export function parseVaultUrl(value: string): { url: string } | { problem: strin
 /** A whole number in [min, max], or the expectation in words. */
 export function parseIntegerInRange(value: string, min: number, max: number): { value: number } | { problem: string } {
   const number = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
-  if (!Number.isSafeInteger(number) || number < min || number > max) return { problem: `is not valid; expected a whole number from ${min} to ${max}` };
+  if (!Number.isSafeInteger(number) || number < min || number > max)
+    return { problem: `is not valid; expected a whole number from ${min} to ${max}` };
   return { value: number };
 }
 

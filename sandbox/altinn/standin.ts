@@ -90,7 +90,10 @@ export async function startAltinnStandIn(options: AltinnStandInOptions): Promise
   const serviceOwners = options.serviceOwners ?? { [DIGDIR_ORGANISATION]: "digdir" };
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   // Altinn's kid is its signing certificate's thumbprint: upper-case hex SHA-1.
-  const kid = createHash("sha1").update(publicKey.export({ format: "der", type: "spki" })).digest("hex").toUpperCase();
+  const kid = createHash("sha1")
+    .update(publicKey.export({ format: "der", type: "spki" }))
+    .digest("hex")
+    .toUpperCase();
   const publicJwk = { ...publicKey.export({ format: "jwk" }), kid, use: "sig", alg: "RS256" };
   const issuedTokens: IssuedAltinnToken[] = [];
   const exchanges: ExchangeRecord[] = [];
@@ -146,7 +149,8 @@ export async function startAltinnStandIn(options: AltinnStandInOptions): Promise
       if (request.headers["x-altinn-enterpriseuser-authentication"]) {
         exchanges.push({ outcome: "refused", status: 410, reason: "enterprise user header", testOrg, receivedAt });
         return problem(response, 410, "Virksomhetsbruker is no longer available", {
-          detail: "Virksomhetsbruker (enterprise user) is no longer available. It has been replaced by Systembruker (system user) or ID-porten, depending on the use case.",
+          detail:
+            "Virksomhetsbruker (enterprise user) is no longer available. It has been replaced by Systembruker (system user) or ID-porten, depending on the use case.",
           type: "https://docs.altinn.studio",
         });
       }
@@ -242,7 +246,10 @@ export async function startAltinnStandIn(options: AltinnStandInOptions): Promise
         return false;
       case "status": {
         const text = fault.body === undefined || typeof fault.body === "string";
-        response.writeHead(fault.status, { ...(text ? {} : { "content-type": "application/problem+json; charset=utf-8" }), ...fault.headers });
+        response.writeHead(fault.status, {
+          ...(text ? {} : { "content-type": "application/problem+json; charset=utf-8" }),
+          ...fault.headers,
+        });
         response.end(fault.body === undefined ? "" : text ? (fault.body as string) : JSON.stringify(fault.body));
         return true;
       }
@@ -263,7 +270,8 @@ export async function startAltinnStandIn(options: AltinnStandInOptions): Promise
     },
     injectFault(fault, faultOptions = {}) {
       const times = faultOptions.times ?? 1;
-      if (!(times === Infinity || (Number.isInteger(times) && times > 0))) throw new TypeError("injectFault: times must be a positive integer or Infinity");
+      if (!(times === Infinity || (Number.isInteger(times) && times > 0)))
+        throw new TypeError("injectFault: times must be a positive integer or Infinity");
       faults.push({ fault, remaining: times });
     },
     clearFaults() {
@@ -271,7 +279,11 @@ export async function startAltinnStandIn(options: AltinnStandInOptions): Promise
     },
     async verifyAltinnToken(token) {
       try {
-        const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(jwksUrl)), { issuer, algorithms: ["RS256"], currentDate: new Date(now()) });
+        const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(jwksUrl)), {
+          issuer,
+          algorithms: ["RS256"],
+          currentDate: new Date(now()),
+        });
         return payload;
       } catch {
         return undefined;
@@ -311,4 +323,3 @@ function problem(response: ServerResponse, status: number, title: string, extra:
   };
   response.writeHead(status, { "content-type": "application/problem+json; charset=utf-8" }).end(JSON.stringify(body));
 }
-

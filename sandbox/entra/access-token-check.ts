@@ -59,8 +59,7 @@ export function createEntraAccessTokenCheck(entra: EntraTokenIssuer, options: En
 
 /** How Key Vault judges a bearer token: who the caller is, or why the token is refused. */
 export type BearerVerdict =
-  | { accepted: true; caller: { objectId: string; appId?: string; issuer: string } }
-  | { accepted: false; message: string };
+  { accepted: true; caller: { objectId: string; appId?: string; issuer: string } } | { accepted: false; message: string };
 
 /**
  * The same checks as createEntraAccessTokenCheck, answering with the caller (`oid`, `appid`/`azp`,
@@ -88,7 +87,8 @@ export function createEntraBearerAuthenticator(
         currentDate: new Date(now()),
       }));
     } catch (error) {
-      if (error instanceof errors.JOSEError && !(error instanceof errors.JWKSTimeout)) return rejected("AKV10032: The bearer token was rejected.");
+      if (error instanceof errors.JOSEError && !(error instanceof errors.JWKSTimeout))
+        return rejected("AKV10032: The bearer token was rejected.");
       throw error;
     }
     const audience = Array.isArray(payload["aud"]) ? payload["aud"] : [payload["aud"]];

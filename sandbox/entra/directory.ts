@@ -141,8 +141,7 @@ export class EntraDirectory {
   #findResource(identifier: string): Required<ResourceRegistration> | undefined {
     const wanted = identifier.toLowerCase();
     return this.#resources.find(
-      (resource) =>
-        resource.appId.toLowerCase() === wanted || resource.identifierUris.some((uri) => uri.toLowerCase() === wanted),
+      (resource) => resource.appId.toLowerCase() === wanted || resource.identifierUris.some((uri) => uri.toLowerCase() === wanted),
     );
   }
 }

@@ -30,7 +30,10 @@ export class EntraProtocolError extends Error {
 
   body(authorityHost: string, nowMs: number): EntraErrorBody {
     // Entra's timestamp format: "2023-05-06 06:03:00Z".
-    const timestamp = new Date(nowMs).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "Z");
+    const timestamp = new Date(nowMs)
+      .toISOString()
+      .replace("T", " ")
+      .replace(/\.\d{3}Z$/, "Z");
     const traceId = randomUUID();
     const correlationId = randomUUID();
     return {

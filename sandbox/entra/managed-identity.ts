@@ -153,8 +153,7 @@ export class AppServiceManagedIdentities {
     const identity = this.#select(request.query);
     // Entra resolves `https://vault.azure.net/` to Key Vault too, but v1 tokens keep the slash in
     // `aud` (which Key Vault then refuses: AKV10022), so it is tolerated here and echoed below.
-    const resource =
-      this.#directory.findResource(requestedResource) ?? this.#directory.findResource(requestedResource.replace(/\/$/, ""));
+    const resource = this.#directory.findResource(requestedResource) ?? this.#directory.findResource(requestedResource.replace(/\/$/, ""));
     if (resource === undefined) {
       // The platform passes Entra's refusal on as a 400 of its own shape.
       throw new ManagedIdentityError(400, this.#directory.unknownResource(requestedResource).message);
@@ -233,5 +232,7 @@ function digest(value: string): Buffer {
 }
 
 function opaque(length: number): string {
-  return randomBytes(Math.ceil((length * 3) / 4)).toString("base64url").slice(0, length);
+  return randomBytes(Math.ceil((length * 3) / 4))
+    .toString("base64url")
+    .slice(0, length);
 }

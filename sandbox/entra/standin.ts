@@ -435,9 +435,25 @@ function openIdConfiguration(urls: ReturnType<typeof endpointUrls>, tenantId: st
     frontchannel_logout_supported: true,
     end_session_endpoint: `${base}/oauth2/v2.0/logout`,
     claims_supported: [
-      "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
-      "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash",
-      "c_hash", "email",
+      "sub",
+      "iss",
+      "cloud_instance_name",
+      "cloud_instance_host_name",
+      "cloud_graph_host_name",
+      "msgraph_host",
+      "aud",
+      "exp",
+      "iat",
+      "auth_time",
+      "acr",
+      "nonce",
+      "preferred_username",
+      "name",
+      "tid",
+      "ver",
+      "at_hash",
+      "c_hash",
+      "email",
     ],
     tenant_region_scope: "EU",
     cloud_instance_name: "microsoftonline.com",
@@ -499,5 +515,7 @@ function safeDecode(segment: string): string {
 }
 
 function opaque(length: number): string {
-  return randomBytes(Math.ceil((length * 3) / 4)).toString("base64url").slice(0, length);
+  return randomBytes(Math.ceil((length * 3) / 4))
+    .toString("base64url")
+    .slice(0, length);
 }

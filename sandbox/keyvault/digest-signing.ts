@@ -37,10 +37,7 @@ export function signDigest(privateKey: KeyObject, algorithm: DigestSigningAlgori
     throw new RangeError(`digest must be ${hash.length} bytes for ${algorithm}, got ${digest.length}`);
   }
   if (algorithm.startsWith("RS")) {
-    return privateEncrypt(
-      { key: privateKey, padding: constants.RSA_PKCS1_PADDING },
-      Buffer.concat([hash.digestInfoPrefix, digest]),
-    );
+    return privateEncrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([hash.digestInfoPrefix, digest]));
   }
   const modulusBits = privateKey.asymmetricKeyDetails?.modulusLength;
   if (!modulusBits) throw new TypeError("not an RSA private key");

@@ -72,9 +72,17 @@ export function matchPendingCertificateRoute(method: string, pathname: string): 
     return { kind: "certificateMerge", name, access: access(name, "create/action"), handle: (c) => mergeCertificate(c, name) };
   }
   if (third !== undefined) return undefined;
-  if (method === "GET") return { kind: "certificateOperation", name, access: access(name, "read"), handle: (c) => operationJson(c.state, pendingOf(c.state, name)) };
-  if (method === "PATCH") return { kind: "certificateOperation", name, access: access(name, "update/action"), handle: (c) => cancelOperation(c, name) };
-  if (method === "DELETE") return { kind: "certificateOperation", name, access: access(name, "update/action"), handle: (c) => deleteOperation(c, name) };
+  if (method === "GET")
+    return {
+      kind: "certificateOperation",
+      name,
+      access: access(name, "read"),
+      handle: (c) => operationJson(c.state, pendingOf(c.state, name)),
+    };
+  if (method === "PATCH")
+    return { kind: "certificateOperation", name, access: access(name, "update/action"), handle: (c) => cancelOperation(c, name) };
+  if (method === "DELETE")
+    return { kind: "certificateOperation", name, access: access(name, "update/action"), handle: (c) => deleteOperation(c, name) };
   return undefined;
 }
 
@@ -94,13 +102,17 @@ function createCertificate(context: RequestContext, name: string): RestReply {
   const issuer = object(policy.issuer ?? {}, "policy.issuer");
   const issuerName = issuer.name ?? "Unknown";
   if (issuerName !== "Unknown") {
-    throw badParameter(`The sandbox Key Vault creates certificates for an external CA only (issuer "Unknown"), not "${String(issuerName).slice(0, 40)}".`);
+    throw badParameter(
+      `The sandbox Key Vault creates certificates for an external CA only (issuer "Unknown"), not "${String(issuerName).slice(0, 40)}".`,
+    );
   }
   const keyProps = object(policy.key_props ?? {}, "policy.key_props");
   const keyType = keyProps.kty ?? "RSA";
-  if (keyType !== "RSA" && keyType !== "RSA-HSM") throw badParameter(`Key type ${String(keyType).slice(0, 20)} is not supported by the sandbox Key Vault (RSA, RSA-HSM).`);
+  if (keyType !== "RSA" && keyType !== "RSA-HSM")
+    throw badParameter(`Key type ${String(keyType).slice(0, 20)} is not supported by the sandbox Key Vault (RSA, RSA-HSM).`);
   const keySize = keyProps.key_size ?? 2048;
-  if (typeof keySize !== "number" || !KEY_SIZES.includes(keySize)) throw badParameter("Property key_size has invalid value: 2048, 3072 or 4096.");
+  if (typeof keySize !== "number" || !KEY_SIZES.includes(keySize))
+    throw badParameter("Property key_size has invalid value: 2048, 3072 or 4096.");
   // Key Vault's default for a created certificate is an exportable key.
   const exportable = keyProps.exportable ?? true;
   if (typeof exportable !== "boolean") throw badParameter("Property exportable must be a boolean.");
@@ -111,7 +123,8 @@ function createCertificate(context: RequestContext, name: string): RestReply {
   const ekus = stringList(x509Props.ekus, "ekus") ?? ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"];
   const secretProps = object(policy.secret_props ?? {}, "policy.secret_props");
   const contentType = secretProps.contentType ?? "application/x-pkcs12";
-  if (contentType !== "application/x-pkcs12" && contentType !== "application/x-pem-file") throw badParameter("Property contentType has invalid value.");
+  if (contentType !== "application/x-pkcs12" && contentType !== "application/x-pem-file")
+    throw badParameter("Property contentType has invalid value.");
 
   const latest = state.certificates.versions(name).at(-1);
   if (latest && isPendingCertificate(latest)) {
@@ -139,7 +152,13 @@ function createCertificate(context: RequestContext, name: string): RestReply {
     policy: {
       key_props: { exportable, kty: keyType, key_size: keySize, reuse_key: keyProps.reuse_key ?? false },
       secret_props: { contentType },
-      x509_props: { subject: x509Props.subject, ekus, key_usage: keyUsage, validity_months: x509Props.validity_months ?? 12, basic_constraints: { ca: false } },
+      x509_props: {
+        subject: x509Props.subject,
+        ekus,
+        key_usage: keyUsage,
+        validity_months: x509Props.validity_months ?? 12,
+        basic_constraints: { ca: false },
+      },
       ...(Array.isArray(policy.lifetime_actions) ? { lifetime_actions: policy.lifetime_actions } : {}),
       issuer: { name: "Unknown" },
       attributes: { enabled: true, created, updated: created },
@@ -251,7 +270,12 @@ function listVersions(context: RequestContext, name: string): unknown {
   const state = context.state;
   const value = state.certificates.versions(name).map((certificate) => {
     const bundle = certificateBundle(state, certificate, { withPolicy: false });
-    return { id: bundle.id, ...(bundle.x5t ? { x5t: bundle.x5t } : {}), attributes: bundle.attributes, ...(bundle.tags ? { tags: bundle.tags } : {}) };
+    return {
+      id: bundle.id,
+      ...(bundle.x5t ? { x5t: bundle.x5t } : {}),
+      attributes: bundle.attributes,
+      ...(bundle.tags ? { tags: bundle.tags } : {}),
+    };
   });
   return { value, nextLink: null };
 }
@@ -296,12 +320,18 @@ function parseSubject(subject: string): { type: string; value: string }[] {
     const raw = match[2]!.trim();
     attributes.push({ type, value: raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, "$1") : raw });
   }
-  if (attributes.length === 0 || pattern.lastIndex < subject.length) throw badParameter("Property subject is not a valid X.500 distinguished name.");
+  if (attributes.length === 0 || pattern.lastIndex < subject.length)
+    throw badParameter("Property subject is not a valid X.500 distinguished name.");
   // RFC 4514 writes the most specific RDN first; the encoded name starts with the least (C=NO).
   return attributes.reverse();
 }
 
-function certificationRequest(privateKey: KeyObject, subject: { type: string; value: string }[], keyUsage: string[], ekus: string[]): Buffer {
+function certificationRequest(
+  privateKey: KeyObject,
+  subject: { type: string; value: string }[],
+  keyUsage: string[],
+  ekus: string[],
+): Buffer {
   const forgeKey = forge.pki.privateKeyFromPem(privateKey.export({ type: "pkcs8", format: "pem" }).toString()) as forge.pki.rsa.PrivateKey;
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e);
@@ -319,7 +349,14 @@ function certificationRequest(privateKey: KeyObject, subject: { type: string; va
       extensions: [
         { name: "keyUsage", critical: true, ...usage },
         // forge wants the names it knows (its oid map goes both ways) and OIDs only for the rest.
-        ...(ekus.length > 0 ? [{ name: "extKeyUsage", ...Object.fromEntries(ekus.map((oid) => [(forge.pki.oids as Record<string, string>)[oid] ?? oid, true])) }] : []),
+        ...(ekus.length > 0
+          ? [
+              {
+                name: "extKeyUsage",
+                ...Object.fromEntries(ekus.map((oid) => [(forge.pki.oids as Record<string, string>)[oid] ?? oid, true])),
+              },
+            ]
+          : []),
         { name: "basicConstraints", cA: false },
       ],
     },
@@ -344,7 +381,8 @@ function object(value: unknown, what: string): Record<string, unknown> {
 
 function stringList(value: unknown, what: string): string[] | undefined {
   if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || !value.every((entry) => typeof entry === "string")) throw badParameter(`Property ${what} must be an array of strings.`);
+  if (!Array.isArray(value) || !value.every((entry) => typeof entry === "string"))
+    throw badParameter(`Property ${what} must be an array of strings.`);
   return value as string[];
 }
 

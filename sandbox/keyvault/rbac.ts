@@ -123,7 +123,8 @@ export class VaultRbac {
   assign(input: RoleAssignmentInput): RoleAssignment {
     const role = findRole(input.role);
     if (role === undefined) throw new Error(`Unknown Key Vault role "${input.role}": use a built-in role's name or definition id`);
-    if (!SCOPE.test(input.scope)) throw new Error(`Role assignment scope "${input.scope}" must be "/" or "/{secrets|keys|certificates}/{name}"`);
+    if (!SCOPE.test(input.scope))
+      throw new Error(`Role assignment scope "${input.scope}" must be "/" or "/{secrets|keys|certificates}/{name}"`);
     const assignment = { principalId: input.principalId.toLowerCase(), roleDefinitionId: role.id, roleName: role.name, scope: input.scope };
     this.#assignments.push(assignment);
     return { ...assignment };
@@ -170,7 +171,11 @@ function escapeRegExp(text: string): string {
  */
 export function forbiddenByRbac(caller: VaultCaller, request: DataActionRequest, vaultName: string): VaultError {
   const resource = `/subscriptions/6c1f4d2e-8a3b-4c5d-9e7f-0a1b2c3d4e5f/resourcegroups/rg-sandbox/providers/microsoft.keyvault/vaults/${vaultName}${request.scope === "/" ? "" : request.scope.toLowerCase()}`;
-  const callerLine = [caller.appId ? `appid=${caller.appId}` : undefined, `oid=${caller.objectId}`, caller.issuer ? `iss=${caller.issuer}` : undefined]
+  const callerLine = [
+    caller.appId ? `appid=${caller.appId}` : undefined,
+    `oid=${caller.objectId}`,
+    caller.issuer ? `iss=${caller.issuer}` : undefined,
+  ]
     .filter(Boolean)
     .join(";");
   const message = [

@@ -111,10 +111,7 @@ export function certificatePolicy(vault: VaultState, certificate: AnyCertificate
   }
   const x509 = certificate.x509;
   const keyBits = x509.publicKey.asymmetricKeyDetails?.modulusLength;
-  const validityMonths = Math.max(
-    1,
-    Math.round((Date.parse(x509.validTo) - Date.parse(x509.validFrom)) / (30.44 * 86_400_000)),
-  );
+  const validityMonths = Math.max(1, Math.round((Date.parse(x509.validTo) - Date.parse(x509.validFrom)) / (30.44 * 86_400_000)));
   return {
     id: `${vault.id("certificates", certificate.name)}/policy`,
     key_props: { exportable: certificate.exportable, kty: "RSA", ...(keyBits ? { key_size: keyBits } : {}), reuse_key: false },

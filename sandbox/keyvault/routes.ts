@@ -73,7 +73,8 @@ export function matchRoute(method: string, pathname: string): Route | undefined 
     if (method === "GET" && third === undefined) {
       return { kind: "keyGet", name, access: on("keys", name, "read"), handle: (c) => keyBundle(c.state, c.state.getKey(name, second)) };
     }
-    if (method === "POST" && third === "sign") return { kind: "sign", name, access: on("keys", name, "sign/action"), handle: (c) => sign(c, name, second) };
+    if (method === "POST" && third === "sign")
+      return { kind: "sign", name, access: on("keys", name, "sign/action"), handle: (c) => sign(c, name, second) };
     return undefined;
   }
 
@@ -180,7 +181,9 @@ function page(context: RequestContext, items: unknown[]): { value: unknown[]; ne
 function sign(context: RequestContext, name: string, version: string | undefined): unknown {
   const { alg, value } = asObject(context.body(), "request body");
   if (!isDigestSigningAlgorithm(alg)) {
-    throw badParameter(`Invalid algorithm: ${typeof alg === "string" ? alg.slice(0, 20) : typeof alg}. Supported: RS256, RS384, RS512, PS256, PS384, PS512.`);
+    throw badParameter(
+      `Invalid algorithm: ${typeof alg === "string" ? alg.slice(0, 20) : typeof alg}. Supported: RS256, RS384, RS512, PS256, PS384, PS512.`,
+    );
   }
   if (typeof value !== "string" || !/^[A-Za-z0-9_-]*$/.test(value)) {
     throw badParameter("Property 'value' must be a base64url-encoded digest.");

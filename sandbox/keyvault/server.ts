@@ -347,7 +347,10 @@ function tokenVerdict(bearer: string, accepted: boolean): TokenVerdict {
   const text = (name: string) => (typeof claims[name] === "string" ? (claims[name] as string) : undefined);
   const appId = text("appid") ?? text("azp");
   const issuer = text("iss");
-  return { accepted: true, caller: { objectId: text("oid") ?? "00000000-0000-0000-0000-000000000000", ...(appId ? { appId } : {}), ...(issuer ? { issuer } : {}) } };
+  return {
+    accepted: true,
+    caller: { objectId: text("oid") ?? "00000000-0000-0000-0000-000000000000", ...(appId ? { appId } : {}), ...(issuer ? { issuer } : {}) },
+  };
 }
 
 /** Reads the whole body (the challenge flow needs it drained); over the limit it is dropped. */

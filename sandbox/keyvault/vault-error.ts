@@ -8,12 +8,7 @@ export class VaultError extends Error {
   readonly innerCode: string | undefined;
   readonly headers: Record<string, string>;
 
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    options: { innerCode?: string; headers?: Record<string, string> } = {},
-  ) {
+  constructor(status: number, code: string, message: string, options: { innerCode?: string; headers?: Record<string, string> } = {}) {
     super(message);
     this.name = "VaultError";
     this.status = status;

@@ -209,11 +209,7 @@ export class VaultState {
     return found;
   }
 
-  updateSecret(
-    name: string,
-    version: string,
-    patch: Partial<Omit<SecretInput, "value">>,
-  ): SecretVersion {
+  updateSecret(name: string, version: string, patch: Partial<Omit<SecretInput, "value">>): SecretVersion {
     const found = this.secrets.find(name, version);
     if (!found || !version) throw notFound("secret", `${name}/${version}`);
     if (patch.contentType !== undefined) found.contentType = patch.contentType;

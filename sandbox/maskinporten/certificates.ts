@@ -48,7 +48,11 @@ export function isWithinValidity(certificate: X509Certificate, nowMs: number): b
  * Undefined when `chain[0]` chains, through the other certificates in `chain`, to one of
  * `trustedRoots`, every certificate on the way valid at `nowMs`; otherwise what is wrong.
  */
-export function chainProblem(chain: readonly X509Certificate[], trustedRoots: readonly X509Certificate[], nowMs: number): string | undefined {
+export function chainProblem(
+  chain: readonly X509Certificate[],
+  trustedRoots: readonly X509Certificate[],
+  nowMs: number,
+): string | undefined {
   let current = chain[0];
   if (!current) return "no leaf certificate";
   const intermediates = chain.slice(1);
@@ -58,7 +62,10 @@ export function chainProblem(chain: readonly X509Certificate[], trustedRoots: re
     const root = trustedRoots.find((candidate) => issuedBy(current!, candidate));
     if (root) return isWithinValidity(root, nowMs) ? undefined : "the trusted root has expired";
     const next = intermediates.find((candidate) => candidate !== current && issuedBy(current!, candidate));
-    if (!next) return depth === 0 ? "the leaf is not issued by a trusted root or an included intermediate" : "the chain does not end at a trusted root";
+    if (!next)
+      return depth === 0
+        ? "the leaf is not issued by a trusted root or an included intermediate"
+        : "the chain does not end at a trusted root";
     if (!next.ca) return "an issuing certificate in x5c is not a CA";
     if (!isWithinValidity(next, nowMs)) return "an intermediate certificate is outside its validity period";
     current = next;

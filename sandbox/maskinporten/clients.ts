@@ -58,7 +58,8 @@ export function normaliseRegistration(registration: ClientRegistration): Registe
   if (registration.systemUsers) {
     systemUsers = new Map();
     for (const user of registration.systemUsers) {
-      if (!ORGANISATION_NUMBER.test(user.customer)) throw wrong(`system user at ${JSON.stringify(user.customer)}: not a 9-digit organisation number`);
+      if (!ORGANISATION_NUMBER.test(user.customer))
+        throw wrong(`system user at ${JSON.stringify(user.customer)}: not a 9-digit organisation number`);
       const byRef = systemUsers.get(user.customer) ?? new Map<string, string>();
       byRef.set(user.externalRef ?? user.customer, user.systemId);
       systemUsers.set(user.customer, byRef);

@@ -45,7 +45,8 @@ export class FaultQueue {
 function checkFault(fault: Fault): void {
   switch (fault.kind) {
     case "status":
-      if (!Number.isInteger(fault.status) || fault.status < 100 || fault.status > 599) throw new TypeError("injectFault: status must be 100-599");
+      if (!Number.isInteger(fault.status) || fault.status < 100 || fault.status > 599)
+        throw new TypeError("injectFault: status must be 100-599");
       return;
     case "delay":
       if (!(fault.ms >= 0)) throw new TypeError("injectFault: delay ms must be >= 0");
@@ -78,7 +79,12 @@ const JSON_HEADERS = { "content-type": "application/json;charset=UTF-8", "cache-
  * Answers the request as the fault says. Returns "continue" when the request should then be
  * handled normally (a delay that ran its course), "answered" otherwise.
  */
-export async function applyFault(fault: Fault, request: IncomingMessage, response: ServerResponse, context: FaultContext): Promise<"answered" | "continue"> {
+export async function applyFault(
+  fault: Fault,
+  request: IncomingMessage,
+  response: ServerResponse,
+  context: FaultContext,
+): Promise<"answered" | "continue"> {
   switch (fault.kind) {
     case "delay": {
       if (await context.sleep(fault.ms)) return "continue";
@@ -104,9 +110,8 @@ export async function applyFault(fault: Fault, request: IncomingMessage, respons
       return "answered";
     }
     case "malformed-json": {
-      const body = context.target === "token"
-        ? '{"access_token":,"token_type":"Bearer","expires_in":120}'
-        : '{"issuer":,"token_endpoint":}';
+      const body =
+        context.target === "token" ? '{"access_token":,"token_type":"Bearer","expires_in":120}' : '{"issuer":,"token_endpoint":}';
       response.writeHead(200, JSON_HEADERS).end(body);
       return "answered";
     }

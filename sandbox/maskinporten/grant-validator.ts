@@ -16,8 +16,18 @@ import type { ReplayCache } from "./replay-cache.js";
  * system-user guides send `sub` = client id and Maskinporten accepts it; any other value is refused.
  */
 const DOCUMENTED_CLAIMS = new Set([
-  "aud", "iss", "scope", "iat", "exp", "jti",
-  "resource", "consumer_org", "pid", "iss_onbehalfof", "authorization_details", "sub",
+  "aud",
+  "iss",
+  "scope",
+  "iat",
+  "exp",
+  "jti",
+  "resource",
+  "consumer_org",
+  "pid",
+  "iss_onbehalfof",
+  "authorization_details",
+  "sub",
 ]);
 /** Header parameters that would fetch or embed a key some other way than x5c / kid. */
 const REFUSED_HEADER_PARAMETERS = ["jku", "jwk", "x5u", "crit"];
@@ -94,7 +104,12 @@ function checkAudience(aud: unknown, issuer: string): void {
   if (single !== issuer) throw reject.audience(`aud ${JSON.stringify(aud)} is not ${JSON.stringify(issuer)}`);
 }
 
-function authenticateClient(jws: DecodedJws, alg: GrantAlgorithm, client: RegisteredClient, context: ValidationContext): AcceptedGrant["clientAmr"] {
+function authenticateClient(
+  jws: DecodedJws,
+  alg: GrantAlgorithm,
+  client: RegisteredClient,
+  context: ValidationContext,
+): AcceptedGrant["clientAmr"] {
   const { header } = jws;
   const hasX5c = "x5c" in header;
   const hasKid = "kid" in header;
@@ -147,7 +162,9 @@ function checkLeafCertificate(
   }
   const organisationNumber = organisationNumberOf(leaf);
   if (organisationNumber !== client.organisationNumber) {
-    throw reject.organisationNumber(`certificate organisation ${organisationNumber ?? "(none)"} is not the client's ${client.organisationNumber}`);
+    throw reject.organisationNumber(
+      `certificate organisation ${organisationNumber ?? "(none)"} is not the client's ${client.organisationNumber}`,
+    );
   }
   return leaf;
 }
@@ -188,7 +205,9 @@ function checkResources(resource: unknown, client: RegisteredClient): string[] |
   // Digdir's grant page: resource "currently only array supported".
   const list = resource;
   if (!Array.isArray(list) || list.length === 0 || !list.every((r) => typeof r === "string" && r.length > 0)) {
-    throw reject.invalidParameter(`resource is not a non-empty JSON array of strings${typeof resource === "string" ? " (a single string is not supported)" : ""}`);
+    throw reject.invalidParameter(
+      `resource is not a non-empty JSON array of strings${typeof resource === "string" ? " (a single string is not supported)" : ""}`,
+    );
   }
   const invalid = (list as string[]).filter((r) => !client.allowedResources.has(r));
   if (invalid.length > 0) throw reject.resource(invalid, `resources not allowed for the client: ${invalid.join(" ")}`);
@@ -218,7 +237,8 @@ function checkConsumer(claims: Record<string, unknown>, client: RegisteredClient
 
 function checkPid(pid: unknown): string | undefined {
   if (pid === undefined) return undefined;
-  if (typeof pid !== "string" || !NATIONAL_IDENTITY_NUMBER.test(pid)) throw reject.invalidParameter("pid is not an 11-digit identity number");
+  if (typeof pid !== "string" || !NATIONAL_IDENTITY_NUMBER.test(pid))
+    throw reject.invalidParameter("pid is not an 11-digit identity number");
   return pid;
 }
 

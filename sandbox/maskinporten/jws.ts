@@ -24,9 +24,7 @@ export interface DecodedJws {
   signature: Buffer;
 }
 
-export type DecodeResult =
-  | { ok: true; jws: DecodedJws }
-  | { ok: false; problem: string; header?: Record<string, unknown> };
+export type DecodeResult = { ok: true; jws: DecodedJws } | { ok: false; problem: string; header?: Record<string, unknown> };
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -56,10 +54,7 @@ export function decodeCompactJws(assertion: string): DecodeResult {
   };
 }
 
-function decodeJsonPart(
-  segment: string,
-  name: string,
-): { ok: true; value: Record<string, unknown> } | { ok: false; problem: string } {
+function decodeJsonPart(segment: string, name: string): { ok: true; value: Record<string, unknown> } | { ok: false; problem: string } {
   const bytes = decodeBase64Url(segment);
   if (bytes === undefined || bytes.length === 0) return { ok: false, problem: `${name} is not base64url` };
   let text: string;

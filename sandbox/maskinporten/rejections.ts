@@ -89,13 +89,9 @@ export const reject = {
   x5c: (reason: string) => invalidGrant(`${CLIENT_AUTH_FAILED} Invalid JWT header x5c.`, reason, "MP-123"),
   /** Digdir: the client has pre-registered keys but the grant names none. */
   requiresKid: (reason: string) =>
-    invalidGrant(
-      `${CLIENT_AUTH_FAILED} Invalid JWT. The client requires pre-registered jwk and no key identifier (kid) provided.`,
-      reason,
-    ),
+    invalidGrant(`${CLIENT_AUTH_FAILED} Invalid JWT. The client requires pre-registered jwk and no key identifier (kid) provided.`, reason),
   /** Digdir (MP-120): untrusted, expired or unregistered certificate. */
-  certificate: (reason: string) =>
-    invalidGrant(`${CLIENT_AUTH_FAILED} The JWT is signed with an invalid certificate.`, reason, "MP-120"),
+  certificate: (reason: string) => invalidGrant(`${CLIENT_AUTH_FAILED} The JWT is signed with an invalid certificate.`, reason, "MP-120"),
   /** Digdir (MP-122). */
   organisationNumber: (reason: string) =>
     invalidGrant(
@@ -113,8 +109,7 @@ export const reject = {
   claim: (name: string, reason: string) => invalidGrant(`${CLIENT_AUTH_FAILED} Invalid JWT claim ${name}.`, reason),
   /** Digdir (MP-130). */
   expired: (reason: string) => invalidGrant(`${CLIENT_AUTH_FAILED} JWT is expired.`, reason, "MP-130"),
-  lifetime: (reason: string) =>
-    invalidGrant(`${CLIENT_AUTH_FAILED} Invalid JWT claim exp. exp - iat must not exceed 120 seconds.`, reason),
+  lifetime: (reason: string) => invalidGrant(`${CLIENT_AUTH_FAILED} Invalid JWT claim exp. exp - iat must not exceed 120 seconds.`, reason),
   /** Digdir ("Issue time is after now"). */
   issuedInFuture: (reason: string) => invalidGrant(`${CLIENT_AUTH_FAILED} Issue time is after now.`, reason),
   issuedTooEarly: (reason: string) =>

@@ -14,13 +14,7 @@ import { decodeCompactJws, GRANT_ALGORITHMS } from "./jws.js";
 import { GrantRejection, reject } from "./rejections.js";
 import { ReplayCache } from "./replay-cache.js";
 import { createTokenIssuer } from "./token-issuer.js";
-import type {
-  Counters,
-  GrantRecord,
-  IssuedTokenRecord,
-  MaskinportenStandIn,
-  MaskinportenStandInOptions,
-} from "./types.js";
+import type { Counters, GrantRecord, IssuedTokenRecord, MaskinportenStandIn, MaskinportenStandInOptions } from "./types.js";
 
 export const JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const METADATA_PATH = "/.well-known/oauth-authorization-server";
@@ -139,20 +133,27 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
   }
 
   /** Validates and, if the grant holds, issues. Never throws for a bad request. */
-  function answerTokenRequest(contentType: string | undefined, body: string | undefined, receivedAt: Date): { status: number; body: object } {
+  function answerTokenRequest(
+    contentType: string | undefined,
+    body: string | undefined,
+    receivedAt: Date,
+  ): { status: number; body: object } {
     const traceId = randomBytes(16).toString("hex");
     let header: Record<string, unknown> | undefined;
     let claims: Record<string, unknown> | undefined;
     try {
       if (body === undefined) throw reject.bodyTooLarge(`body over ${MAX_BODY_BYTES} bytes`);
       const mediaType = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-      if (mediaType !== "application/x-www-form-urlencoded") throw reject.contentType(`content-type ${JSON.stringify(contentType ?? null)}`);
+      if (mediaType !== "application/x-www-form-urlencoded")
+        throw reject.contentType(`content-type ${JSON.stringify(contentType ?? null)}`);
       const form = new URLSearchParams(body);
       const grantTypes = form.getAll("grant_type");
-      if (grantTypes.length !== 1) throw reject.parameters(grantTypes.length === 0 ? "Missing parameter: grant_type" : "Repeated parameter: grant_type");
+      if (grantTypes.length !== 1)
+        throw reject.parameters(grantTypes.length === 0 ? "Missing parameter: grant_type" : "Repeated parameter: grant_type");
       if (grantTypes[0] !== JWT_BEARER_GRANT_TYPE) throw reject.grantType(`grant_type ${JSON.stringify(grantTypes[0])}`);
       const assertions = form.getAll("assertion");
-      if (assertions.length !== 1) throw reject.parameters(assertions.length === 0 ? "Missing parameter: assertion" : "Repeated parameter: assertion");
+      if (assertions.length !== 1)
+        throw reject.parameters(assertions.length === 0 ? "Missing parameter: assertion" : "Repeated parameter: assertion");
 
       const decoded = decodeCompactJws(assertions[0]!);
       if (!decoded.ok) {
@@ -161,7 +162,14 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
       }
       ({ header, claims } = decoded.jws);
       const nowMs = now();
-      const grant = validateGrant(decoded.jws, { issuer, nowMs, clients, trustedRoots, replay, ...(keyDirectory ? { registeredKeys: keyDirectory } : {}) });
+      const grant = validateGrant(decoded.jws, {
+        issuer,
+        nowMs,
+        clients,
+        trustedRoots,
+        replay,
+        ...(keyDirectory ? { registeredKeys: keyDirectory } : {}),
+      });
       const minted = tokenIssuer.mint(grant, nowMs);
 
       counters.tokensIssued++;
@@ -174,10 +182,17 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
         issued_at: new Date(minted.claims.iat * 1000),
         expires_at: new Date(minted.claims.exp * 1000),
       });
-      log?.(`maskinporten stand-in: issued token client=${grant.client.clientId} scope="${minted.claims.scope}" expires_in=${grant.client.tokenLifetimeSeconds} trace_id=${traceId}`);
+      log?.(
+        `maskinporten stand-in: issued token client=${grant.client.clientId} scope="${minted.claims.scope}" expires_in=${grant.client.tokenLifetimeSeconds} trace_id=${traceId}`,
+      );
       return {
         status: 200,
-        body: { access_token: minted.accessToken, token_type: "Bearer", expires_in: grant.client.tokenLifetimeSeconds, scope: minted.claims.scope },
+        body: {
+          access_token: minted.accessToken,
+          token_type: "Bearer",
+          expires_in: grant.client.tokenLifetimeSeconds,
+          scope: minted.claims.scope,
+        },
       };
     } catch (error) {
       if (!(error instanceof GrantRejection)) throw error;
@@ -194,7 +209,9 @@ export async function startMaskinportenStandIn(options: MaskinportenStandInOptio
         receivedAt,
       });
       const client = typeof claims?.iss === "string" ? claims.iss.slice(0, 100) : "?";
-      log?.(`maskinporten stand-in: rejected ${error.error}${error.mpCode ? ` ${error.mpCode}` : ""} (${error.reason}) client=${client} trace_id=${traceId}`);
+      log?.(
+        `maskinporten stand-in: rejected ${error.error}${error.mpCode ? ` ${error.mpCode}` : ""} (${error.reason}) client=${client} trace_id=${traceId}`,
+      );
       return { status: error.status, body: answer };
     }
   }

@@ -4,9 +4,7 @@
  * that saw the first. This finds duplicate keys in text that JSON.parse has already accepted.
  */
 
-export type StrictJsonResult =
-  | { ok: true; value: Record<string, unknown> }
-  | { ok: false; problem: string };
+export type StrictJsonResult = { ok: true; value: Record<string, unknown> } | { ok: false; problem: string };
 
 /** Parses a JSON object, refusing invalid JSON, non-objects and duplicate keys at any depth. */
 export function parseStrictJsonObject(text: string): StrictJsonResult {

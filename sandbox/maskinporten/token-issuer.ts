@@ -132,7 +132,9 @@ function stableUuid(seed: string): string {
 }
 
 function rfc7638Thumbprint(n: string, e: string): string {
-  return createHash("sha256").update(JSON.stringify({ e, kty: "RSA", n })).digest("base64url");
+  return createHash("sha256")
+    .update(JSON.stringify({ e, kty: "RSA", n }))
+    .digest("base64url");
 }
 
 function base64UrlJson(value: unknown): string {

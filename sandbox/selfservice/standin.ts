@@ -113,7 +113,8 @@ export async function startSelfServiceStandIn(options: SelfServiceStandInOptions
   /** Records keys of `version` whose registration ran out before `until` (while still registered). */
   function noteExpired(clientId: string, version: SetVersion | undefined, until: number): void {
     for (const key of version?.keys ?? []) {
-      if (key.expiresAt <= until) expired.set(`${clientId} ${key.kid} ${key.expiresAt}`, { clientId, kid: key.kid, expiredAt: new Date(key.expiresAt) });
+      if (key.expiresAt <= until)
+        expired.set(`${clientId} ${key.kid} ${key.expiresAt}`, { clientId, kid: key.kid, expiredAt: new Date(key.expiresAt) });
     }
   }
 
@@ -134,16 +135,22 @@ export async function startSelfServiceStandIn(options: SelfServiceStandInOptions
     return jwks.map((jwk, index) => {
       const where = `keys[${index}]`;
       if (typeof jwk !== "object" || jwk === null) throw new Refusal(400, "invalid_request", `${where} is not a JSON object`);
-      if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw new Refusal(400, "invalid_request", `${where} contains private key material`);
+      if (PRIVATE_MEMBERS.some((member) => member in jwk))
+        throw new Refusal(400, "invalid_request", `${where} contains private key material`);
       if (jwk.kty !== "RSA") throw new Refusal(400, "invalid_request", `${where}: kty must be RSA`);
       if (typeof jwk.kid !== "string" || jwk.kid.length === 0) throw new Refusal(400, "invalid_request", `${where}: kid is required`);
       if (jwk.use !== "sig") throw new Refusal(400, "invalid_request", `${where}: use is required and must be "sig"`);
-      if (typeof jwk.alg !== "string" || !ALGORITHMS.has(jwk.alg)) throw new Refusal(400, "invalid_request", `${where}: alg is required (RS256, RS384 or RS512)`);
+      if (typeof jwk.alg !== "string" || !ALGORITHMS.has(jwk.alg))
+        throw new Refusal(400, "invalid_request", `${where}: alg is required (RS256, RS384 or RS512)`);
       if (seen.has(jwk.kid)) throw new Refusal(400, "invalid_request", `kid ${jwk.kid} is used twice in the set`);
       seen.add(jwk.kid);
       for (const [otherClient, state] of clients) {
         if (otherClient !== clientId && state.versions.at(-1)?.keys.some((key) => key.kid === jwk.kid && key.expiresAt > at)) {
-          throw new Refusal(400, "invalid_request", `kid ${jwk.kid} is already in use; a kid must be unique across all Maskinporten customers`);
+          throw new Refusal(
+            400,
+            "invalid_request",
+            `kid ${jwk.kid} is already in use; a kid must be unique across all Maskinporten customers`,
+          );
         }
       }
       let publicKey: KeyObject;
@@ -165,7 +172,9 @@ export async function startSelfServiceStandIn(options: SelfServiceStandInOptions
     noteExpired(clientId, version, at);
     return {
       keys: (version?.keys ?? []).filter((key) => key.expiresAt > at).map((key) => ({ ...key.jwk, exp: Math.floor(key.expiresAt / 1000) })),
-      ...(state ? { created: new Date(state.created).toISOString(), last_updated: new Date(version?.postedAt ?? state.created).toISOString() } : {}),
+      ...(state
+        ? { created: new Date(state.created).toISOString(), last_updated: new Date(version?.postedAt ?? state.created).toISOString() }
+        : {}),
     };
   }
 
@@ -191,7 +200,8 @@ export async function startSelfServiceStandIn(options: SelfServiceStandInOptions
     const owner = maskinporten.clientOwner(clientId);
     if (owner === undefined) throw new Refusal(404, "not_found", `No client ${clientId}`);
     const consumer = (claims.consumer as { ID?: string } | undefined)?.ID;
-    if (consumer !== `0192:${owner}`) throw new Refusal(403, "access_denied", `Client ${clientId} does not belong to the token's organisation`);
+    if (consumer !== `0192:${owner}`)
+      throw new Refusal(403, "access_denied", `Client ${clientId} does not belong to the token's organisation`);
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<number> {
@@ -227,7 +237,8 @@ export async function startSelfServiceStandIn(options: SelfServiceStandInOptions
           throw new Refusal(400, "invalid_request", "The body is not JSON");
         }
         const keys = (parsed as { keys?: unknown } | null)?.keys;
-        if (!Array.isArray(keys) || keys.length === 0) throw new Refusal(400, "invalid_request", 'The body must be {"keys":[…]} with at least one key; use DELETE to remove all');
+        if (!Array.isArray(keys) || keys.length === 0)
+          throw new Refusal(400, "invalid_request", 'The body must be {"keys":[…]} with at least one key; use DELETE to remove all');
         replaceSet(clientId, keys as Record<string, unknown>[], at);
         options.log?.(`self-service stand-in: client ${clientId} now has ${keys.length} key(s)`);
         return send(response, 200, answerBody(clientId, at));

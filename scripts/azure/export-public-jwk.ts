@@ -61,7 +61,8 @@ export async function publicJwkFromKeyVaultKey(
   key: KeyVaultJsonWebKey,
   options: { alg?: JwkAlgorithm; kid?: string; certificateDer?: Uint8Array; includeX5c?: boolean } = {},
 ): Promise<PublicJwk> {
-  if (key.kty !== "RSA" && key.kty !== "RSA-HSM") throw new Error(`the key is ${key.kty ?? "of unknown type"}; Maskinporten needs an RSA key`);
+  if (key.kty !== "RSA" && key.kty !== "RSA-HSM")
+    throw new Error(`the key is ${key.kty ?? "of unknown type"}; Maskinporten needs an RSA key`);
   if (!key.n || !key.e) throw new Error("the key has no public modulus or exponent");
   const n = base64url(key.n);
   const e = base64url(key.e);
@@ -125,7 +126,8 @@ export async function exportPublicJwk(options: ExportOptions): Promise<ExportedJ
     const certificate = options.version
       ? await certificates.getCertificateVersion(options.certificateName, options.version)
       : await certificates.getCertificate(options.certificateName);
-    if (!certificate.cer || !certificate.keyId) throw new Error(`certificate ${options.certificateName} has no certificate or key yet (still pending?)`);
+    if (!certificate.cer || !certificate.keyId)
+      throw new Error(`certificate ${options.certificateName} has no certificate or key yet (still pending?)`);
     // The certificate's keyId names the key version created with this certificate version.
     const match = /\/keys\/([^/]+)\/([^/?]+)/.exec(certificate.keyId);
     if (!match) throw new Error(`certificate ${options.certificateName} has an unexpected key id`);
@@ -135,7 +137,10 @@ export async function exportPublicJwk(options: ExportOptions): Promise<ExportedJ
     certificateVersion = certificate.properties.version;
   }
   if (!keyName) throw new Error("name a certificate or a key");
-  const key = await new KeyClient(options.vaultUrl, options.credential, clientOptions).getKey(keyName, keyVersion ? { version: keyVersion } : {});
+  const key = await new KeyClient(options.vaultUrl, options.credential, clientOptions).getKey(
+    keyName,
+    keyVersion ? { version: keyVersion } : {},
+  );
   if (!key.key || !key.id) throw new Error(`key ${keyName} came back without key material`);
   const jwk = await publicJwkFromKeyVaultKey(key.key, {
     ...(options.alg ? { alg: options.alg } : {}),
@@ -179,7 +184,8 @@ export function parseArguments(argv: string[]): CliArguments {
       includeX5c = true;
       continue;
     }
-    if (!["--vault", "--certificate", "--key", "--version", "--kid", "--alg", "--format"].includes(flag)) throw new Error(`unknown argument ${flag}`);
+    if (!["--vault", "--certificate", "--key", "--version", "--kid", "--alg", "--format"].includes(flag))
+      throw new Error(`unknown argument ${flag}`);
     const value = argv[++i];
     if (value === undefined || value.startsWith("--")) throw new Error(`${flag} needs a value`);
     values.set(flag, value);
@@ -212,7 +218,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     args = parseArguments(argv);
   } catch (error) {
-    console.error(`export-public-jwk: ${(error as Error).message}\nusage: npx node scripts/azure/export-public-jwk.ts --vault <name|url> --certificate <name> [--version v] [--kid kid] [--alg RS256] [--x5c] [--format portal|jwks|jwk]`);
+    console.error(
+      `export-public-jwk: ${(error as Error).message}\nusage: npx node scripts/azure/export-public-jwk.ts --vault <name|url> --certificate <name> [--version v] [--kid kid] [--alg RS256] [--x5c] [--format portal|jwks|jwk]`,
+    );
     return 2;
   }
   try {

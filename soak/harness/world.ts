@@ -77,7 +77,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     startMaskinportenStandIn({ now: clock.now, trustedRoots: [pki.root.certificateDer] }),
   ]);
   const keyVault = await startKeyVaultStandIn({ now: clock.now });
-  keyVault.importCertificate(CERTIFICATE_NAME, { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer, exportable: false });
+  keyVault.importCertificate(CERTIFICATE_NAME, {
+    privateKey: pki.leaf.privateKey,
+    certificateDer: pki.leaf.certificateDer,
+    exportable: false,
+  });
   for (const profile of profiles) {
     maskinporten.registerClient({
       clientId: profile.clientId,
@@ -96,7 +100,12 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     CALLER_TENANT_ID: entra.tenantId,
     CALLER_AUDIENCES: [entra.audience, ...entra.audienceUris].join(","),
     CALLER_AUTHORITY_HOST: entra.authorityHost,
-    ...Object.fromEntries(profiles.flatMap((p) => [[`PROFILE_${p.name.toUpperCase()}_CLIENT_ID`, p.clientId], [`PROFILE_${p.name.toUpperCase()}_SCOPES`, p.scope]])),
+    ...Object.fromEntries(
+      profiles.flatMap((p) => [
+        [`PROFILE_${p.name.toUpperCase()}_CLIENT_ID`, p.clientId],
+        [`PROFILE_${p.name.toUpperCase()}_SCOPES`, p.scope],
+      ]),
+    ),
     ...options.settings,
   };
   // The Key Vault stand-in takes any non-empty bearer; real Entra credentials are not the subject here.

@@ -79,7 +79,10 @@ export function summariseAltinnBody(text: string): { summary?: string; traceId?:
 
 function shorten(text: string, max: number): string {
   // Longer runs of the token alphabet than any word are cut too: an opaque token is not a JWT.
-  const clean = scrubSecrets(text).replace(/[A-Za-z0-9._~+/=-]{60,}/g, "[redacted]").replace(/\s+/g, " ").trim();
+  const clean = scrubSecrets(text)
+    .replace(/[A-Za-z0-9._~+/=-]{60,}/g, "[redacted]")
+    .replace(/\s+/g, " ")
+    .trim();
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 

@@ -84,7 +84,12 @@ function networkError(url: string, error: unknown, timeoutMs: number): AltinnExc
     : cause instanceof Error
       ? ((cause as NodeJS.ErrnoException).code ?? cause.message)
       : String(cause);
-  return new AltinnExchangeError(ErrorCode.AltinnUnavailable, `Altinn token exchange could not be reached at ${new URL(url).origin}: ${detail}`, {
-    transient: true,
-  }, { cause: error });
+  return new AltinnExchangeError(
+    ErrorCode.AltinnUnavailable,
+    `Altinn token exchange could not be reached at ${new URL(url).origin}: ${detail}`,
+    {
+      transient: true,
+    },
+    { cause: error },
+  );
 }

@@ -16,13 +16,11 @@ export interface LazyCredential extends TokenCredential {
 export function lazyCredential(create: (identity: Identity) => TokenCredential): LazyCredential {
   let credential: Promise<TokenCredential> | undefined;
   const load = () =>
-    (credential ??= import("@azure/identity")
-      .then(create)
-      .catch((error: unknown) => {
-        // A failed load is not remembered: the next request tries again.
-        credential = undefined;
-        throw error;
-      }));
+    (credential ??= import("@azure/identity").then(create).catch((error: unknown) => {
+      // A failed load is not remembered: the next request tries again.
+      credential = undefined;
+      throw error;
+    }));
   return {
     load,
     async getToken(scopes, options) {

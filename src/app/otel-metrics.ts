@@ -33,13 +33,21 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 
 export function otelMetrics(meter: Meter, now: () => number = Date.now): Metrics {
   const seconds = (description: string) => ({ unit: "s", description, advice: { explicitBucketBoundaries: DURATION_BUCKETS } });
-  const renewals = meter.createCounter(METRIC_NAMES.renewals, { description: "Token renewals by profile, outcome (renewed, adopted, fresh, failed), trigger and failed stage" });
-  const renewalDuration = meter.createHistogram(METRIC_NAMES.renewalDuration, seconds("Duration of one renewal (store look-up, grant, Maskinporten, Altinn, store write)"));
+  const renewals = meter.createCounter(METRIC_NAMES.renewals, {
+    description: "Token renewals by profile, outcome (renewed, adopted, fresh, failed), trigger and failed stage",
+  });
+  const renewalDuration = meter.createHistogram(
+    METRIC_NAMES.renewalDuration,
+    seconds("Duration of one renewal (store look-up, grant, Maskinporten, Altinn, store write)"),
+  );
   const maskinportenDuration = meter.createHistogram(
     METRIC_NAMES.maskinportenRequestDuration,
     seconds("One token request to Maskinporten, by status class and OAuth error"),
   );
-  const httpDuration = meter.createHistogram(METRIC_NAMES.httpRequestDuration, seconds("HTTP request handling time by route, status class and profile"));
+  const httpDuration = meter.createHistogram(
+    METRIC_NAMES.httpRequestDuration,
+    seconds("HTTP request handling time by route, status class and profile"),
+  );
   // The two per-request counters are totals kept here and observed at each collection: a counter's
   // add() hashes its attributes every call, which was most of the metrics' cost per request
   // (`npm run bench`). Same data points (monotonic sums), same attributes.
@@ -51,22 +59,33 @@ export function otelMetrics(meter: Meter, now: () => number = Date.now): Metrics
     });
   const cacheTotals = { hit: 0, miss: 0 };
   meter
-    .createObservableCounter(METRIC_NAMES.callerTokenCacheLookups, { description: "Verified caller-token cache lookups by result (hit, miss)" })
+    .createObservableCounter(METRIC_NAMES.callerTokenCacheLookups, {
+      description: "Verified caller-token cache lookups by result (hit, miss)",
+    })
     .addCallback((result) => {
       if (cacheTotals.hit > 0) result.observe(cacheTotals.hit, HIT);
       if (cacheTotals.miss > 0) result.observe(cacheTotals.miss, MISS);
     });
   // One attributes object per (route, status, profile), reused for the histogram too.
   const durationAttributes = new Map<string, Attributes>();
-  const keyVaultOperations = meter.createCounter(METRIC_NAMES.keyVaultOperations, { description: "Key Vault operations by kind and status class" });
-  const keyVaultDuration = meter.createHistogram(METRIC_NAMES.keyVaultOperationDuration, seconds("Key Vault operation time by kind and status class"));
+  const keyVaultOperations = meter.createCounter(METRIC_NAMES.keyVaultOperations, {
+    description: "Key Vault operations by kind and status class",
+  });
+  const keyVaultDuration = meter.createHistogram(
+    METRIC_NAMES.keyVaultOperationDuration,
+    seconds("Key Vault operation time by kind and status class"),
+  );
 
   let heldTokens: () => Iterable<HeldToken> = () => [];
   meter
-    .createObservableGauge(METRIC_NAMES.tokenRemainingLifetime, { unit: "s", description: "Seconds left on the token this instance holds, per profile (0 when expired)" })
+    .createObservableGauge(METRIC_NAMES.tokenRemainingLifetime, {
+      unit: "s",
+      description: "Seconds left on the token this instance holds, per profile (0 when expired)",
+    })
     .addCallback((result) => {
       const nowMs = now();
-      for (const token of heldTokens()) result.observe(Math.max(0, Math.floor((token.expiresAt.getTime() - nowMs) / 1000)), { profile: token.profile });
+      for (const token of heldTokens())
+        result.observe(Math.max(0, Math.floor((token.expiresAt.getTime() - nowMs) / 1000)), { profile: token.profile });
     });
   const lastValueGauge = (name: string, description: string) => {
     const values = new Map<string, number>();
@@ -75,7 +94,10 @@ export function otelMetrics(meter: Meter, now: () => number = Date.now): Metrics
     });
     return values;
   };
-  const certificateDays = lastValueGauge(METRIC_NAMES.certificateDaysLeft, "Days until the profile's signing certificate expires, as last read from Key Vault");
+  const certificateDays = lastValueGauge(
+    METRIC_NAMES.certificateDaysLeft,
+    "Days until the profile's signing certificate expires, as last read from Key Vault",
+  );
   const keyDays = lastValueGauge(METRIC_NAMES.keyDaysLeft, "Days until the key registered at Maskinporten for the profile expires");
 
   return {

@@ -78,7 +78,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         onCacheLookup: (hit) => metrics.callerTokenCache(hit),
       })
     : undefined;
-  if (!verifier) logger.log("warn", "caller-auth-not-configured", { message: "CALLER_TENANT_ID is not set: every token request is refused" });
+  if (!verifier)
+    logger.log("warn", "caller-auth-not-configured", { message: "CALLER_TENANT_ID is not set: every token request is refused" });
   return { config, broker, ...(verifier ? { verifier } : {}), logger, metrics, now };
 }
 
@@ -92,7 +93,9 @@ function applicationInsightsMetrics(settings: Settings, credential: TokenCredent
   const connectionString = settings.APPLICATIONINSIGHTS_CONNECTION_STRING;
   if (!connectionString) return noMetrics;
   return deferredMetrics(
-    import("./azure-monitor-metrics.js").then(({ startAzureMonitorMetrics }) => startAzureMonitorMetrics({ connectionString, credential, settings }).metrics),
+    import("./azure-monitor-metrics.js").then(
+      ({ startAzureMonitorMetrics }) => startAzureMonitorMetrics({ connectionString, credential, settings }).metrics,
+    ),
     (error) => logger.log("warn", "metrics-unavailable", { message: error instanceof Error ? error.message : String(error) }),
   );
 }

@@ -25,10 +25,7 @@ const NUMERIC_CLAIMS = new Set(["exp", "nbf", "iat"]);
 const STANDARD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Parses the header into JWT-style claims. Checks shape only; the verifier checks the values. */
-export function claimsFromAppServicePrincipal(
-  headerValue: string,
-  maxLength: number = DEFAULT_MAX_PRINCIPAL_HEADER_LENGTH,
-): JWTPayload {
+export function claimsFromAppServicePrincipal(headerValue: string, maxLength: number = DEFAULT_MAX_PRINCIPAL_HEADER_LENGTH): JWTPayload {
   if (headerValue.length > maxLength) throw unauthenticated("token_too_large", "client principal header too long");
   const encoded = headerValue.trim();
   if (encoded === "" || encoded.length % 4 !== 0 || !STANDARD_BASE64.test(encoded)) {

@@ -14,10 +14,7 @@ const WELL_FORMED_BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] [A-Za-z0-9_-]+\.[A-Za-z0-9
  * decoding. Several Authorization headers joined by a comma fail the charset check.
  * Throws CallerAuthError(ERR_UNAUTHENTICATED); never echoes the value.
  */
-export function parseBearerToken(
-  headerValue: unknown,
-  maxLength: number = DEFAULT_MAX_AUTHORIZATION_LENGTH,
-): string {
+export function parseBearerToken(headerValue: unknown, maxLength: number = DEFAULT_MAX_AUTHORIZATION_LENGTH): string {
   if (headerValue === undefined || headerValue === null) throw unauthenticated("missing_credentials");
   if (typeof headerValue !== "string") throw unauthenticated("malformed_header", "not a string");
   // Length first, so an oversize value costs nothing more than this comparison.

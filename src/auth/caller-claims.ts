@@ -54,7 +54,7 @@ function checkAppTokenV2(claims: JWTPayload, version: EntraTokenVersion): void {
   if (version !== "2.0" || claims["ver"] !== "2.0") {
     throw unauthenticated("unsupported_token_version", "only v2.0 access tokens are accepted");
   }
-  if (claims["scp"] !== undefined) throw unauthenticated("delegated_token", '"scp" present: a user\'s token, not an application\'s');
+  if (claims["scp"] !== undefined) throw unauthenticated("delegated_token", "\"scp\" present: a user's token, not an application's");
   const idtyp = claims["idtyp"];
   if (idtyp !== undefined && idtyp !== "app") throw unauthenticated("delegated_token", '"idtyp" is not "app"');
 }

@@ -21,10 +21,6 @@ export interface Caller {
  */
 export function authorize(caller: Caller, requiredRole: string): void {
   if (requiredRole === "" || !caller.roles.includes(requiredRole)) {
-    throw new CallerAuthError(
-      ErrorCode.Forbidden,
-      "missing_role",
-      `Caller ${caller.appId} lacks the app role required for this resource`,
-    );
+    throw new CallerAuthError(ErrorCode.Forbidden, "missing_role", `Caller ${caller.appId} lacks the app role required for this resource`);
   }
 }

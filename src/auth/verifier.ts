@@ -1,4 +1,11 @@
-import { decodeProtectedHeader, UnsecuredJWT, type CompactJWSHeaderParameters, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import {
+  decodeProtectedHeader,
+  UnsecuredJWT,
+  type CompactJWSHeaderParameters,
+  type FetchImplementation,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from "jose";
 import { isHttpsOrLoopback } from "../rules.js";
 import { BrokerError, ErrorCode } from "../errors.js";
 import { APP_SERVICE_PRINCIPAL_HEADER, callerFromPrincipalHeader } from "./app-service-principal.js";
@@ -121,7 +128,8 @@ export function createCallerVerifier(options: CallerVerifierOptions): CallerVeri
    * parsing (it was parsed and verified when it was stored; a hit is the byte-identical value).
    */
   function fromCache(authorizationHeaderValue: unknown, nowMs: number): Caller | undefined {
-    if (!cacheEnabled || typeof authorizationHeaderValue !== "string" || authorizationHeaderValue.length > settings.maxAuthorizationLength) return undefined;
+    if (!cacheEnabled || typeof authorizationHeaderValue !== "string" || authorizationHeaderValue.length > settings.maxAuthorizationLength)
+      return undefined;
     const cached = cache.get(authorizationHeaderValue, nowMs);
     if (cached !== undefined) options.onCacheLookup?.(true);
     return cached;

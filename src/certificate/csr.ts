@@ -31,7 +31,9 @@ export function parseCertificateRequest(der: Buffer): CertificateRequest {
       publicKey: createPublicKey({ key: spkiDer, format: "der", type: "spki" }),
     };
   } catch (error) {
-    throw new TypeError(`the certificate signing request cannot be read: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new TypeError(`the certificate signing request cannot be read: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
 }
 

@@ -57,7 +57,7 @@ export function checkIssuedCertificate(input: {
   const leaf = parsed[leafIndex]!;
   const chain = [leaf];
   const rest = parsed.filter((_, index) => index !== leafIndex);
-  for (let current = leaf; ; ) {
+  for (let current = leaf; ;) {
     const parentIndex = rest.findIndex(({ x509 }) => current.x509.checkIssued(x509) && current.x509.verify(x509.publicKey));
     if (parentIndex < 0) break;
     current = rest.splice(parentIndex, 1)[0]!;
@@ -86,9 +86,12 @@ export function checkIssuedCertificate(input: {
   }
   if (leaf.x509.ca) problems.push("the certificate is a CA certificate, not an enterprise (end-entity) certificate");
   // Not checkIssued: OpenSSL also wants keyCertSign there, which a self-signed leaf lacks.
-  if (leaf.x509.issuer === leaf.x509.subject && leaf.x509.verify(leaf.x509.publicKey)) problems.push("the certificate is self-signed: Maskinporten accepts only certificates from Buypass or Commfides");
+  if (leaf.x509.issuer === leaf.x509.subject && leaf.x509.verify(leaf.x509.publicKey))
+    problems.push("the certificate is self-signed: Maskinporten accepts only certificates from Buypass or Commfides");
   if (keyUsage !== undefined && !keyUsage.includes("digitalSignature")) {
-    problems.push(`the certificate does not allow digitalSignature (key usage: ${keyUsage.join(", ") || "none"}): it cannot sign Maskinporten grants; order the authentication/signing certificate`);
+    problems.push(
+      `the certificate does not allow digitalSignature (key usage: ${keyUsage.join(", ") || "none"}): it cannot sign Maskinporten grants; order the authentication/signing certificate`,
+    );
   }
   if (keyUsage === undefined) warnings.push("the certificate has no keyUsage extension (SEID 2 certificates have one)");
 
@@ -99,7 +102,10 @@ export function checkIssuedCertificate(input: {
   else if (to - input.now < EXPIRY_WARNING_DAYS * DAY_MS) {
     warnings.push(`the certificate expires on ${new Date(to).toISOString()}, in less than ${EXPIRY_WARNING_DAYS} days`);
   }
-  if (chain.length === 1) warnings.push("the file holds no issuing CA certificate: Key Vault stores the leaf alone (the broker sends SIGNING_CHAIN for the intermediate)");
+  if (chain.length === 1)
+    warnings.push(
+      "the file holds no issuing CA certificate: Key Vault stores the leaf alone (the broker sends SIGNING_CHAIN for the intermediate)",
+    );
   if (rest.length > 0) warnings.push(`${rest.length} certificate(s) in the file are not in the leaf's chain and are left out`);
   return { candidate, problems, warnings };
 }

@@ -93,10 +93,17 @@ export async function policyExportable(connection: KeyVaultConnection, name: str
   }
 }
 
-export async function mergeIssuedCertificate(connection: KeyVaultConnection, name: string, chainDer: readonly Buffer[]): Promise<MergedCertificate> {
+export async function mergeIssuedCertificate(
+  connection: KeyVaultConnection,
+  name: string,
+  chainDer: readonly Buffer[],
+): Promise<MergedCertificate> {
   let merged;
   try {
-    merged = await client(connection).mergeCertificate(name, chainDer.map((der) => new Uint8Array(der)));
+    merged = await client(connection).mergeCertificate(
+      name,
+      chainDer.map((der) => new Uint8Array(der)),
+    );
   } catch (error) {
     throw keyVaultError(`Key Vault refused to merge the certificate into "${name}"`, error);
   }
@@ -105,7 +112,10 @@ export async function mergeIssuedCertificate(connection: KeyVaultConnection, nam
   let keyHasPrivateParts = false;
   if (merged.keyId) {
     try {
-      const key = await new KeyClient(connection.vaultUrl, connection.credential, connection.clientOptions ?? {}).getKey(name, version ? { version } : {});
+      const key = await new KeyClient(connection.vaultUrl, connection.credential, connection.clientOptions ?? {}).getKey(
+        name,
+        version ? { version } : {},
+      );
       keyExportable = key.properties.exportable;
       const jwk = key.key as Record<string, unknown> | undefined;
       keyHasPrivateParts = ["d", "p", "q", "dp", "dq", "qi"].some((part) => jwk?.[part] !== undefined);

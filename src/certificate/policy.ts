@@ -50,8 +50,12 @@ export function csrRequestProblems(request: EnterpriseCsrRequest): string[] {
   for (const usage of request.keyUsage ?? []) {
     if (!isKeyUsage(usage)) problems.push(`--key-usage: unknown key usage "${String(usage).slice(0, 40)}"`);
   }
-  if (request.keyUsage && !request.keyUsage.includes("digitalSignature")) problems.push("--key-usage must include digitalSignature: Maskinporten grants are signatures");
-  if (request.validityMonths !== undefined && !(Number.isInteger(request.validityMonths) && request.validityMonths >= 1 && request.validityMonths <= 120)) {
+  if (request.keyUsage && !request.keyUsage.includes("digitalSignature"))
+    problems.push("--key-usage must include digitalSignature: Maskinporten grants are signatures");
+  if (
+    request.validityMonths !== undefined &&
+    !(Number.isInteger(request.validityMonths) && request.validityMonths >= 1 && request.validityMonths <= 120)
+  ) {
     problems.push("--validity-months must be a whole number from 1 to 120");
   }
   return problems;

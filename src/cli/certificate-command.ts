@@ -46,10 +46,29 @@ interface Parsed {
   options: Map<string, string | true>;
 }
 
-const VALUE_OPTIONS = new Set(["--vault", "--name", "--organisation-number", "--organisation-name", "--key-size", "--key-usage", "--validity-months", "--out"]);
+const VALUE_OPTIONS = new Set([
+  "--vault",
+  "--name",
+  "--organisation-number",
+  "--organisation-name",
+  "--key-size",
+  "--key-usage",
+  "--validity-months",
+  "--out",
+]);
 const FLAG_OPTIONS = new Set(["--hsm", "--csr"]);
 const ALLOWED: Record<Parsed["action"], string[]> = {
-  csr: ["--vault", "--name", "--organisation-number", "--organisation-name", "--key-size", "--key-usage", "--validity-months", "--out", "--hsm"],
+  csr: [
+    "--vault",
+    "--name",
+    "--organisation-number",
+    "--organisation-name",
+    "--key-size",
+    "--key-usage",
+    "--validity-months",
+    "--out",
+    "--hsm",
+  ],
   status: ["--vault", "--name", "--csr"],
   merge: ["--vault", "--name", "--organisation-number"],
   cancel: ["--vault", "--name"],
@@ -91,7 +110,8 @@ export async function runCertificateCommand(argv: readonly string[], env: CliEnv
 
 function parseArguments(argv: readonly string[]): Parsed {
   const [action, ...rest] = argv;
-  if (action === undefined || action === "--help" || action === "-h" || action === "help") return { action: "help", positional: [], options: new Map() };
+  if (action === undefined || action === "--help" || action === "-h" || action === "help")
+    return { action: "help", positional: [], options: new Map() };
   if (action !== "csr" && action !== "status" && action !== "merge" && action !== "cancel") {
     throw new UsageError(`unknown certificate command "${action.slice(0, 40)}"`);
   }
@@ -100,7 +120,8 @@ function parseArguments(argv: readonly string[]): Parsed {
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
     if (arg === "--help" || arg === "-h") return { action: "help", positional: [], options: new Map() };
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     if (VALUE_OPTIONS.has(flag)) {
       const value = inline ?? rest[++i];
       if (value === undefined || (inline === undefined && value.startsWith("--"))) throw new UsageError(`${flag} needs a value`);
@@ -128,7 +149,8 @@ function text(parsed: Parsed, flag: string): string | undefined {
 
 function certificateName(parsed: Parsed): string {
   const name = text(parsed, "--name") ?? DEFAULT_NAME;
-  if (!/^[0-9a-zA-Z-]{1,127}$/.test(name)) throw new UsageError("--name must be 1-127 letters, digits and hyphens (a Key Vault object name)");
+  if (!/^[0-9a-zA-Z-]{1,127}$/.test(name))
+    throw new UsageError("--name must be 1-127 letters, digits and hyphens (a Key Vault object name)");
   return name;
 }
 
@@ -163,7 +185,10 @@ async function adapter() {
 async function csr(parsed: Parsed, connection: KeyVaultConnection, name: string, env: CliEnvironment): Promise<number> {
   const keySizeText = text(parsed, "--key-size");
   const validityText = text(parsed, "--validity-months");
-  const usages = text(parsed, "--key-usage")?.split(",").map((usage) => usage.trim()).filter(Boolean);
+  const usages = text(parsed, "--key-usage")
+    ?.split(",")
+    .map((usage) => usage.trim())
+    .filter(Boolean);
   const request: EnterpriseCsrRequest = {
     organisationNumber: text(parsed, "--organisation-number") ?? "",
     organisationName: text(parsed, "--organisation-name") ?? "",
@@ -173,7 +198,8 @@ async function csr(parsed: Parsed, connection: KeyVaultConnection, name: string,
     ...(usages ? { keyUsage: usages as KeyUsage[] } : {}),
   };
   const problems = csrRequestProblems(request);
-  if (usages?.some((usage) => !isKeyUsage(usage))) problems.push("key usages: digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment");
+  if (usages?.some((usage) => !isKeyUsage(usage)))
+    problems.push("key usages: digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment");
   if (problems.length > 0) throw new UsageError(problems.join("\n  "));
   const policy = enterpriseCertificatePolicy(request);
   const { createPendingCertificate } = await adapter();
@@ -208,7 +234,12 @@ async function status(parsed: Parsed, connection: KeyVaultConnection, name: stri
     `  issuer:      ${operation.issuerName ?? "(none)"}`,
     ...(operation.requestId ? [`  request id:  ${operation.requestId}`] : []),
     ...(operation.statusDetails ? [`  details:     ${operation.statusDetails}`] : []),
-    ...(request ? [`  CSR subject: ${describeName(request.subject)}`, `  CSR key:     RSA ${request.publicKey.asymmetricKeyDetails?.modulusLength ?? "?"} bits`] : []),
+    ...(request
+      ? [
+          `  CSR subject: ${describeName(request.subject)}`,
+          `  CSR key:     RSA ${request.publicKey.asymmetricKeyDetails?.modulusLength ?? "?"} bits`,
+        ]
+      : []),
     ...(operation.error ? [`  error:       ${operation.error.code ?? ""} ${operation.error.message ?? ""}`] : []),
   ];
   env.stdout(`${lines.join("\n")}\n`);
@@ -222,7 +253,9 @@ async function merge(parsed: Parsed, connection: KeyVaultConnection, name: strin
   try {
     bytes = await readFile(resolve(env.cwd, file));
   } catch (error) {
-    throw new BrokerError(ErrorCode.Config, `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    throw new BrokerError(ErrorCode.Config, `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
+      cause: error,
+    });
   }
   let certificatesDer: Buffer[];
   try {

@@ -114,7 +114,8 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
   const { audience, tokenRequest } = parseEndpoints(text, problems);
 
   const resource = text("resource")?.split(/\s+/);
-  if (resource?.some((r) => parseUrl(r) === undefined)) problems.push("resource must be absolute URIs (space-separated), e.g. https://api.example.no");
+  if (resource?.some((r) => parseUrl(r) === undefined))
+    problems.push("resource must be absolute URIs (space-separated), e.g. https://api.example.no");
 
   const consumerOrg = text("consumer_org");
   if (consumerOrg !== undefined && !ORG_NUMBER.test(consumerOrg)) problems.push(`consumer_org must be ${ORG_NUMBER_EXPECTED}`);
@@ -126,7 +127,9 @@ export function parseClientConfig(properties: JavaProperties, source = "client.p
     problems.push(`systemuser.external_ref must be ${EXTERNAL_REF_EXPECTED}`);
   }
   if (systemUserOrg !== undefined && consumerOrg !== undefined) {
-    problems.push("consumer_org and systemuser.org name the customer two ways; use one (consumer_org for a delegation, systemuser.org for an Altinn system user)");
+    problems.push(
+      "consumer_org and systemuser.org name the customer two ways; use one (consumer_org for a delegation, systemuser.org for an Altinn system user)",
+    );
   }
   const pid = text("pid");
   if (pid !== undefined && !NATIONAL_IDENTITY_NUMBER.test(pid)) problems.push(`pid must be ${NATIONAL_IDENTITY_NUMBER_EXPECTED}`);
@@ -179,14 +182,18 @@ function parseEndpoints(text: Text, problems: string[]): { audience: string | un
     if (problem) problems.push(`audience: ${problem}`);
     else if (isTokenEndpointUrl(audience, tokenEndpoint)) {
       // Digdir: the token endpoint URL is no longer valid as audience; aud is the issuer exactly.
-      problems.push("audience is the token endpoint URL; Maskinporten wants the issuer as aud, e.g. https://test.maskinporten.no/ (or set environment=test|prod)");
+      problems.push(
+        "audience is the token endpoint URL; Maskinporten wants the issuer as aud, e.g. https://test.maskinporten.no/ (or set environment=test|prod)",
+      );
     } else if (environmentIssuer !== undefined && audience !== environmentIssuer) {
       problems.push(`audience and environment disagree (the environment's issuer is ${environmentIssuer}); set one of them`);
     }
   } else if (environmentIssuer !== undefined) {
     audience = environmentIssuer;
   } else {
-    problems.push(`audience is missing (the Maskinporten issuer, e.g. https://test.maskinporten.no/), or set environment to ${environmentsExpected()}`);
+    problems.push(
+      `audience is missing (the Maskinporten issuer, e.g. https://test.maskinporten.no/), or set environment to ${environmentsExpected()}`,
+    );
   }
 
   if (tokenEndpoint !== undefined) {

@@ -40,8 +40,7 @@ export const KEY_HELP: Record<ClientPropertyKey, string> = {
     "else to the properties file), or base64: followed by the keystore bytes in base64.",
   "keystore.type": "JKS (default, as in jwt-grant-generator) or PKCS12. The file's real format wins, as in Java 9+.",
   "keystore.password": "Keystore password. Used exactly as written: Java keeps trailing spaces, so do we.",
-  "keystore.alias":
-    "Alias of the key entry (case-insensitive, as in Java). May be left out when the keystore holds one key.",
+  "keystore.alias": "Alias of the key entry (case-insensitive, as in Java). May be left out when the keystore holds one key.",
   "keystore.alias.password": "Password of the key entry. Defaults to keystore.password.",
   "keystore.kid": "Put this kid in the grant header instead of the certificate (x5c): a key registered on the client.",
   "keyvault.url":
@@ -59,7 +58,13 @@ export const KEY_HELP: Record<ClientPropertyKey, string> = {
 
 export function helpText(): string {
   const keys = Object.entries(KEY_HELP)
-    .map(([key, help]) => `  ${key}\n${help.split("\n").map((line) => `      ${line}`).join("\n")}`)
+    .map(
+      ([key, help]) =>
+        `  ${key}\n${help
+          .split("\n")
+          .map((line) => `      ${line}`)
+          .join("\n")}`,
+    )
     .join("\n");
   return `Usage: maskinporten-token <client.properties> [json]
        maskinporten-token certificate csr|status|merge|cancel …   (key made in Key Vault; certificate --help)

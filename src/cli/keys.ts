@@ -36,7 +36,15 @@ export interface KeysCliEnvironment {
 }
 
 /** Exit codes beyond the token command's (src/cli/help.ts): Digdir's self-service API refused / unreachable. */
-export const KEYS_EXIT_CODES = { ok: 0, failure: 1, usage: 2, config: 3, keyVault: 4, selfServiceRejected: 11, selfServiceUnavailable: 12 } as const;
+export const KEYS_EXIT_CODES = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  config: 3,
+  keyVault: 4,
+  selfServiceRejected: 11,
+  selfServiceUnavailable: 12,
+} as const;
 
 const USAGE = "usage: maskinporten-token keys list|sync <client.properties> [json]";
 const PROFILE = "client";
@@ -64,7 +72,12 @@ class UsageError extends Error {}
 export async function runKeysCli(argv: readonly string[], env: KeysCliEnvironment): Promise<number> {
   try {
     const [action, propertiesPath, mode, ...rest] = argv;
-    if ((action !== "list" && action !== "sync") || propertiesPath === undefined || rest.length > 0 || (mode !== undefined && mode !== "json")) {
+    if (
+      (action !== "list" && action !== "sync") ||
+      propertiesPath === undefined ||
+      rest.length > 0 ||
+      (mode !== undefined && mode !== "json")
+    ) {
       throw new UsageError(USAGE);
     }
     const properties = parseJavaProperties(await readProperties(propertiesPath, env), propertiesPath);
@@ -100,7 +113,9 @@ async function readProperties(path: string, env: KeysCliEnvironment): Promise<Bu
   try {
     return await readFile(resolve(env.cwd, path));
   } catch (error) {
-    throw new BrokerError(ErrorCode.Config, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    throw new BrokerError(ErrorCode.Config, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -124,13 +139,23 @@ function settingsFrom(properties: ReadonlyMap<string, string>): Settings {
 
 function asPropertyProblems(error: ConfigError, path: string): BrokerError {
   const propertyOf = new Map(PROPERTY_SETTINGS.map(([property, setting]) => [setting, property]));
-  const extra: Record<string, string> = { SELF_SERVICE_SIGNING_CERTIFICATE_NAME: "selfservice.certificate", SIGNING_CERTIFICATE_NAME: "selfservice.certificate", PROFILE_CLIENT_KEY_REGISTRATION: "keyvault.kid" };
+  const extra: Record<string, string> = {
+    SELF_SERVICE_SIGNING_CERTIFICATE_NAME: "selfservice.certificate",
+    SIGNING_CERTIFICATE_NAME: "selfservice.certificate",
+    PROFILE_CLIENT_KEY_REGISTRATION: "keyvault.kid",
+  };
   const lines = error.problems.map((p) => {
     const property = propertyOf.get(p.setting) ?? extra[p.setting] ?? p.setting;
-    const message = p.message.replace(/\b(?:PROFILE_CLIENT_)?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b/g, (name) => propertyOf.get(name) ?? propertyOf.get(`PROFILE_CLIENT_${name}`) ?? extra[name] ?? name);
+    const message = p.message.replace(
+      /\b(?:PROFILE_CLIENT_)?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b/g,
+      (name) => propertyOf.get(name) ?? propertyOf.get(`PROFILE_CLIENT_${name}`) ?? extra[name] ?? name,
+    );
     return `  - ${property}: ${message}`;
   });
-  return new BrokerError(ErrorCode.Config, `${path} is not valid for "keys" (${lines.length} problem${lines.length === 1 ? "" : "s"}):\n${lines.join("\n")}`);
+  return new BrokerError(
+    ErrorCode.Config,
+    `${path} is not valid for "keys" (${lines.length} problem${lines.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
+  );
 }
 
 type Status = KeyRegistrationStatus | undefined;
@@ -151,7 +176,12 @@ function formatJson(outcome: SyncOutcome, status: Status): string {
     outcome: outcome.outcome,
     reasons: outcome.reasons ?? [],
     registeredAt: status?.registeredAt?.toISOString() ?? null,
-    keys: (status?.keys ?? []).map((k) => ({ kid: k.kid, role: k.role, expiresAt: k.expiresAt?.toISOString() ?? null, daysLeft: k.daysLeft ?? null })),
+    keys: (status?.keys ?? []).map((k) => ({
+      kid: k.kid,
+      role: k.role,
+      expiresAt: k.expiresAt?.toISOString() ?? null,
+      daysLeft: k.daysLeft ?? null,
+    })),
   })}\n`;
 }
 
@@ -172,7 +202,8 @@ function exitCode(error: unknown): number {
   if (error.code === ErrorCode.Config || error.code === ErrorCode.Properties) return KEYS_EXIT_CODES.config;
   if (error.code === ErrorCode.KeyVault) return KEYS_EXIT_CODES.keyVault;
   if (error.code === ErrorCode.SelfServiceRejected || error.code === ErrorCode.KeyRegistration) return KEYS_EXIT_CODES.selfServiceRejected;
-  if (error.code === ErrorCode.SelfServiceUnavailable || error.code === ErrorCode.SelfServiceBadResponse) return KEYS_EXIT_CODES.selfServiceUnavailable;
+  if (error.code === ErrorCode.SelfServiceUnavailable || error.code === ErrorCode.SelfServiceBadResponse)
+    return KEYS_EXIT_CODES.selfServiceUnavailable;
   // Getting the admin token failed at Maskinporten.
   if (error.code.startsWith("ERR_MASKINPORTEN_")) return error.code === ErrorCode.MaskinportenRejected ? 5 : 6;
   return KEYS_EXIT_CODES.failure;

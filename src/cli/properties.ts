@@ -38,11 +38,9 @@ export function parseJavaProperties(content: Uint8Array | string, source = "prop
     const line = findMalformedUnicodeEscapeLine(text);
     const where = line === undefined ? "" : ` on line ${line}`;
     // The library's message quotes the offending text, which may be part of a password: not kept.
-    throw new BrokerError(
-      ErrorCode.Properties,
-      `${source}: malformed \\uXXXX escape${where} (Java rejects this file too)`,
-      { cause: error instanceof Error ? new Error(error.name) : undefined },
-    );
+    throw new BrokerError(ErrorCode.Properties, `${source}: malformed \\uXXXX escape${where} (Java rejects this file too)`, {
+      cause: error instanceof Error ? new Error(error.name) : undefined,
+    });
   }
   return new Map(Object.entries(parsed));
 }

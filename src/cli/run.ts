@@ -143,7 +143,9 @@ async function warnAboutCertificateExpiry(signer: GrantSigner, env: CliEnvironme
   if (!certificateNotAfter) return;
   const left = certificateNotAfter.getTime() - (env.now ?? Date.now)();
   if (left <= 0) {
-    env.stderr(`maskinporten-token: warning: the certificate expired on ${certificateNotAfter.toISOString()}; Maskinporten will refuse it\n`);
+    env.stderr(
+      `maskinporten-token: warning: the certificate expired on ${certificateNotAfter.toISOString()}; Maskinporten will refuse it\n`,
+    );
   } else if (left < EXPIRY_WARNING_MS) {
     env.stderr(`maskinporten-token: warning: the certificate expires on ${certificateNotAfter.toISOString()}\n`);
   }
@@ -186,7 +188,9 @@ async function obtain(config: CliConfig, signer: GrantSigner, env: CliEnvironmen
     ...(env.maskinporten?.retry ? { retry: env.maskinporten.retry } : {}),
     ...(env.maskinporten?.timeoutMs !== undefined ? { timeoutMs: env.maskinporten.timeoutMs } : {}),
     onRetry: ({ attempt, error }) => {
-      env.stderr(`maskinporten-token: attempt ${attempt} failed, retrying with a fresh grant: ${error instanceof Error ? error.message : String(error)}\n`);
+      env.stderr(
+        `maskinporten-token: attempt ${attempt} failed, retrying with a fresh grant: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
     },
   });
   let grant = "";
@@ -202,7 +206,9 @@ async function obtain(config: CliConfig, signer: GrantSigner, env: CliEnvironmen
     ...(env.maskinporten?.timeoutMs !== undefined ? { timeoutMs: env.maskinporten.timeoutMs } : {}),
     ...(env.now ? { now: env.now } : {}),
     onRetry: ({ attempt, error }) => {
-      env.stderr(`maskinporten-token: Altinn exchange attempt ${attempt} failed, retrying: ${error instanceof Error ? error.message : String(error)}\n`);
+      env.stderr(
+        `maskinporten-token: Altinn exchange attempt ${attempt} failed, retrying: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
     },
   });
   const altinn = await exchange(config.altinn, token.accessToken);

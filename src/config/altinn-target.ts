@@ -31,7 +31,11 @@ const ISSUER_OF_HOST: ReadonlyArray<readonly [(host: string) => boolean, string,
  * `issuer` is the profile's Maskinporten issuer: an Altinn environment only accepts tokens from its
  * own Maskinporten environment, so a mismatch is refused here rather than as a 401 at every renewal.
  */
-export function resolveAltinnExchange(value: string, testOrg: boolean, issuer: string | undefined): { target: AltinnExchangeTarget } | { problem: string } {
+export function resolveAltinnExchange(
+  value: string,
+  testOrg: boolean,
+  issuer: string | undefined,
+): { target: AltinnExchangeTarget } | { problem: string } {
   const trimmed = value.trim();
   const expected = `expected "tt02", "prod" or an Altinn platform base URL such as ${ALTINN_PLATFORMS.tt02}`;
   const named = ALTINN_PLATFORMS[trimmed.toLowerCase() as AltinnEnvironment];
@@ -75,7 +79,8 @@ export function parseAltinnSettings(
   const testOrg = testOrgText === undefined ? false : parseBooleanText(testOrgText);
   if (testOrg === undefined) problem(names.testOrg, `"${testOrgText}" is not true or false`);
   if (exchange === undefined) {
-    if (testOrg) problem(names.testOrg, `only means something with ${names.exchange}; set ${names.exchange}=tt02 (or prod, or a platform URL)`);
+    if (testOrg)
+      problem(names.testOrg, `only means something with ${names.exchange}; set ${names.exchange}=tt02 (or prod, or a platform URL)`);
     return undefined;
   }
   const resolved = resolveAltinnExchange(exchange, testOrg ?? false, issuer);

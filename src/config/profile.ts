@@ -41,7 +41,6 @@ export function defaultRole(profileName: string): string {
   return `Token.${profileName}`;
 }
 
-
 export function parseProfile(read: Reader, name: string, globalEnvironment: string | undefined): TokenProfile | undefined {
   const p = profileSettingPrefix(name);
   const before = read.problems.length;
@@ -66,14 +65,20 @@ export function parseProfile(read: Reader, name: string, globalEnvironment: stri
   const resourceList = splitList(read.optional(`${p}RESOURCE`) ?? "");
   const notAbsolute = resourceList.findIndex((resource) => parseUrl(resource) === undefined);
   if (notAbsolute >= 0) {
-    read.problem(`${p}RESOURCE`, `entry ${notAbsolute + 1} is not an absolute URI; Maskinporten audiences look like https://api.example.no`);
+    read.problem(
+      `${p}RESOURCE`,
+      `entry ${notAbsolute + 1} is not an absolute URI; Maskinporten audiences look like https://api.example.no`,
+    );
   }
   const consumerOrg = read.matching(`${p}CONSUMER_ORG`, ORG_NUMBER, ORG_NUMBER_EXPECTED);
   const pid = read.matching(`${p}PID`, NATIONAL_IDENTITY_NUMBER, NATIONAL_IDENTITY_NUMBER_EXPECTED);
   const issOnBehalfOf = read.optional(`${p}ISS_ONBEHALFOF`);
   // Digdir: consumer_org and iss_onbehalfof are mutually exclusive in one grant.
   if (read.optional(`${p}CONSUMER_ORG`) !== undefined && issOnBehalfOf !== undefined) {
-    read.problem(`${p}ISS_ONBEHALFOF`, `cannot be used together with ${p}CONSUMER_ORG (Maskinporten refuses both in one grant); set one of them`);
+    read.problem(
+      `${p}ISS_ONBEHALFOF`,
+      `cannot be used together with ${p}CONSUMER_ORG (Maskinporten refuses both in one grant); set one of them`,
+    );
   }
   const authorizationDetails = parseAuthorizationDetails(read, p);
 
@@ -88,8 +93,16 @@ export function parseProfile(read: Reader, name: string, globalEnvironment: stri
   );
   const customers = parseCustomerPolicy(read, p);
 
-  const signingKidSetting = read.optional(`${p}SIGNING_CERTIFICATE_NAME`) !== undefined || read.optional(`${p}SIGNING_KEY_NAME`) !== undefined ? `${p}SIGNING_KID` : "SIGNING_KID";
-  const keyRegistration = readKeyRegistration(read, `${p}KEY_REGISTRATION`, signing?.kid !== undefined || signing === undefined, signingKidSetting);
+  const signingKidSetting =
+    read.optional(`${p}SIGNING_CERTIFICATE_NAME`) !== undefined || read.optional(`${p}SIGNING_KEY_NAME`) !== undefined
+      ? `${p}SIGNING_KID`
+      : "SIGNING_KID";
+  const keyRegistration = readKeyRegistration(
+    read,
+    `${p}KEY_REGISTRATION`,
+    signing?.kid !== undefined || signing === undefined,
+    signingKidSetting,
+  );
 
   if (read.problems.length > before || !clientId || !issuer || !signing || scopes.length === 0) return undefined;
   const profile: TokenProfile = { name, clientId, scopes, issuer, secretName, role, signing };
@@ -125,13 +138,14 @@ function parseAuthorizationDetails(read: Reader, p: string): unknown[] | undefin
   if (externalRef !== undefined && systemUserOrgText === undefined) {
     read.problem(`${p}SYSTEMUSER_EXTERNAL_REF`, `needs ${p}SYSTEMUSER_ORG (the external reference belongs to that system user)`);
   }
-  if (externalRef !== undefined && !isExternalRef(externalRef)) read.problem(`${p}SYSTEMUSER_EXTERNAL_REF`, `expected ${EXTERNAL_REF_EXPECTED}`);
+  if (externalRef !== undefined && !isExternalRef(externalRef))
+    read.problem(`${p}SYSTEMUSER_EXTERNAL_REF`, `expected ${EXTERNAL_REF_EXPECTED}`);
   if (json !== undefined) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(json);
     } catch {
-      read.problem(`${p}AUTHORIZATION_DETAILS`, "is not valid JSON; expected a JSON array of objects each with a \"type\"");
+      read.problem(`${p}AUTHORIZATION_DETAILS`, 'is not valid JSON; expected a JSON array of objects each with a "type"');
       return undefined;
     }
     const list = Array.isArray(parsed) ? parsed : [parsed];
@@ -140,7 +154,10 @@ function parseAuthorizationDetails(read: Reader, p: string): unknown[] | undefin
       return undefined;
     }
     if (list.filter((d) => (d as { type: string }).type === SYSTEM_USER_TYPE).length > 1) {
-      read.problem(`${p}AUTHORIZATION_DETAILS`, `names more than one ${SYSTEM_USER_TYPE} party; a grant carries one (one token per system user)`);
+      read.problem(
+        `${p}AUTHORIZATION_DETAILS`,
+        `names more than one ${SYSTEM_USER_TYPE} party; a grant carries one (one token per system user)`,
+      );
       return undefined;
     }
     details.push(...list);

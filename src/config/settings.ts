@@ -34,7 +34,10 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
   const profiles: TokenProfile[] = [];
   for (const [index, name] of names.entries()) {
     if (!isProfileName(name)) {
-      read.problem("TOKEN_PROFILES", `entry ${index + 1} is not a valid profile name; use 1-32 lower-case letters, digits and inner hyphens`);
+      read.problem(
+        "TOKEN_PROFILES",
+        `entry ${index + 1} is not a valid profile name; use 1-32 lower-case letters, digits and inner hyphens`,
+      );
       continue;
     }
     if (seen.has(name)) {
@@ -86,11 +89,17 @@ export function parseBrokerConfig(settings: Settings): BrokerConfig {
     // Registered kids are <SIGNING_KID>.<version> and Digdir wants every kid unique across all clients.
     const owner = kidOwners.get(profile.signing.kid!);
     if (owner !== undefined && registering.find((p) => p.name === owner)!.clientId !== profile.clientId) {
-      read.problem(`${profileSettingPrefix(profile.name)}KEY_REGISTRATION`, `profile "${owner}" registers the same SIGNING_KID on another client; Digdir wants a kid unique across all clients: give each client its own SIGNING_KID`);
+      read.problem(
+        `${profileSettingPrefix(profile.name)}KEY_REGISTRATION`,
+        `profile "${owner}" registers the same SIGNING_KID on another client; Digdir wants a kid unique across all clients: give each client its own SIGNING_KID`,
+      );
     }
     kidOwners.set(profile.signing.kid!, profile.name);
     if (selfService && profile.issuer !== selfService.issuer) {
-      read.problem(`${profileSettingPrefix(profile.name)}KEY_REGISTRATION`, `the profile's Maskinporten issuer (${profile.issuer}) is not the admin client's (${selfService.issuer}); an admin client manages clients of its own environment only`);
+      read.problem(
+        `${profileSettingPrefix(profile.name)}KEY_REGISTRATION`,
+        `the profile's Maskinporten issuer (${profile.issuer}) is not the admin client's (${selfService.issuer}); an admin client manages clients of its own environment only`,
+      );
     }
   }
 
@@ -120,7 +129,8 @@ function readVaultUrl(read: Reader, setting: string): string | undefined {
 function parseCallerAuth(read: Reader): CallerAuthConfig | undefined {
   const tenantIdText = read.optional("CALLER_TENANT_ID");
   const tenantId = tenantIdText !== undefined && !isGuid(tenantIdText) ? undefined : tenantIdText;
-  if (tenantIdText !== undefined && tenantId === undefined) read.problem("CALLER_TENANT_ID", "is not valid; expected the Entra ID tenant id (a GUID)");
+  if (tenantIdText !== undefined && tenantId === undefined)
+    read.problem("CALLER_TENANT_ID", "is not valid; expected the Entra ID tenant id (a GUID)");
   const audiencesText = read.optional("CALLER_AUDIENCES");
   if (tenantId === undefined && audiencesText === undefined) return undefined;
   if (tenantId === undefined) {
@@ -129,12 +139,13 @@ function parseCallerAuth(read: Reader): CallerAuthConfig | undefined {
   }
   const audiences = splitList(audiencesText ?? "");
   if (audiences.length === 0) {
-    read.problem("CALLER_AUDIENCES", "missing; expected the broker's app id and/or app id URI, e.g. \"api://maskinporten-broker\"");
+    read.problem("CALLER_AUDIENCES", 'missing; expected the broker\'s app id and/or app id URI, e.g. "api://maskinporten-broker"');
   }
   const authorityHost = read.optional("CALLER_AUTHORITY_HOST") ?? "https://login.microsoftonline.com";
   const authorityUrl = parseUrl(authorityHost);
   if (!authorityUrl) read.problem("CALLER_AUTHORITY_HOST", "is not a URL; expected e.g. https://login.microsoftonline.com");
-  else if (!isHttpsOrLoopback(authorityUrl)) read.problem("CALLER_AUTHORITY_HOST", "must use https (http only to 127.0.0.1/localhost stand-ins)");
+  else if (!isHttpsOrLoopback(authorityUrl))
+    read.problem("CALLER_AUTHORITY_HOST", "must use https (http only to 127.0.0.1/localhost stand-ins)");
   const trust = read.optional("CALLER_TRUST_APP_SERVICE_PRINCIPAL") ?? "false";
   if (!/^(true|false)$/i.test(trust)) read.problem("CALLER_TRUST_APP_SERVICE_PRINCIPAL", "expected true or false");
   return {

@@ -17,7 +17,11 @@ export function parseSigning(read: Reader, profilePrefix: string): SigningSource
   const alg = isSigningAlgorithm(algText) ? algText : undefined;
   if (!alg) read.problem(name("ALGORITHM"), `is not allowed by Maskinporten; expected one of ${SIGNING_ALGORITHMS.join(", ")}`);
   const kid = read.optional(name("KID"));
-  const certificateName = read.matching(name("CERTIFICATE_NAME"), KEY_VAULT_OBJECT_NAME, `a Key Vault certificate name: ${KEY_VAULT_OBJECT_NAME_EXPECTED}`);
+  const certificateName = read.matching(
+    name("CERTIFICATE_NAME"),
+    KEY_VAULT_OBJECT_NAME,
+    `a Key Vault certificate name: ${KEY_VAULT_OBJECT_NAME_EXPECTED}`,
+  );
   const keyName = read.matching(name("KEY_NAME"), KEY_VAULT_OBJECT_NAME, `a Key Vault key name: ${KEY_VAULT_OBJECT_NAME_EXPECTED}`);
   const version = (suffix: string) => read.matching(name(suffix), KEY_VAULT_VERSION, KEY_VAULT_VERSION_EXPECTED);
 
@@ -46,7 +50,10 @@ export function parseSigning(read: Reader, profilePrefix: string): SigningSource
   }
   if (keyName) {
     if (!kid) {
-      read.problem(name("KID"), `missing; a plain Key Vault key (${name("KEY_NAME")}) has no certificate for x5c, so the grant needs the kid registered on the Maskinporten client`);
+      read.problem(
+        name("KID"),
+        `missing; a plain Key Vault key (${name("KEY_NAME")}) has no certificate for x5c, so the grant needs the kid registered on the Maskinporten client`,
+      );
       return undefined;
     }
     if (!alg) return undefined;

@@ -42,7 +42,13 @@ interface Collector {
 export function parseCustomerPolicy(read: Collector, p: string): CustomerPolicy | undefined {
   const customersText = read.optional(`${p}CUSTOMERS`);
   if (customersText === undefined) {
-    for (const name of [`${p}CUSTOMER_CLAIM`, `${p}MAX_CUSTOMERS`, `${p}CUSTOMER_REQUESTS_PER_SECOND`, `${p}CUSTOMER_DENIED_SECONDS`, `${p}STORE_CUSTOMER_TOKENS`]) {
+    for (const name of [
+      `${p}CUSTOMER_CLAIM`,
+      `${p}MAX_CUSTOMERS`,
+      `${p}CUSTOMER_REQUESTS_PER_SECOND`,
+      `${p}CUSTOMER_DENIED_SECONDS`,
+      `${p}STORE_CUSTOMER_TOKENS`,
+    ]) {
       if (read.optional(name) !== undefined) {
         read.problem(name, `has no effect without ${p}CUSTOMERS; set that to "*" or a comma list of org numbers, or remove this setting`);
       }
@@ -55,7 +61,10 @@ export function parseCustomerPolicy(read: Collector, p: string): CustomerPolicy 
     const list = customersText.split(/[\s,]+/).filter((s) => s.length > 0);
     const bad = list.filter((s) => !isOrgNumber(s));
     if (bad.length > 0 || list.length === 0) {
-      read.problem(`${p}CUSTOMERS`, `expected "*" or a comma-separated list of 9-digit organisation numbers; ${bad.length} entr${bad.length === 1 ? "y is" : "ies are"} not`);
+      read.problem(
+        `${p}CUSTOMERS`,
+        `expected "*" or a comma-separated list of 9-digit organisation numbers; ${bad.length} entr${bad.length === 1 ? "y is" : "ies are"} not`,
+      );
     }
     allowed = new Set(list.filter(isOrgNumber));
   }
@@ -70,12 +79,18 @@ export function parseCustomerPolicy(read: Collector, p: string): CustomerPolicy 
     read.problem(`${p}CONSUMER_ORG`, `cannot be combined with ${p}CUSTOMERS: the customer's org number goes into the grant per request`);
   }
   if (claim === "consumer_org" && read.optional(`${p}ISS_ONBEHALFOF`) !== undefined) {
-    read.problem(`${p}ISS_ONBEHALFOF`, "cannot be combined with customer tokens as consumer_org: Maskinporten refuses consumer_org with iss_onbehalfof");
+    read.problem(
+      `${p}ISS_ONBEHALFOF`,
+      "cannot be combined with customer tokens as consumer_org: Maskinporten refuses consumer_org with iss_onbehalfof",
+    );
   }
   if (claim === "systemuser") {
     for (const name of [`${p}SYSTEMUSER_ORG`, `${p}AUTHORIZATION_DETAILS`]) {
       if (read.optional(name) !== undefined) {
-        read.problem(name, `cannot be combined with ${p}CUSTOMER_CLAIM=systemuser: a system-user grant names one party, the requested customer`);
+        read.problem(
+          name,
+          `cannot be combined with ${p}CUSTOMER_CLAIM=systemuser: a system-user grant names one party, the requested customer`,
+        );
       }
     }
   }
@@ -98,7 +113,14 @@ export function parseCustomerPolicy(read: Collector, p: string): CustomerPolicy 
 
 export function parseSignBudget(read: Collector): SignBudget {
   return {
-    vaultSignsPer10s: integer(read, "KEY_VAULT_SIGNS_PER_10S", DEFAULT_VAULT_SIGNS_PER_10S, 1, 1_000_000, " (4000 for RSA-2048 software keys, 250 for RSA-4096 HSM keys)"),
+    vaultSignsPer10s: integer(
+      read,
+      "KEY_VAULT_SIGNS_PER_10S",
+      DEFAULT_VAULT_SIGNS_PER_10S,
+      1,
+      1_000_000,
+      " (4000 for RSA-2048 software keys, 250 for RSA-4096 HSM keys)",
+    ),
     share: number(read, "KEY_VAULT_SIGN_SHARE", DEFAULT_SIGN_SHARE, 0.001, 1),
   };
 }

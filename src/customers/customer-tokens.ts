@@ -14,7 +14,13 @@ import { failureBackoffMs, laterToken, tokenState, type RenewalPolicy } from "..
 import { NoTokenError } from "../renewal/profile-tokens.js";
 import { realSleep } from "../retry.js";
 import type { StoredToken } from "../token-store/stored-token.js";
-import { customerCacheKey, customerGrantShape, profileForCustomer, type CustomerGrantShape, type CustomerRequest } from "./customer-grant.js";
+import {
+  customerCacheKey,
+  customerGrantShape,
+  profileForCustomer,
+  type CustomerGrantShape,
+  type CustomerRequest,
+} from "./customer-grant.js";
 import type { CustomerPolicy } from "./customer-settings.js";
 import { CustomerDeniedError, isCustomerRefusal } from "./errors.js";
 import { reserve, TokenBucket } from "./token-bucket.js";
@@ -124,7 +130,11 @@ export class CustomerTokens {
     for (const entry of [...this.entries.values()]) {
       const token = entry.token;
       if (!token) {
-        if (!entry.pending && (!entry.denied || nowMs >= entry.denied.untilMs) && nowMs - entry.lastRequestedAtMs > this.options.profile.customers.deniedCacheMs) {
+        if (
+          !entry.pending &&
+          (!entry.denied || nowMs >= entry.denied.untilMs) &&
+          nowMs - entry.lastRequestedAtMs > this.options.profile.customers.deniedCacheMs
+        ) {
           this.entries.delete(entry.key);
           summary.dropped++;
         }
@@ -202,7 +212,9 @@ export class CustomerTokens {
     if (entry.pending) return entry.pending;
     const nowMs = this.now();
     if (nowMs < this.backoffUntilMs) {
-      return Promise.reject(new NoTokenError(this.profileName, Math.max(1, Math.ceil((this.backoffUntilMs - nowMs) / 1000)), this.lastFailure));
+      return Promise.reject(
+        new NoTokenError(this.profileName, Math.max(1, Math.ceil((this.backoffUntilMs - nowMs) / 1000)), this.lastFailure),
+      );
     }
     const reservation = reserve([this.maskinportenBucket, this.options.signBucket], nowMs, maxWaitMs);
     if (!reservation.granted) {
@@ -231,7 +243,13 @@ export class CustomerTokens {
         entry.denied = { untilMs: this.now() + profile.customers.deniedCacheMs, error: denied };
         delete entry.token; // the customer withdrew: stop serving what we held
         this.counts.denied++;
-        logger.log("warn", "customer-token", { ...fields, outcome: "denied", error: denied.error, errorUri: denied.errorUri ?? null, traceId: denied.traceId ?? null });
+        logger.log("warn", "customer-token", {
+          ...fields,
+          outcome: "denied",
+          error: denied.error,
+          errorUri: denied.errorUri ?? null,
+          traceId: denied.traceId ?? null,
+        });
         throw denied;
       }
       if (!entry.token && !entry.denied) this.forget(entry);
@@ -256,9 +274,11 @@ export class CustomerTokens {
     entry.token = laterToken(entry.token, issued, issued.fingerprint) ?? issued;
     logger.log("info", "customer-token", { ...fields, outcome: "renewed", expiresAt: issued.expiresAt.toISOString() });
     if (this.options.publish && entry.shape.externalRef === null) {
-      this.options.publish(entry.shape, issued).catch((error: unknown) =>
-        logger.log("warn", "customer-token-store-failed", { ...fields, message: error instanceof Error ? error.message : String(error) }),
-      );
+      this.options
+        .publish(entry.shape, issued)
+        .catch((error: unknown) =>
+          logger.log("warn", "customer-token-store-failed", { ...fields, message: error instanceof Error ? error.message : String(error) }),
+        );
     }
     return entry.token!;
   }

@@ -19,7 +19,9 @@ export class CustomerDeniedError extends BrokerError {
     readonly customer: string,
     cause: MaskinportenError,
   ) {
-    super(CustomerErrorCode.Denied, `Maskinporten refused a token for customer ${customer} of profile "${profile}": ${cause.message}`, { cause });
+    super(CustomerErrorCode.Denied, `Maskinporten refused a token for customer ${customer} of profile "${profile}": ${cause.message}`, {
+      cause,
+    });
     this.error = cause.error ?? "access_denied";
     this.errorDescription = cause.errorDescription ?? cause.message;
     if (cause.errorUri) this.errorUri = cause.errorUri;

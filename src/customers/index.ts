@@ -13,7 +13,13 @@ import { TokenBucket } from "./token-bucket.js";
 
 export { CustomerTokens, MAX_QUEUE_WAIT_MS, type CustomerRenewalSummary, type CustomerTokenStats } from "./customer-tokens.js";
 export { CustomerDeniedError, CustomerErrorCode } from "./errors.js";
-export { customerCacheKey, customerGrantShape, profileForCustomer, type CustomerGrantShape, type CustomerRequest } from "./customer-grant.js";
+export {
+  customerCacheKey,
+  customerGrantShape,
+  profileForCustomer,
+  type CustomerGrantShape,
+  type CustomerRequest,
+} from "./customer-grant.js";
 export type { CustomerPolicy, CustomerClaim, SignBudget } from "./customer-settings.js";
 
 /**

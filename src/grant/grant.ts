@@ -22,9 +22,7 @@ export interface GrantHeader {
 }
 
 export function buildGrantHeader(key: SigningKey): GrantHeader {
-  return key.identification.x5c
-    ? { alg: key.alg, x5c: key.identification.x5c }
-    : { alg: key.alg, kid: key.identification.kid };
+  return key.identification.x5c ? { alg: key.alg, x5c: key.identification.x5c } : { alg: key.alg, kid: key.identification.kid };
 }
 
 const encoder = new TextEncoder();
@@ -34,11 +32,7 @@ function encodeSegment(value: GrantHeader | GrantClaims): string {
 }
 
 /** Builds and signs one grant. Every call gets a fresh jti: a grant is never reused. */
-export async function createGrant(
-  input: GrantClaimsInput,
-  signer: GrantSigner,
-  options: GrantOptions = {},
-): Promise<string> {
+export async function createGrant(input: GrantClaimsInput, signer: GrantSigner, options: GrantOptions = {}): Promise<string> {
   const key = await signer.currentKey();
   const claims = buildGrantClaims(input, (options.now ?? Date.now)(), (options.newJti ?? randomUUID)());
   const signingInput = `${encodeSegment(buildGrantHeader(key))}.${encodeSegment(claims)}`;

@@ -59,9 +59,11 @@ export async function serveCustomerToken(
       return audit(jsonResult(403, body), { ...fields, reason: "maskinporten_denied", traceId: error.traceId ?? null });
     }
     if (error instanceof NoTokenError) {
-      return audit(unavailable("No token for this customer can be had right now; retry later.", error.retryAfterSeconds), { ...fields, reason: "no_token" });
+      return audit(unavailable("No token for this customer can be had right now; retry later.", error.retryAfterSeconds), {
+        ...fields,
+        reason: "no_token",
+      });
     }
     return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...fields, reason: errorCodeOf(error) });
   }
 }
-

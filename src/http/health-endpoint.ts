@@ -97,9 +97,19 @@ function keyRegistrationHealth(status: KeyRegistrationStatus): Record<string, un
     clientId: status.clientId,
     lastSyncAt: status.lastSyncAt?.toISOString() ?? null,
     registeredAt: status.registeredAt?.toISOString() ?? null,
-    keys: status.keys.map((key) => ({ kid: key.kid, role: key.role, expiresAt: key.expiresAt?.toISOString() ?? null, daysLeft: key.daysLeft ?? null })),
+    keys: status.keys.map((key) => ({
+      kid: key.kid,
+      role: key.role,
+      expiresAt: key.expiresAt?.toISOString() ?? null,
+      daysLeft: key.daysLeft ?? null,
+    })),
     lastError: status.lastError
-      ? { at: status.lastError.at.toISOString(), code: status.lastError.code, message: status.lastError.message, status: status.lastError.status ?? null }
+      ? {
+          at: status.lastError.at.toISOString(),
+          code: status.lastError.code,
+          message: status.lastError.message,
+          status: status.lastError.status ?? null,
+        }
       : null,
   };
 }

@@ -7,7 +7,11 @@ export interface HttpResult {
   body: Record<string, unknown>;
 }
 
-const NO_STORE: Readonly<Record<string, string>> = Object.freeze({ "cache-control": "no-store", pragma: "no-cache", "content-type": "application/json" });
+const NO_STORE: Readonly<Record<string, string>> = Object.freeze({
+  "cache-control": "no-store",
+  pragma: "no-cache",
+  "content-type": "application/json",
+});
 
 export function jsonResult(status: number, body: Record<string, unknown>, headers?: Record<string, string>): HttpResult {
   // Without extra headers every answer shares one frozen record (the hot path: no copy per request).

@@ -57,7 +57,11 @@ export async function handleTokenRequest(request: TokenRequest, deps: EndpointDe
   }
   const customerQuery = parseCustomerQuery(request.query);
   if (customerQuery.kind === "invalid") {
-    return audit(errorResult(400, "invalid_request", customerQuery.description), { ...who, profile: profile.name, reason: "invalid_customer_query" });
+    return audit(errorResult(400, "invalid_request", customerQuery.description), {
+      ...who,
+      profile: profile.name,
+      reason: "invalid_customer_query",
+    });
   }
   if (customerQuery.kind === "customer") {
     return serveCustomerToken(caller, profile, customerQuery.request, { broker: deps.broker, now }, audit);
@@ -99,7 +103,11 @@ export async function handleTokenRequest(request: TokenRequest, deps: EndpointDe
         reason: "no_token",
       });
     }
-    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...who, profile: profile.name, reason: errorCodeOf(error) });
+    return audit(errorResult(500, "server_error", "The broker failed to serve the token."), {
+      ...who,
+      profile: profile.name,
+      reason: errorCodeOf(error),
+    });
   }
 }
 
@@ -112,7 +120,6 @@ function requestedProfileFields(profile: string | undefined): Record<string, unk
   if (isProfileName(profile)) return { requestedProfile: profile };
   return { requestedProfile: null, requestedProfileMalformedLength: profile.length };
 }
-
 
 type Authentication = { caller: Caller } | { result: HttpResult; reason: string };
 

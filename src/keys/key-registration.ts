@@ -9,7 +9,14 @@ import { BrokerError, ErrorCode } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { TokenProfile } from "../config/domain.js";
 import { planRegistration, type KeyRole } from "./plan.js";
-import { REGISTRATION_LIFETIME_MS, versionedKid, versionOfKeyId, versionOfKid, type PublicJwk, type RegisteredKey } from "./registered-keys.js";
+import {
+  REGISTRATION_LIFETIME_MS,
+  versionedKid,
+  versionOfKeyId,
+  versionOfKid,
+  type PublicJwk,
+  type RegisteredKey,
+} from "./registered-keys.js";
 import type { RotationState } from "./rotation.js";
 import { SelfServiceError, type SelfServiceClient, type VaultPublicKey } from "./ports.js";
 import type { SelfServiceConfig } from "./settings.js";
@@ -93,13 +100,26 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
       const version = versionOfKeyId(vaultKey.keyId);
       if (!version) throw new BrokerError(ErrorCode.KeyRegistration, `the Key Vault key id of profile "${profile.name}" names no version`);
       if (vaultKey.bits < MIN_RSA_BITS) {
-        throw new BrokerError(ErrorCode.KeyRegistration, `the Key Vault key of profile "${profile.name}" is RSA-${vaultKey.bits}; Digdir wants RSA of at least ${MIN_RSA_BITS} bits`);
+        throw new BrokerError(
+          ErrorCode.KeyRegistration,
+          `the Key Vault key of profile "${profile.name}" is RSA-${vaultKey.bits}; Digdir wants RSA of at least ${MIN_RSA_BITS} bits`,
+        );
       }
       const baseKid = baseKidOf(profile);
-      const current: PublicJwk = { kty: "RSA", kid: versionedKid(baseKid, version), use: "sig", alg: profile.signing.alg, n: vaultKey.jwk.n, e: vaultKey.jwk.e };
+      const current: PublicJwk = {
+        kty: "RSA",
+        kid: versionedKid(baseKid, version),
+        use: "sig",
+        alg: profile.signing.alg,
+        n: vaultKey.jwk.n,
+        e: vaultKey.jwk.e,
+      };
       const rotation = options.rotationOf(profile);
       const registered = await client.getJwks(profile.clientId);
-      rotation.observe(registered.keys.map((k) => ({ kid: k.jwk.kid, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) })), at);
+      rotation.observe(
+        registered.keys.map((k) => ({ kid: k.jwk.kid, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) })),
+        at,
+      );
       const plan = planRegistration({
         registered: registered.keys,
         current,
@@ -117,7 +137,11 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
       });
       let keys: readonly RegisteredKey[] = registered.keys;
       let registeredAt = registered.lastUpdated ?? registered.created;
-      if (plan.action === "refuse") throw new BrokerError(ErrorCode.KeyRegistration, `Key registration for profile "${profile.name}" (client ${profile.clientId}): ${plan.problem}`);
+      if (plan.action === "refuse")
+        throw new BrokerError(
+          ErrorCode.KeyRegistration,
+          `Key registration for profile "${profile.name}" (client ${profile.clientId}): ${plan.problem}`,
+        );
       if (plan.action === "post" && dryRun) {
         status.lastSyncAt = new Date(at);
         status.keys = keys.map((key) => describe(key, current.kid, baseKid, at));
@@ -129,8 +153,16 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
         // Digdir answers with the new set; should it not, the posted keys live a year from now.
         keys = answer.keys.length > 0 ? answer.keys : plan.keys.map((jwk) => ({ jwk, expiresAt: new Date(at + REGISTRATION_LIFETIME_MS) }));
         registeredAt = answer.lastUpdated ?? answer.created ?? new Date(at);
-        rotation.observe(keys.map((k) => ({ kid: k.jwk.kid, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) })), at);
-        logger.log("info", "key-registration-posted", { profile: profile.name, clientId: profile.clientId, kids: keys.map((k) => k.jwk.kid), reasons: plan.reasons });
+        rotation.observe(
+          keys.map((k) => ({ kid: k.jwk.kid, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) })),
+          at,
+        );
+        logger.log("info", "key-registration-posted", {
+          profile: profile.name,
+          clientId: profile.clientId,
+          kids: keys.map((k) => k.jwk.kid),
+          reasons: plan.reasons,
+        });
       }
       status.lastSyncAt = new Date(at);
       if (registeredAt) status.registeredAt = registeredAt;
@@ -138,11 +170,28 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
       status.keys = keys.map((key) => describe(key, current.kid, baseKid, at));
       delete status.lastError;
       warnOfExpiry(profile, status.keys);
-      return { profile: profile.name, clientId: profile.clientId, outcome: plan.action === "post" ? "posted" : "unchanged", ...(plan.action === "post" ? { reasons: plan.reasons } : {}) };
+      return {
+        profile: profile.name,
+        clientId: profile.clientId,
+        outcome: plan.action === "post" ? "posted" : "unchanged",
+        ...(plan.action === "post" ? { reasons: plan.reasons } : {}),
+      };
     } catch (caught) {
-      const error = caught instanceof BrokerError ? caught : new BrokerError(ErrorCode.KeyRegistration, `Key registration failed: ${caught instanceof Error ? caught.message : String(caught)}`, { cause: caught });
+      const error =
+        caught instanceof BrokerError
+          ? caught
+          : new BrokerError(
+              ErrorCode.KeyRegistration,
+              `Key registration failed: ${caught instanceof Error ? caught.message : String(caught)}`,
+              { cause: caught },
+            );
       const digdir = error instanceof SelfServiceError ? error : undefined;
-      status.lastError = { at: new Date(at), code: error.code, message: error.message, ...(digdir?.status !== undefined ? { status: digdir.status } : {}) };
+      status.lastError = {
+        at: new Date(at),
+        code: error.code,
+        message: error.message,
+        ...(digdir?.status !== undefined ? { status: digdir.status } : {}),
+      };
       logger.log("warn", "key-registration-failed", {
         profile: profile.name,
         clientId: profile.clientId,

@@ -54,7 +54,12 @@ export function parseRegisteredKeySet(body: unknown): RegisteredKeySet | { probl
   if (!Array.isArray(rawKeys)) return { problem: '"keys" is not an array' };
   const keys: RegisteredKey[] = [];
   for (const [index, raw] of rawKeys.entries()) {
-    if (typeof raw !== "object" || raw === null || typeof (raw as { kid?: unknown }).kid !== "string" || typeof (raw as { kty?: unknown }).kty !== "string") {
+    if (
+      typeof raw !== "object" ||
+      raw === null ||
+      typeof (raw as { kid?: unknown }).kid !== "string" ||
+      typeof (raw as { kty?: unknown }).kty !== "string"
+    ) {
       return { problem: `key ${index + 1} has no string kid and kty` };
     }
     const member = raw as Record<string, unknown>;

@@ -57,8 +57,17 @@ export function createSelfServiceClient(options: SelfServiceClientOptions): Self
     } catch (error) {
       const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-      const detail = timedOut ? `no answer within ${timeoutMs} ms` : cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause);
-      throw new SelfServiceError(ErrorCode.SelfServiceUnavailable, `Digdir's self-service API could not be reached at ${new URL(url).origin} (${what}): ${detail}`, { transient: true }, { cause: error });
+      const detail = timedOut
+        ? `no answer within ${timeoutMs} ms`
+        : cause instanceof Error
+          ? ((cause as NodeJS.ErrnoException).code ?? cause.message)
+          : String(cause);
+      throw new SelfServiceError(
+        ErrorCode.SelfServiceUnavailable,
+        `Digdir's self-service API could not be reached at ${new URL(url).origin} (${what}): ${detail}`,
+        { transient: true },
+        { cause: error },
+      );
     }
     if (response.status >= 300) throw rejection(response.status, text, what);
     if (method === "DELETE" || text.trim() === "") return { keys: [] };
@@ -66,11 +75,19 @@ export function createSelfServiceClient(options: SelfServiceClientOptions): Self
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new SelfServiceError(ErrorCode.SelfServiceBadResponse, `Digdir's self-service API answered ${what} with HTTP ${response.status} and a body that is not JSON`, { status: response.status, transient: true });
+      throw new SelfServiceError(
+        ErrorCode.SelfServiceBadResponse,
+        `Digdir's self-service API answered ${what} with HTTP ${response.status} and a body that is not JSON`,
+        { status: response.status, transient: true },
+      );
     }
     const set = parseRegisteredKeySet(parsed);
     if ("problem" in set) {
-      throw new SelfServiceError(ErrorCode.SelfServiceBadResponse, `Digdir's self-service API answered ${what} with an unexpected key set: ${set.problem}`, { status: response.status, transient: true });
+      throw new SelfServiceError(
+        ErrorCode.SelfServiceBadResponse,
+        `Digdir's self-service API answered ${what} with an unexpected key set: ${set.problem}`,
+        { status: response.status, transient: true },
+      );
     }
     return set;
   }
@@ -95,7 +112,10 @@ function rejection(status: number, text: string, what: string): SelfServiceError
   const body = error || description ? undefined : scrubSecrets(text.slice(0, 500)).trim() || undefined;
   const transient = status >= 500 || status === 429 || status === 408;
   const said = [error, description].filter(Boolean).join(": ") || (body ? `body: ${body}` : "no error body");
-  const hint = status === 401 || status === 403 ? " (does the admin client hold the idporten:dcr scopes, and does the client belong to its organisation?)" : "";
+  const hint =
+    status === 401 || status === 403
+      ? " (does the admin client hold the idporten:dcr scopes, and does the client belong to its organisation?)"
+      : "";
   return new SelfServiceError(
     transient ? ErrorCode.SelfServiceUnavailable : ErrorCode.SelfServiceRejected,
     `Digdir's self-service API ${transient ? "is unavailable" : "refused"} ${what} (HTTP ${status}, ${said})${hint}`,

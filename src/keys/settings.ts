@@ -70,7 +70,10 @@ export function parseSelfServiceSettings(
   const clientId = read.optional("SELF_SERVICE_CLIENT_ID");
   if (clientId === undefined) {
     if (options.needed) {
-      read.problem("SELF_SERVICE_CLIENT_ID", "missing; a profile has KEY_REGISTRATION=self-service, which needs Digdir's self-service admin client (its client id)");
+      read.problem(
+        "SELF_SERVICE_CLIENT_ID",
+        "missing; a profile has KEY_REGISTRATION=self-service, which needs Digdir's self-service admin client (its client id)",
+      );
     }
     return undefined;
   }
@@ -79,10 +82,14 @@ export function parseSelfServiceSettings(
   const scopesText = read.optional("SELF_SERVICE_SCOPES");
   const scopes = scopesText === undefined ? DEFAULT_SELF_SERVICE_SCOPES : scopesText.split(/[\s,]+/).filter(Boolean);
   if (scopes.length === 0 || scopes.some((scope) => !scope.startsWith(SCOPE_PREFIX))) {
-    before.problem("SELF_SERVICE_SCOPES", `expected idporten:dcr.* scopes, space-separated, e.g. "${DEFAULT_SELF_SERVICE_SCOPES.join(" ")}"`);
+    before.problem(
+      "SELF_SERVICE_SCOPES",
+      `expected idporten:dcr.* scopes, space-separated, e.g. "${DEFAULT_SELF_SERVICE_SCOPES.join(" ")}"`,
+    );
   }
 
-  const environmentSetting = read.optional("SELF_SERVICE_ENVIRONMENT") !== undefined ? "SELF_SERVICE_ENVIRONMENT" : "MASKINPORTEN_ENVIRONMENT";
+  const environmentSetting =
+    read.optional("SELF_SERVICE_ENVIRONMENT") !== undefined ? "SELF_SERVICE_ENVIRONMENT" : "MASKINPORTEN_ENVIRONMENT";
   const environment = read.optional("SELF_SERVICE_ENVIRONMENT") ?? options.globalEnvironment;
   let issuer: string | undefined;
   if (environment === undefined) {
@@ -91,7 +98,10 @@ export function parseSelfServiceSettings(
     const resolved = resolveIssuer(environment);
     if ("problem" in resolved) before.problem(environmentSetting, resolved.problem);
     else if (resolved.issuer === MASKINPORTEN_ISSUERS.skyporten || resolved.issuer === MASKINPORTEN_ISSUERS["skyporten-test"]) {
-      before.problem(environmentSetting, 'names Skyporten; the self-service admin client gets its token from Maskinporten: use "test" or "prod"');
+      before.problem(
+        environmentSetting,
+        'names Skyporten; the self-service admin client gets its token from Maskinporten: use "test" or "prod"',
+      );
     } else issuer = resolved.issuer;
   }
 
@@ -104,14 +114,20 @@ export function parseSelfServiceSettings(
   } else if (issuer === MASKINPORTEN_ISSUERS.test) apiBaseUrl = SELF_SERVICE_HOSTS.test;
   else if (issuer === MASKINPORTEN_ISSUERS.prod) apiBaseUrl = SELF_SERVICE_HOSTS.prod;
   else if (issuer !== undefined) {
-    before.problem("SELF_SERVICE_API_URL", `missing; the environment is not test or prod, so name the self-service API base URL (test: ${SELF_SERVICE_HOSTS.test}, prod: ${SELF_SERVICE_HOSTS.prod})`);
+    before.problem(
+      "SELF_SERVICE_API_URL",
+      `missing; the environment is not test or prod, so name the self-service API base URL (test: ${SELF_SERVICE_HOSTS.test}, prod: ${SELF_SERVICE_HOSTS.prod})`,
+    );
   }
 
   const ownCertificate = read.optional("SELF_SERVICE_SIGNING_CERTIFICATE_NAME");
   const certificateSetting = ownCertificate !== undefined ? "SELF_SERVICE_SIGNING_CERTIFICATE_NAME" : "SIGNING_CERTIFICATE_NAME";
   const certificateName = ownCertificate ?? read.optional("SIGNING_CERTIFICATE_NAME");
   if (certificateName === undefined) {
-    before.problem("SELF_SERVICE_SIGNING_CERTIFICATE_NAME", "missing; the admin client signs with the virksomhetssertifikat in Key Vault (x5c): name that certificate (or set SIGNING_CERTIFICATE_NAME)");
+    before.problem(
+      "SELF_SERVICE_SIGNING_CERTIFICATE_NAME",
+      "missing; the admin client signs with the virksomhetssertifikat in Key Vault (x5c): name that certificate (or set SIGNING_CERTIFICATE_NAME)",
+    );
   } else if (!KEY_VAULT_OBJECT_NAME.test(certificateName)) {
     before.problem(certificateSetting, `is not valid; expected a Key Vault certificate name: ${KEY_VAULT_OBJECT_NAME_EXPECTED}`);
   }
@@ -131,7 +147,8 @@ export function parseSelfServiceSettings(
   const replaceForeign = replaceText === undefined ? false : parseBooleanText(replaceText);
   if (replaceForeign === undefined) before.problem("KEY_REGISTRATION_REPLACE_FOREIGN", "expected true or false");
 
-  if (before.count > 0 || !issuer || !apiBaseUrl || !certificateName || renewDays === undefined || propagationMinutes === undefined) return undefined;
+  if (before.count > 0 || !issuer || !apiBaseUrl || !certificateName || renewDays === undefined || propagationMinutes === undefined)
+    return undefined;
   const propagationMs = propagationMinutes * 60_000;
   return {
     clientId,

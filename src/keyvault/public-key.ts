@@ -23,7 +23,10 @@ export function createVaultPublicKeyReader(connection: KeyVaultConnection): (sou
     });
 }
 
-async function readVaultPublicKey(source: SigningSource, clients: { certificates(): CertificateClient; keys(): KeyClient }): Promise<VaultPublicKey> {
+async function readVaultPublicKey(
+  source: SigningSource,
+  clients: { certificates(): CertificateClient; keys(): KeyClient },
+): Promise<VaultPublicKey> {
   if (source.kind === "certificate") {
     const client = clients.certificates();
     let certificate;
@@ -35,7 +38,10 @@ async function readVaultPublicKey(source: SigningSource, clients: { certificates
       throw keyVaultError(`Key Vault certificate "${source.certificateName}" could not be read`, error);
     }
     if (!certificate.cer || !certificate.keyId) {
-      throw new BrokerError(ErrorCode.KeyVault, `Key Vault certificate "${source.certificateName}" has no certificate or key yet (is it still pending?)`);
+      throw new BrokerError(
+        ErrorCode.KeyVault,
+        `Key Vault certificate "${source.certificateName}" has no certificate or key yet (is it still pending?)`,
+      );
     }
     const publicKey = new X509Certificate(Buffer.from(certificate.cer)).publicKey;
     return fromJwk(certificate.keyId, publicKey.export({ format: "jwk" }), `certificate "${source.certificateName}"`);
@@ -47,8 +53,13 @@ async function readVaultPublicKey(source: SigningSource, clients: { certificates
   } catch (error) {
     throw keyVaultError(`Key Vault key "${source.keyName}" could not be read`, error);
   }
-  if (!key.id || !key.key?.n || !key.key.e) throw new BrokerError(ErrorCode.KeyVault, `Key Vault key "${source.keyName}" has no RSA public key`);
-  return fromJwk(key.id, { kty: "RSA", n: Buffer.from(key.key.n).toString("base64url"), e: Buffer.from(key.key.e).toString("base64url") }, `key "${source.keyName}"`);
+  if (!key.id || !key.key?.n || !key.key.e)
+    throw new BrokerError(ErrorCode.KeyVault, `Key Vault key "${source.keyName}" has no RSA public key`);
+  return fromJwk(
+    key.id,
+    { kty: "RSA", n: Buffer.from(key.key.n).toString("base64url"), e: Buffer.from(key.key.e).toString("base64url") },
+    `key "${source.keyName}"`,
+  );
 }
 
 function fromJwk(keyId: string, jwk: { kty?: string; n?: string; e?: string }, what: string): VaultPublicKey {

@@ -118,13 +118,14 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
         throw keyVaultError(`Key Vault certificate "${source.certificateName}" could not be read`, error);
       }
       if (!certificate.cer || !certificate.keyId) {
-        throw new BrokerError(ErrorCode.KeyVault, `Key Vault certificate "${source.certificateName}" has no certificate or key yet (is it still pending?)`);
+        throw new BrokerError(
+          ErrorCode.KeyVault,
+          `Key Vault certificate "${source.certificateName}" has no certificate or key yet (is it still pending?)`,
+        );
       }
       const leaf = Buffer.from(certificate.cer);
       const notAfter = new Date(new X509Certificate(leaf).validTo);
-      const identification = source.kid
-        ? { kid: source.kid }
-        : { x5c: [leaf.toString("base64"), ...source.chain] };
+      const identification = source.kid ? { kid: source.kid } : { x5c: [leaf.toString("base64"), ...source.chain] };
       // keyId from the certificate bundle carries the version created with this certificate.
       return snapshotFor(certificate.keyId, identification, notAfter);
     }

@@ -16,7 +16,10 @@ export function createKeyVaultTokenStore(options: KeyVaultConnection): TokenStor
   async function read(profile: string, secretName: string): Promise<StoredToken | undefined> {
     try {
       const secret = await client.getSecret(secretName);
-      return fromSecret(profile, { ...(secret.value !== undefined ? { value: secret.value } : {}), ...(secret.properties.tags ? { tags: secret.properties.tags } : {}) });
+      return fromSecret(profile, {
+        ...(secret.value !== undefined ? { value: secret.value } : {}),
+        ...(secret.properties.tags ? { tags: secret.properties.tags } : {}),
+      });
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
       // 404: never written. 403 on an expired/disabled secret version: nothing usable either.

@@ -82,22 +82,34 @@ export function createMaskinportenClient(options: MaskinportenClientOptions): Ma
     const body = new URLSearchParams({ grant_type: JWT_BEARER_GRANT_TYPE, assertion });
     const startedMs = performance.now();
     const observe = (status?: number, error?: string) =>
-      options.onTokenRequest?.({ ...(status !== undefined ? { status } : {}), ...(error ? { error } : {}), durationMs: performance.now() - startedMs });
+      options.onTokenRequest?.({
+        ...(status !== undefined ? { status } : {}),
+        ...(error ? { error } : {}),
+        durationMs: performance.now() - startedMs,
+      });
     let response: Response;
     let text: string;
     try {
-      response = await send(tokenEndpoint, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-        body: body.toString(),
-      }, timeoutMs);
+      response = await send(
+        tokenEndpoint,
+        {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+          body: body.toString(),
+        },
+        timeoutMs,
+      );
       text = await readBody(response, timeoutMs);
     } catch (error) {
       observe();
       throw error;
     }
     if (response.status !== 200) {
-      const rejection = rejectionError(response.status, parseJsonOrUndefined(text), parseRetryAfter(response.headers.get("retry-after"), now()));
+      const rejection = rejectionError(
+        response.status,
+        parseJsonOrUndefined(text),
+        parseRetryAfter(response.headers.get("retry-after"), now()),
+      );
       observe(response.status, rejection.error);
       throw rejection;
     }
@@ -108,7 +120,9 @@ export function createMaskinportenClient(options: MaskinportenClientOptions): Ma
   return {
     endpoint,
     requestToken(makeGrant, requestedScopes = [], requestOptions = {}) {
-      const attempts = requestOptions.maxAttempts ? { ...policy, maxAttempts: Math.min(policy.maxAttempts, requestOptions.maxAttempts) } : policy;
+      const attempts = requestOptions.maxAttempts
+        ? { ...policy, maxAttempts: Math.min(policy.maxAttempts, requestOptions.maxAttempts) }
+        : policy;
       return withRetry(() => attempt(makeGrant, requestedScopes), attempts, {
         isTransient: (error) => error instanceof MaskinportenError && error.transient,
         retryAfterMs: (error) => (error instanceof MaskinportenError ? error.retryAfterMs : undefined),
@@ -122,7 +136,11 @@ export function createMaskinportenClient(options: MaskinportenClientOptions): Ma
 
 function resolveExplicitEndpoint(options: MaskinportenClientOptions): MaskinportenEndpoint | undefined {
   const problems: string[] = [];
-  for (const [name, value] of [["issuer", options.issuer], ["audience", options.audience], ["tokenEndpoint", options.tokenEndpoint]] as const) {
+  for (const [name, value] of [
+    ["issuer", options.issuer],
+    ["audience", options.audience],
+    ["tokenEndpoint", options.tokenEndpoint],
+  ] as const) {
     const problem = value === undefined ? undefined : maskinportenUrlProblem(value);
     if (problem) problems.push(`${name}: ${problem}`);
   }
@@ -191,9 +209,14 @@ function networkError(url: string, error: unknown, timeoutMs: number): Maskinpor
   const detail = timedOut
     ? `no answer within ${timeoutMs} ms`
     : `${cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause)}`;
-  return new MaskinportenError(ErrorCode.MaskinportenUnavailable, `Maskinporten could not be reached at ${new URL(url).origin}: ${detail}`, {
-    transient: true,
-  }, { cause: error });
+  return new MaskinportenError(
+    ErrorCode.MaskinportenUnavailable,
+    `Maskinporten could not be reached at ${new URL(url).origin}: ${detail}`,
+    {
+      transient: true,
+    },
+    { cause: error },
+  );
 }
 
 function parseJsonOrUndefined(text: string): unknown {

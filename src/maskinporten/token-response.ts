@@ -14,13 +14,22 @@ const MAX_EXPIRES_IN = 86_400;
 function badResponse(reason: string, status: number): MaskinportenError {
   // Treated as transient: a truncated or garbled body is usually a proxy or network fault, and a
   // retry costs one fresh grant.
-  return new MaskinportenError(ErrorCode.MaskinportenBadResponse, `Maskinporten sent an invalid token response (HTTP ${status}): ${reason}`, {
-    status,
-    transient: true,
-  });
+  return new MaskinportenError(
+    ErrorCode.MaskinportenBadResponse,
+    `Maskinporten sent an invalid token response (HTTP ${status}): ${reason}`,
+    {
+      status,
+      transient: true,
+    },
+  );
 }
 
-export function parseTokenResponse(bodyText: string, status: number, receivedAtMs: number, requestedScopes: readonly string[]): IssuedToken {
+export function parseTokenResponse(
+  bodyText: string,
+  status: number,
+  receivedAtMs: number,
+  requestedScopes: readonly string[],
+): IssuedToken {
   let body: unknown;
   try {
     body = JSON.parse(bodyText);

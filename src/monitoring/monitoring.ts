@@ -90,7 +90,8 @@ export function createMonitoring(options: MonitoringOptions): Monitoring {
         tokenLifetimeSeconds: Math.round((token.expiresAt.getTime() - token.issuedAt.getTime()) / 1000),
         scheduleIntervalSeconds: Math.round(intervalMs / 1000),
         renewWhenRemainingRatio: policy.renewWhenRemainingRatio,
-        message: "RENEW_SCHEDULE fires less often than lifetime × RENEW_BEFORE_EXPIRY_RATIO: the stored token lapses between ticks; shorten the schedule",
+        message:
+          "RENEW_SCHEDULE fires less often than lifetime × RENEW_BEFORE_EXPIRY_RATIO: the stored token lapses between ticks; shorten the schedule",
       });
     },
     recordKeyDaysLeft() {

@@ -11,7 +11,11 @@ import { storedTokenFrom, type IssuedToken, type StoredToken } from "../token-st
 /** The port to Maskinporten's token endpoint (src/maskinporten/client.ts implements it). */
 export interface TokenEndpoint {
   /** One grant per attempt from `makeGrant(audience)`; retries transient failures. */
-  requestToken(makeGrant: (audience: string) => Promise<string>, requestedScopes?: readonly string[], options?: { maxAttempts?: number }): Promise<IssuedToken>;
+  requestToken(
+    makeGrant: (audience: string) => Promise<string>,
+    requestedScopes?: readonly string[],
+    options?: { maxAttempts?: number },
+  ): Promise<IssuedToken>;
 }
 
 export function grantInputFor(profile: TokenProfile, audience: string): GrantClaimsInput {

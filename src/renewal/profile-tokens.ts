@@ -285,7 +285,13 @@ export class ProfileTokens {
     if (this.held === issued) this.unstored = issued;
     const renewed = { profile: profile.name, outcome: "renewed" as const, expiresAt: this.held!.expiresAt };
     const logRenewed = (stored: boolean) =>
-      logger.log("info", "renewal", { ...base, outcome: "renewed", stored, expiresAt: this.held!.expiresAt.toISOString(), durationMs: this.now() - startedMs });
+      logger.log("info", "renewal", {
+        ...base,
+        outcome: "renewed",
+        stored,
+        expiresAt: this.held!.expiresAt.toISOString(),
+        durationMs: this.now() - startedMs,
+      });
     // On demand, the token serves this instance's callers from memory; the timer publishes it.
     if (trigger === "demand" || trigger === "recovery") {
       logRenewed(false);

@@ -11,9 +11,7 @@ export function isSigningAlgorithm(value: unknown): value is SigningAlgorithm {
 }
 
 /** How the grant names its key: the certificate chain itself, or a kid registered on the client. */
-export type KeyIdentification =
-  | { x5c: string[]; kid?: undefined }
-  | { kid: string; x5c?: undefined };
+export type KeyIdentification = { x5c: string[]; kid?: undefined } | { kid: string; x5c?: undefined };
 
 /**
  * One consistent snapshot of a key: the header that names it and the function that signs with it.

@@ -45,7 +45,14 @@ export interface SecretShape {
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export function storedTokenFrom(token: IssuedToken, fingerprint: string): StoredToken {
-  return { accessToken: token.accessToken, tokenType: token.tokenType, scope: token.scope, issuedAt: token.issuedAt, expiresAt: token.expiresAt, fingerprint };
+  return {
+    accessToken: token.accessToken,
+    tokenType: token.tokenType,
+    scope: token.scope,
+    issuedAt: token.issuedAt,
+    expiresAt: token.expiresAt,
+    fingerprint,
+  };
 }
 
 /**
@@ -79,10 +86,7 @@ export function toSecret(profile: string, token: StoredToken): SecretShape {
  * Reads a secret written by toSecret. Anything else (a placeholder, a hand-made secret, another
  * profile's token) is treated as no token rather than served.
  */
-export function fromSecret(
-  profile: string,
-  secret: { value?: string; tags?: Record<string, string> },
-): StoredToken | undefined {
+export function fromSecret(profile: string, secret: { value?: string; tags?: Record<string, string> }): StoredToken | undefined {
   const tags = secret.tags ?? {};
   if (!secret.value || tags.profile !== profile) return undefined;
   const expiresAt = parseTime(tags.expires_at);

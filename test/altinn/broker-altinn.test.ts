@@ -27,13 +27,29 @@ let broker: Broker;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  [kv, mp] = await Promise.all([startKeyVaultStandIn({ now: clock }), startMaskinportenStandIn({ now: clock, trustedRoots: [pki.root.certificateDer] })]);
+  [kv, mp] = await Promise.all([
+    startKeyVaultStandIn({ now: clock }),
+    startMaskinportenStandIn({ now: clock, trustedRoots: [pki.root.certificateDer] }),
+  ]);
   [altinn, gated] = await Promise.all([
     startAltinnStandIn({ maskinportenIssuer: mp.issuer, now: clock, tokenLifetimeSeconds: 600 }),
-    startAltinnStandIn({ maskinportenIssuer: mp.issuer, now: clock, acceptScopes: (scopes) => scopes.some((s) => s.startsWith("altinn:")) }),
+    startAltinnStandIn({
+      maskinportenIssuer: mp.issuer,
+      now: clock,
+      acceptScopes: (scopes) => scopes.some((s) => s.startsWith("altinn:")),
+    }),
   ]);
-  kv.importCertificate("virksomhetssertifikat", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer, exportable: false });
-  mp.registerClient({ clientId: "altinn-client", organisationNumber: ORG, scopes: ["altinn:serviceowner/instances.read"], tokenLifetimeSeconds: 120 });
+  kv.importCertificate("virksomhetssertifikat", {
+    privateKey: pki.leaf.privateKey,
+    certificateDer: pki.leaf.certificateDer,
+    exportable: false,
+  });
+  mp.registerClient({
+    clientId: "altinn-client",
+    organisationNumber: ORG,
+    scopes: ["altinn:serviceowner/instances.read"],
+    tokenLifetimeSeconds: 120,
+  });
   mp.registerClient({ clientId: "partner-client", organisationNumber: ORG, scopes: ["skatteetaten:x"], tokenLifetimeSeconds: 120 });
 });
 afterAll(async () => {
@@ -68,7 +84,8 @@ beforeEach(() => {
 });
 
 const secretName = () => broker.profile("altinn")!.secretName;
-const secrets = () => new SecretClient(kv.url, staticCredential(), { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } });
+const secrets = () =>
+  new SecretClient(kv.url, staticCredential(), { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } });
 /** Maskinporten tokens issued for the Altinn profile's client (the gated profile renews alongside). */
 const altinnIssued = () => mp.issuedTokens.filter((t) => t.client === "altinn-client");
 const outcomeOf = async (profile: string) => (await broker.renewAll("timer")).find((o) => o.profile === profile)!;
@@ -88,16 +105,26 @@ describe("Altinn profiles in the broker", () => {
     expect(served.accessToken).not.toBe(maskinportenToken);
 
     const versions: string[] = [];
-    for await (const page of secrets().listPropertiesOfSecretVersions(secretName()).byPage()) for (const v of page) versions.push(v.version!);
+    for await (const page of secrets().listPropertiesOfSecretVersions(secretName()).byPage())
+      for (const v of page) versions.push(v.version!);
     expect(versions).toHaveLength(1);
     const secret = await secrets().getSecret(secretName());
     expect(secret.value).toBe(served.accessToken);
     expect(secret.properties.contentType).toBe("application/jwt");
     expect(secret.properties.expiresOn).toEqual(served.expiresAt);
-    expect(secret.properties.tags).toMatchObject({ profile: "altinn", altinn: `${altinn.exchangeUrl}`, expires_at: served.expiresAt.toISOString() });
+    expect(secret.properties.tags).toMatchObject({
+      profile: "altinn",
+      altinn: `${altinn.exchangeUrl}`,
+      expires_at: served.expiresAt.toISOString(),
+    });
 
     const [health] = await broker.health();
-    expect(health!.altinn).toMatchObject({ exchange: altinn.exchangeUrl, testOrg: false, consecutiveFailures: 0, tokenExpiresAt: served.expiresAt });
+    expect(health!.altinn).toMatchObject({
+      exchange: altinn.exchangeUrl,
+      testOrg: false,
+      consecutiveFailures: 0,
+      tokenExpiresAt: served.expiresAt,
+    });
     expect(health!.altinn!.lastError).toBeUndefined();
   });
 
@@ -137,7 +164,10 @@ describe("Altinn profiles in the broker", () => {
     altinn.injectFault({ kind: "reset" }, { times: Infinity });
     nowMs += 310_000; // due
     const issued = altinnIssued().length;
-    expect(await outcomeOf("altinn")).toMatchObject({ outcome: "failed", error: { stage: "altinn-exchange", code: ErrorCode.AltinnUnavailable } });
+    expect(await outcomeOf("altinn")).toMatchObject({
+      outcome: "failed",
+      error: { stage: "altinn-exchange", code: ErrorCode.AltinnUnavailable },
+    });
     expect(altinnIssued().length).toBe(issued + 1);
     expect((await broker.serve("altinn")).accessToken).toBe(held.accessToken);
     expect((await secrets().getSecret(secretName())).value).toBe(storedBefore);
@@ -163,7 +193,13 @@ describe("Altinn profiles in the broker", () => {
     const name = secretName();
     const stale = altinnIssued().at(-1)!.access_token;
     await secrets().setSecret(name, stale, {
-      tags: { profile: "altinn", scope: "altinn:serviceowner/instances.read", issued_at: new Date(nowMs).toISOString(), expires_at: new Date(nowMs + 7_200_000).toISOString(), token_type: "Bearer" },
+      tags: {
+        profile: "altinn",
+        scope: "altinn:serviceowner/instances.read",
+        issued_at: new Date(nowMs).toISOString(),
+        expires_at: new Date(nowMs + 7_200_000).toISOString(),
+        token_type: "Bearer",
+      },
     });
     expect(await outcomeOf("altinn")).toMatchObject({ outcome: "renewed" });
     const served = await broker.serve("altinn");
@@ -180,7 +216,12 @@ describe("Altinn refusing an expired Maskinporten token through the broker", () 
     const lateMp = await startMaskinportenStandIn({ now: behind, trustedRoots: [pki.root.certificateDer] });
     const strictAltinn = await startAltinnStandIn({ maskinportenIssuer: lateMp.issuer });
     try {
-      lateMp.registerClient({ clientId: "altinn-client", organisationNumber: ORG, scopes: ["altinn:serviceowner/instances.read"], tokenLifetimeSeconds: 120 });
+      lateMp.registerClient({
+        clientId: "altinn-client",
+        organisationNumber: ORG,
+        scopes: ["altinn:serviceowner/instances.read"],
+        tokenLifetimeSeconds: 120,
+      });
       const config = parseBrokerConfig({
         KEY_VAULT_URL: kv.url,
         MASKINPORTEN_ENVIRONMENT: lateMp.issuer,
@@ -200,8 +241,13 @@ describe("Altinn refusing an expired Maskinporten token through the broker", () 
         maskinporten: { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, sleep: async () => {} },
       });
       const [outcome] = await late.renewAll("timer");
-      expect(outcome).toMatchObject({ outcome: "failed", error: { stage: "altinn-exchange", code: ErrorCode.AltinnRejected, status: 401 } });
-      expect(strictAltinn.exchanges).toEqual([expect.objectContaining({ outcome: "refused", status: 401, reason: expect.stringMatching(/EXPIRED/) })]);
+      expect(outcome).toMatchObject({
+        outcome: "failed",
+        error: { stage: "altinn-exchange", code: ErrorCode.AltinnRejected, status: 401 },
+      });
+      expect(strictAltinn.exchanges).toEqual([
+        expect.objectContaining({ outcome: "refused", status: 401, reason: expect.stringMatching(/EXPIRED/) }),
+      ]);
       await expect(late.serve("late")).rejects.toBeInstanceOf(NoTokenError);
     } finally {
       await Promise.all([lateMp.close(), strictAltinn.close()]);

@@ -32,21 +32,44 @@ const noSleep = { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, slee
 beforeAll(async () => {
   [mp, other] = await Promise.all([startMaskinportenStandIn({ now: () => nowMs }), startMaskinportenStandIn()]);
   for (const standIn of [mp, other]) {
-    standIn.registerClient({ clientId: "so", organisationNumber: DIGDIR, scopes: ["altinn:serviceowner/instances.read", "skatteetaten:x"], keys: { k1: key.publicKey }, tokenLifetimeSeconds: 120 });
-    standIn.registerClient({ clientId: "opaque", organisationNumber: DIGDIR, scopes: ["altinn:serviceowner/instances.read"], keys: { k1: key.publicKey }, tokenFormat: "opaque" });
+    standIn.registerClient({
+      clientId: "so",
+      organisationNumber: DIGDIR,
+      scopes: ["altinn:serviceowner/instances.read", "skatteetaten:x"],
+      keys: { k1: key.publicKey },
+      tokenLifetimeSeconds: 120,
+    });
+    standIn.registerClient({
+      clientId: "opaque",
+      organisationNumber: DIGDIR,
+      scopes: ["altinn:serviceowner/instances.read"],
+      keys: { k1: key.publicKey },
+      tokenFormat: "opaque",
+    });
   }
   [altinn, gated] = await Promise.all([
     startAltinnStandIn({ maskinportenIssuer: mp.issuer, now: () => nowMs }),
-    startAltinnStandIn({ maskinportenIssuer: mp.issuer, now: () => nowMs, acceptScopes: (scopes) => scopes.some((s) => s.startsWith("altinn:")) }),
+    startAltinnStandIn({
+      maskinportenIssuer: mp.issuer,
+      now: () => nowMs,
+      acceptScopes: (scopes) => scopes.some((s) => s.startsWith("altinn:")),
+    }),
   ]);
 });
 afterAll(async () => {
   await Promise.all([mp?.close(), other?.close(), altinn?.close(), gated?.close()]);
 });
 
-async function maskinportenToken(standIn: MaskinportenStandIn, clientId = "so", scope = "altinn:serviceowner/instances.read"): Promise<string> {
+async function maskinportenToken(
+  standIn: MaskinportenStandIn,
+  clientId = "so",
+  scope = "altinn:serviceowner/instances.read",
+): Promise<string> {
   const client = createMaskinportenClient({ issuer: standIn.issuer });
-  const token = await client.requestToken((audience) => createGrant({ audience, clientId, scopes: [scope] }, signer, { now: () => nowMs }), [scope]);
+  const token = await client.requestToken(
+    (audience) => createGrant({ audience, clientId, scopes: [scope] }, signer, { now: () => nowMs }),
+    [scope],
+  );
   return token.accessToken;
 }
 
@@ -90,10 +113,19 @@ describe("Altinn token exchange", () => {
     const client = createMaskinportenClient({ issuer: mp.issuer });
     const systemUser = [{ type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000001" } }];
     const scope = "skatteetaten:x";
-    const mpToken = await client.requestToken((audience) => createGrant({ audience, clientId: "so", scopes: [scope], authorizationDetails: systemUser }, signer, { now: () => nowMs }), [scope]);
+    const mpToken = await client.requestToken(
+      (audience) =>
+        createGrant({ audience, clientId: "so", scopes: [scope], authorizationDetails: systemUser }, signer, { now: () => nowMs }),
+      [scope],
+    );
     const token = await createAltinnExchange({ now: () => nowMs })(target(altinn), mpToken.accessToken);
     expect(decodeJwt(token.accessToken)).toMatchObject({
-      authorization_details: [expect.objectContaining({ type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000001" } })],
+      authorization_details: [
+        expect.objectContaining({
+          type: "urn:altinn:systemuser",
+          systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000001" },
+        }),
+      ],
       "urn:altinn:orgNumber": DIGDIR,
     });
   });
@@ -116,7 +148,9 @@ describe("Altinn token exchange", () => {
       return fetch(url, init);
     };
     try {
-      const error = await createAltinnExchange({ fetch: counting, now: () => nowMs, ...noSleep })(target(altinn), mpToken).catch((e: unknown) => e);
+      const error = await createAltinnExchange({ fetch: counting, now: () => nowMs, ...noSleep })(target(altinn), mpToken).catch(
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(AltinnExchangeError);
       expect(error).toMatchObject({ code: ErrorCode.AltinnRejected, status: 401, transient: false, bodySummary: "Unauthorized" });
       expect((error as AltinnExchangeError).traceId).toMatch(/^00-[0-9a-f]{32}-/);
@@ -133,7 +167,10 @@ describe("Altinn token exchange", () => {
     for (const token of [await maskinportenToken(mp, "opaque"), await maskinportenToken(other)]) {
       await expect(exchange(target(altinn), token)).rejects.toMatchObject({ status: 401, transient: false });
     }
-    expect(altinn.exchanges.slice(-2).map((e) => e.reason)).toEqual([expect.stringMatching(/not a JWT/), expect.stringMatching(/token not valid/)]);
+    expect(altinn.exchanges.slice(-2).map((e) => e.reason)).toEqual([
+      expect.stringMatching(/not a JWT/),
+      expect.stringMatching(/token not valid/),
+    ]);
   });
 
   it("refuses a token without the scope a gate wants with 403 (wrong scope)", async () => {
@@ -178,7 +215,10 @@ describe("Altinn token exchange", () => {
   it("never follows a redirect with the bearer token", async () => {
     const exchange = createAltinnExchange({ now: () => nowMs, ...noSleep });
     altinn.injectFault({ kind: "status", status: 302, headers: { location: "http://127.0.0.1:1/elsewhere" } }, { times: 3 });
-    await expect(exchange(target(altinn), await maskinportenToken(mp))).rejects.toMatchObject({ code: ErrorCode.AltinnRejected, transient: false });
+    await expect(exchange(target(altinn), await maskinportenToken(mp))).rejects.toMatchObject({
+      code: ErrorCode.AltinnRejected,
+      transient: false,
+    });
     altinn.clearFaults();
   });
 
@@ -186,7 +226,10 @@ describe("Altinn token exchange", () => {
     const jwtLike = `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.${"s".repeat(40)}`;
     expect(summariseAltinnBody(`bad token ${jwtLike}`).summary).not.toContain(jwtLike);
     expect(summariseAltinnBody(`opaque ${"A".repeat(80)} refused`).summary).toBe("opaque [redacted] refused");
-    expect(summariseAltinnBody('{"title":"Unauthorized","status":401,"traceId":"00-1-2-00"}')).toEqual({ summary: "Unauthorized", traceId: "00-1-2-00" });
+    expect(summariseAltinnBody('{"title":"Unauthorized","status":401,"traceId":"00-1-2-00"}')).toEqual({
+      summary: "Unauthorized",
+      traceId: "00-1-2-00",
+    });
     expect(summariseAltinnBody("")).toEqual({});
   });
 });

@@ -26,7 +26,11 @@ const EXCHANGE = "/authentication/api/v1/exchange/maskinporten";
 
 describe("PROFILE_<NAME>_ALTINN_EXCHANGE and _ALTINN_TEST_ORG", () => {
   it("maps tt02 to Altinn's test platform and adds test=true for the TTD test organisation", () => {
-    const [profile] = parseBrokerConfig({ ...base, PROFILE_ALTINN_ALTINN_EXCHANGE: "tt02", PROFILE_ALTINN_ALTINN_TEST_ORG: "TRUE" }).profiles;
+    const [profile] = parseBrokerConfig({
+      ...base,
+      PROFILE_ALTINN_ALTINN_EXCHANGE: "tt02",
+      PROFILE_ALTINN_ALTINN_TEST_ORG: "TRUE",
+    }).profiles;
     expect(profile!.altinn).toEqual({ url: `https://platform.tt02.altinn.no${EXCHANGE}?test=true`, testOrg: true });
   });
 
@@ -42,7 +46,9 @@ describe("PROFILE_<NAME>_ALTINN_EXCHANGE and _ALTINN_TEST_ORG", () => {
       return "target" in resolved ? resolved.target.url : resolved.problem;
     };
     expect(url("https://platform.at22.altinn.cloud/")).toBe(`https://platform.at22.altinn.cloud${EXCHANGE}`);
-    expect(url(`https://platform.tt02.altinn.no${EXCHANGE}`, "https://test.maskinporten.no/")).toBe(`https://platform.tt02.altinn.no${EXCHANGE}`);
+    expect(url(`https://platform.tt02.altinn.no${EXCHANGE}`, "https://test.maskinporten.no/")).toBe(
+      `https://platform.tt02.altinn.no${EXCHANGE}`,
+    );
     expect(url("http://127.0.0.1:5050", "http://127.0.0.1:4040/")).toBe(`http://127.0.0.1:5050${EXCHANGE}`);
     expect(url("https://gateway.example.no/altinn")).toBe(`https://gateway.example.no/altinn${EXCHANGE}`);
   });
@@ -51,12 +57,18 @@ describe("PROFILE_<NAME>_ALTINN_EXCHANGE and _ALTINN_TEST_ORG", () => {
     expect(problemsOf({ ...base, MASKINPORTEN_ENVIRONMENT: "prod", PROFILE_ALTINN_ALTINN_EXCHANGE: "tt02" })).toEqual([
       {
         setting: "PROFILE_ALTINN_ALTINN_EXCHANGE",
-        message: expect.stringMatching(/platform\.tt02\.altinn\.no \(tt02\) only accepts tokens from Maskinporten https:\/\/test\.maskinporten\.no\/.*is https:\/\/maskinporten\.no\//),
+        message: expect.stringMatching(
+          /platform\.tt02\.altinn\.no \(tt02\) only accepts tokens from Maskinporten https:\/\/test\.maskinporten\.no\/.*is https:\/\/maskinporten\.no\//,
+        ),
       },
     ]);
-    expect(problemsOf({ ...base, PROFILE_ALTINN_ALTINN_EXCHANGE: "https://platform.altinn.no" })[0]!.message).toMatch(/\(prod\) only accepts tokens from Maskinporten https:\/\/maskinporten\.no\//);
+    expect(problemsOf({ ...base, PROFILE_ALTINN_ALTINN_EXCHANGE: "https://platform.altinn.no" })[0]!.message).toMatch(
+      /\(prod\) only accepts tokens from Maskinporten https:\/\/maskinporten\.no\//,
+    );
     // A stand-in Maskinporten is no test.maskinporten.no either.
-    expect(problemsOf({ ...base, MASKINPORTEN_ENVIRONMENT: "http://127.0.0.1:4040/", PROFILE_ALTINN_ALTINN_EXCHANGE: "tt02" })).toHaveLength(1);
+    expect(
+      problemsOf({ ...base, MASKINPORTEN_ENVIRONMENT: "http://127.0.0.1:4040/", PROFILE_ALTINN_ALTINN_EXCHANGE: "tt02" }),
+    ).toHaveLength(1);
     // The profile's own environment is the one compared.
     expect(problemsOf({ ...base, PROFILE_ALTINN_ENVIRONMENT: "prod", PROFILE_ALTINN_ALTINN_EXCHANGE: "tt02" })).toHaveLength(1);
   });
@@ -74,7 +86,10 @@ describe("PROFILE_<NAME>_ALTINN_EXCHANGE and _ALTINN_TEST_ORG", () => {
     expect(problems).toEqual([
       { setting: "PROFILE_ALTINN_ALTINN_TEST_ORG", message: '"yes" is not true or false' },
       { setting: "PROFILE_ALTINN_ALTINN_EXCHANGE", message: expect.stringMatching(/must use https/) },
-      { setting: "PROFILE_OTHER_ALTINN_TEST_ORG", message: expect.stringMatching(/only means something with PROFILE_OTHER_ALTINN_EXCHANGE/) },
+      {
+        setting: "PROFILE_OTHER_ALTINN_TEST_ORG",
+        message: expect.stringMatching(/only means something with PROFILE_OTHER_ALTINN_EXCHANGE/),
+      },
     ]);
     for (const value of ["staging", "https://platform.tt02.altinn.no/?x=1", "https://user:pw@platform.tt02.altinn.no/"]) {
       const [problem] = problemsOf({ ...base, PROFILE_ALTINN_ALTINN_EXCHANGE: value });

@@ -16,16 +16,25 @@ const servicePrincipal = {
 
 describe("createAzureCredential", async () => {
   it("uses the managed identity on an Azure host, even when a client secret is also set", async () => {
-    expect(await createAzureCredential({ IDENTITY_ENDPOINT: "http://127.0.0.1:1/msi/token", ...servicePrincipal }).load()).toBeInstanceOf(ManagedIdentityCredential);
+    expect(await createAzureCredential({ IDENTITY_ENDPOINT: "http://127.0.0.1:1/msi/token", ...servicePrincipal }).load()).toBeInstanceOf(
+      ManagedIdentityCredential,
+    );
   });
 
   it("uses the service principal outside Azure when tenant, client id and secret are all set", async () => {
     expect(await createAzureCredential(servicePrincipal).load()).toBeInstanceOf(ClientSecretCredential);
-    expect(await createAzureCredential({ ...servicePrincipal, AZURE_AUTHORITY_HOST: "https://login.example.test" }).load()).toBeInstanceOf(ClientSecretCredential);
+    expect(await createAzureCredential({ ...servicePrincipal, AZURE_AUTHORITY_HOST: "https://login.example.test" }).load()).toBeInstanceOf(
+      ClientSecretCredential,
+    );
   });
 
   it("falls back to the developer's identity when the service principal is incomplete", async () => {
-    expect(await createAzureCredential({ AZURE_TENANT_ID: servicePrincipal.AZURE_TENANT_ID, AZURE_CLIENT_ID: servicePrincipal.AZURE_CLIENT_ID }).load()).toBeInstanceOf(DefaultAzureCredential);
+    expect(
+      await createAzureCredential({
+        AZURE_TENANT_ID: servicePrincipal.AZURE_TENANT_ID,
+        AZURE_CLIENT_ID: servicePrincipal.AZURE_CLIENT_ID,
+      }).load(),
+    ).toBeInstanceOf(DefaultAzureCredential);
     expect(await createAzureCredential({}).load()).toBeInstanceOf(DefaultAzureCredential);
   });
 });

@@ -2,7 +2,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ADAPTERS, CORE, findViolations, importSpecifiers, repositoryRoot, sourceFiles, staleAllowances, type AllowedViolation } from "./dependency-rules.js";
+import {
+  ADAPTERS,
+  CORE,
+  findViolations,
+  importSpecifiers,
+  repositoryRoot,
+  sourceFiles,
+  staleAllowances,
+  type AllowedViolation,
+} from "./dependency-rules.js";
 
 /**
  * Known debts: imports that break a rule and stay until the work named beside them is done. Shrink
@@ -105,7 +114,8 @@ describe("the dependency rule check", () => {
 
 describe("the rule's coverage", () => {
   it("places every source file under src/ in the core or among the adapters", () => {
-    const placed = (file: string) => [...CORE, ...ADAPTERS].some((area) => (area.endsWith("/") ? file.startsWith(area) : file.replace(/\.[cm]?[jt]s$/, "") === area));
+    const placed = (file: string) =>
+      [...CORE, ...ADAPTERS].some((area) => (area.endsWith("/") ? file.startsWith(area) : file.replace(/\.[cm]?[jt]s$/, "") === area));
     expect(sourceFiles(repositoryRoot()).filter((file) => file.startsWith("src/") && !placed(file))).toEqual([]);
   });
 });

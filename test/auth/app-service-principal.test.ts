@@ -70,7 +70,11 @@ describe("X-MS-CLIENT-PRINCIPAL", () => {
   });
 
   it.each([
-    ["another tenant", { "http://schemas.microsoft.com/identity/claims/tenantid": "9d3c5b1a-0e2f-4a6b-8c7d-1e2f3a4b5c6d" }, "invalid_tenant"],
+    [
+      "another tenant",
+      { "http://schemas.microsoft.com/identity/claims/tenantid": "9d3c5b1a-0e2f-4a6b-8c7d-1e2f3a4b5c6d" },
+      "invalid_tenant",
+    ],
     ["another issuer", { iss: "https://login.microsoftonline.com/x/v2.0" }, "invalid_issuer"],
     ["another audience", { aud: "api://other" }, "invalid_audience"],
     ["expired", { exp: String(Math.floor(Date.now() / 1000) - 3600) }, "expired"],
@@ -91,8 +95,14 @@ describe("X-MS-CLIENT-PRINCIPAL", () => {
 
   it("fuzz: random header values never authenticate and only fail with ERR_UNAUTHENTICATED", async () => {
     const verifier = verifierFor(standIn, { trustAppServicePrincipalHeader: true });
-    const claim = fc.record({ typ: fc.oneof(fc.constantFrom("aud", "iss", "exp", "roles", "tid", "__proto__"), fc.string()), val: fc.oneof(fc.string(), fc.integer()) });
-    const principal = fc.record({ auth_typ: fc.constantFrom("aad", "github", 1), claims: fc.oneof(fc.array(claim), fc.anything()) }, { requiredKeys: [] });
+    const claim = fc.record({
+      typ: fc.oneof(fc.constantFrom("aud", "iss", "exp", "roles", "tid", "__proto__"), fc.string()),
+      val: fc.oneof(fc.string(), fc.integer()),
+    });
+    const principal = fc.record(
+      { auth_typ: fc.constantFrom("aad", "github", 1), claims: fc.oneof(fc.array(claim), fc.anything()) },
+      { requiredKeys: [] },
+    );
     const value = fc.oneof(
       fc.string(),
       fc.base64String(),

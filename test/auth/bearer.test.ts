@@ -19,15 +19,12 @@ function reasonOf(value: unknown, maxLength?: number): string {
 }
 
 describe("parseBearerToken", () => {
-  it.each([
-    [`Bearer ${JWS}`],
-    [`bearer ${JWS}`],
-    [`BEARER ${JWS}`],
-    [`Bearer    ${JWS}`],
-    [` \tBearer ${JWS}\t `],
-  ])("accepts %j", (value) => {
-    expect(parseBearerToken(value)).toBe(JWS);
-  });
+  it.each([[`Bearer ${JWS}`], [`bearer ${JWS}`], [`BEARER ${JWS}`], [`Bearer    ${JWS}`], [` \tBearer ${JWS}\t `]])(
+    "accepts %j",
+    (value) => {
+      expect(parseBearerToken(value)).toBe(JWS);
+    },
+  );
 
   it.each([
     [undefined, "missing_credentials"],
@@ -66,15 +63,22 @@ describe("parseBearerToken", () => {
 
   it("fuzz: arbitrary values either yield one compact JWS or ERR_UNAUTHENTICATED", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything(), fc.string(), fc.string().map((s) => `Bearer ${s}`)), (value) => {
-        let token: string;
-        try {
-          token = parseBearerToken(value);
-        } catch (error) {
-          return error instanceof CallerAuthError && error.code === ErrorCode.Unauthenticated;
-        }
-        return typeof value === "string" && COMPACT_JWS.test(token) && value.includes(token);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.anything(),
+          fc.string(),
+          fc.string().map((s) => `Bearer ${s}`),
+        ),
+        (value) => {
+          let token: string;
+          try {
+            token = parseBearerToken(value);
+          } catch (error) {
+            return error instanceof CallerAuthError && error.code === ErrorCode.Unauthenticated;
+          }
+          return typeof value === "string" && COMPACT_JWS.test(token) && value.includes(token);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });

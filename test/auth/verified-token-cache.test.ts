@@ -13,7 +13,12 @@ describe("VerifiedTokenCache", () => {
     // A copy of the value (a different string object, as every request brings) hits.
     expect(cache.get(Buffer.from(value, "latin1").toString("latin1"), 1)?.appId).toBe("x");
     // One changed byte anywhere misses: in the header, the payload, or the scheme's case.
-    for (const changed of [value.replace("eyJhbGci", "eyJhbGcj"), value.replace("eyJzdWIi", "eyJzdWIj"), value.replace("Bearer", "bearer"), `${value}x`]) {
+    for (const changed of [
+      value.replace("eyJhbGci", "eyJhbGcj"),
+      value.replace("eyJzdWIi", "eyJzdWIj"),
+      value.replace("Bearer", "bearer"),
+      `${value}x`,
+    ]) {
       expect(cache.get(changed, 1)).toBeUndefined();
     }
     // The same last characters (the Map's key) with a different value: a miss, and the entry stays.

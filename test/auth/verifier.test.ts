@@ -62,8 +62,14 @@ describe("valid callers", () => {
     await expectUnauthenticated(verifierFor(standIn).verify(`Bearer ${token}`), "unsupported_token_version");
     await expectUnauthenticated(verifierFor(standIn, { acceptV1Tokens: false }).verify(`Bearer ${token}`), "invalid_issuer");
     // A v2.0 issuer with ver 1.0 (or no ver) is no better.
-    await expectUnauthenticated(verifierFor(standIn).verify(`Bearer ${standIn.mintToken({ ver: "1.0", roles: [PROFILE_ROLE] })}`), "unsupported_token_version");
-    await expectUnauthenticated(verifierFor(standIn).verify(`Bearer ${standIn.mintToken({ ver: null, roles: [PROFILE_ROLE] })}`), "unsupported_token_version");
+    await expectUnauthenticated(
+      verifierFor(standIn).verify(`Bearer ${standIn.mintToken({ ver: "1.0", roles: [PROFILE_ROLE] })}`),
+      "unsupported_token_version",
+    );
+    await expectUnauthenticated(
+      verifierFor(standIn).verify(`Bearer ${standIn.mintToken({ ver: null, roles: [PROFILE_ROLE] })}`),
+      "unsupported_token_version",
+    );
   });
 
   it.each([
@@ -140,7 +146,11 @@ describe("hostile callers are refused with ERR_UNAUTHENTICATED", () => {
       async () => `Bearer ${encodeJson({ alg: "none", kid: standIn.currentKid })}.${encodeJson(validClaims(standIn, now))}.AAAA`,
       "unsupported_algorithm",
     ],
-    ["HS256 keyed with the public key", async () => `Bearer ${await hs256WithPublicKey(standIn, validClaims(standIn, now))}`, "unsupported_algorithm"],
+    [
+      "HS256 keyed with the public key",
+      async () => `Bearer ${await hs256WithPublicKey(standIn, validClaims(standIn, now))}`,
+      "unsupported_algorithm",
+    ],
     [
       "tampered payload (role added)",
       async () => {
@@ -211,7 +221,9 @@ describe("authorisation (403-class)", () => {
   });
 
   it("forbids a caller holding another profile's role, and role names differing in case", async () => {
-    const caller = await verifierFor(standIn).verify(`Bearer ${standIn.mintToken({ roles: [OTHER_PROFILE_ROLE, PROFILE_ROLE.toLowerCase()] })}`);
+    const caller = await verifierFor(standIn).verify(
+      `Bearer ${standIn.mintToken({ roles: [OTHER_PROFILE_ROLE, PROFILE_ROLE.toLowerCase()] })}`,
+    );
     let thrown: unknown;
     try {
       authorize(caller, PROFILE_ROLE);
@@ -325,7 +337,10 @@ describe("verified-token cache", () => {
     // Trusted and present, the App Service principal header decides: never the cache.
     const trusting = verifierFor(standIn, { trustAppServicePrincipalHeader: true });
     await trusting.verify(header);
-    const both = new Map([["authorization", header], ["x-ms-client-principal", "e30"]]);
+    const both = new Map([
+      ["authorization", header],
+      ["x-ms-client-principal", "e30"],
+    ]);
     expect(trusting.cachedCaller(both)).toBeUndefined();
     expect(trusting.cachedCaller(request(header))).toBeDefined();
   });

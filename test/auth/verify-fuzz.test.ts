@@ -39,7 +39,12 @@ describe("verify() under fuzzing", () => {
   it("refuses random strings and random values", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.string(), fc.string().map((s) => `Bearer ${s}`), fc.anything(), fc.string({ unit: "binary" })),
+        fc.oneof(
+          fc.string(),
+          fc.string().map((s) => `Bearer ${s}`),
+          fc.anything(),
+          fc.string({ unit: "binary" }),
+        ),
         refused,
       ),
       { numRuns: 1_000 },
@@ -67,7 +72,10 @@ describe("verify() under fuzzing", () => {
     const token = fc
       .tuple(segment(header), segment(claims), base64urlBytes, fc.array(base64urlBytes, { maxLength: 3 }))
       .map(([h, p, s, extra]) => [h, p, s, ...extra].join("."));
-    await fc.assert(fc.asyncProperty(token, (t) => refused(`Bearer ${t}`)), { numRuns: 1_000 });
+    await fc.assert(
+      fc.asyncProperty(token, (t) => refused(`Bearer ${t}`)),
+      { numRuns: 1_000 },
+    );
   });
 
   it("refuses every one-character change to a valid token", async () => {
@@ -80,7 +88,10 @@ describe("verify() under fuzzing", () => {
       .tuple(positions, fc.constantFrom(...alphabet))
       .filter(([i, c]) => token[i] !== c)
       .map(([i, c]) => `${token.slice(0, i)}${c}${token.slice(i + 1)}`);
-    await fc.assert(fc.asyncProperty(changed, (t) => refused(`Bearer ${t}`)), { numRuns: 500 });
+    await fc.assert(
+      fc.asyncProperty(changed, (t) => refused(`Bearer ${t}`)),
+      { numRuns: 500 },
+    );
   });
 
   it("accepts a properly signed token exactly when its claims are valid", async () => {
@@ -107,13 +118,15 @@ describe("verify() under fuzzing", () => {
     const validClaimsArb = fc.record(
       Object.fromEntries(Object.entries(choices).map(([name, { valid }]) => [name, fc.constantFrom(...valid)])),
     );
-    const corruption = fc.subarray(Object.keys(choices), { maxLength: 2 }).chain((names) =>
-      fc.tuple(
-        ...names.map((name) =>
-          fc.tuple(fc.constant(name), fc.oneof(fc.constantFrom(...choices[name]!.invalid), fc.constant(null), fc.jsonValue())),
+    const corruption = fc
+      .subarray(Object.keys(choices), { maxLength: 2 })
+      .chain((names) =>
+        fc.tuple(
+          ...names.map((name) =>
+            fc.tuple(fc.constant(name), fc.oneof(fc.constantFrom(...choices[name]!.invalid), fc.constant(null), fc.jsonValue())),
+          ),
         ),
-      ),
-    );
+      );
     const claims = fc
       .tuple(validClaimsArb, corruption)
       .map(([valid, corrupt]) => ({ ...valid, ...Object.fromEntries(corrupt) }) as Record<string, unknown>);
@@ -146,10 +159,7 @@ function decodeClaims(token: string): Record<string, unknown> {
 }
 
 /** The oracle: the rules of README "HTTP API" / issue 4 item 5, written out independently of the verifier. */
-function isValid(
-  claims: Record<string, unknown>,
-  expected: { v2: string; v1: string; audiences: string[]; tenantId: string },
-): boolean {
+function isValid(claims: Record<string, unknown>, expected: { v2: string; v1: string; audiences: string[]; tenantId: string }): boolean {
   const { iss, aud, tid, exp, nbf, iat, azp, appid, oid, roles, ver, scp, idtyp } = claims;
   // App tokens, v2.0 only (README "HTTP API").
   if (iss !== expected.v2 || ver !== "2.0") return false;

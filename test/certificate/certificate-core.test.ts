@@ -18,9 +18,16 @@ import { csrRequestProblems, enterpriseCertificatePolicy } from "../../src/certi
 const ORG = "991825827";
 const { root, intermediate } = issueEnterpriseCertificate({ organisationNumber: ORG });
 
-function csrFor(subject: forge.pki.CertificateField[] = [{ type: "2.5.4.5", value: ORG }, { type: "2.5.4.10", value: "Rederi AS" }]) {
+function csrFor(
+  subject: forge.pki.CertificateField[] = [
+    { type: "2.5.4.5", value: ORG },
+    { type: "2.5.4.10", value: "Rederi AS" },
+  ],
+) {
   const keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const forgeKey = forge.pki.privateKeyFromPem(keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString()) as forge.pki.rsa.PrivateKey;
+  const forgeKey = forge.pki.privateKeyFromPem(
+    keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+  ) as forge.pki.rsa.PrivateKey;
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e);
   csr.setSubject(subject);
@@ -64,11 +71,11 @@ describe("keyUsageOf and the organisation number", () => {
   it("reads the keyUsage bits (including decipherOnly in the second octet) and their absence", () => {
     const request = csrFor();
     expect(keyUsageOf(issueForCsr(request.pem, { issuer: intermediate }).leafDer)).toEqual(["digitalSignature"]);
-    expect(keyUsageOf(issueForCsr(request.pem, { issuer: intermediate, keyUsage: ["nonRepudiation", "keyEncipherment", "decipherOnly"] }).leafDer)).toEqual([
-      "nonRepudiation",
-      "keyEncipherment",
-      "decipherOnly",
-    ]);
+    expect(
+      keyUsageOf(
+        issueForCsr(request.pem, { issuer: intermediate, keyUsage: ["nonRepudiation", "keyEncipherment", "decipherOnly"] }).leafDer,
+      ),
+    ).toEqual(["nonRepudiation", "keyEncipherment", "decipherOnly"]);
     expect(keyUsageOf(root.certificateDer)).toEqual(["keyCertSign", "cRLSign"]);
   });
 
@@ -76,14 +83,24 @@ describe("keyUsageOf and the organisation number", () => {
     const at = (oid: string, value: string) => ({ oid, value });
     expect(organisationNumberIn([at(NAME_OIDS.serialNumber, "910000005"), at(NAME_OIDS.organizationIdentifier, `NTRNO-${ORG}`)])).toBe(ORG);
     expect(organisationNumberIn([at(NAME_OIDS.serialNumber, ORG)])).toBe(ORG);
-    expect(organisationNumberIn([at(NAME_OIDS.organizationIdentifier, "VATNO-991825827"), at(NAME_OIDS.serialNumber, "UN:NO-9578-4050-1")])).toBeUndefined();
+    expect(
+      organisationNumberIn([at(NAME_OIDS.organizationIdentifier, "VATNO-991825827"), at(NAME_OIDS.serialNumber, "UN:NO-9578-4050-1")]),
+    ).toBeUndefined();
   });
 
   it("parses a CSR's subject (UTF-8 names) and public key", () => {
-    const request = csrFor([{ type: "2.5.4.5", value: ORG }, { type: "2.5.4.10", value: "Sjøfart AS", valueTagClass: forge.asn1.Type.UTF8 } as unknown as forge.pki.CertificateField]);
+    const request = csrFor([
+      { type: "2.5.4.5", value: ORG },
+      { type: "2.5.4.10", value: "Sjøfart AS", valueTagClass: forge.asn1.Type.UTF8 } as unknown as forge.pki.CertificateField,
+    ]);
     const parsed = parseCertificateRequest(request.der);
-    expect(parsed.subject).toEqual([{ oid: NAME_OIDS.serialNumber, value: ORG }, { oid: NAME_OIDS.organizationName, value: "Sjøfart AS" }]);
-    expect(parsed.publicKey.export({ type: "spki", format: "der" })).toEqual(request.keys.publicKey.export({ type: "spki", format: "der" }));
+    expect(parsed.subject).toEqual([
+      { oid: NAME_OIDS.serialNumber, value: ORG },
+      { oid: NAME_OIDS.organizationName, value: "Sjøfart AS" },
+    ]);
+    expect(parsed.publicKey.export({ type: "spki", format: "der" })).toEqual(
+      request.keys.publicKey.export({ type: "spki", format: "der" }),
+    );
     expect(() => parseCertificateRequest(intermediate.certificateDer)).toThrow(/cannot be read/);
   });
 });
@@ -103,12 +120,21 @@ describe("enterpriseCertificatePolicy and its input", () => {
       contentType: "application/x-pem-file",
       lifetimeActions: [{ action: "EmailContacts", daysBeforeExpiry: 60 }],
     });
-    expect(enterpriseCertificatePolicy({ organisationNumber: ORG, organisationName: "X", hsm: true, keySize: 4096 })).toMatchObject({ keyType: "RSA-HSM", keySize: 4096 });
+    expect(enterpriseCertificatePolicy({ organisationNumber: ORG, organisationName: "X", hsm: true, keySize: 4096 })).toMatchObject({
+      keyType: "RSA-HSM",
+      keySize: 4096,
+    });
   });
 
   it("lists every problem at once", () => {
     expect(
-      csrRequestProblems({ organisationNumber: "9918258270", organisationName: 'A "B"', keySize: 1024, keyUsage: ["nonRepudiation"], validityMonths: 0 }),
+      csrRequestProblems({
+        organisationNumber: "9918258270",
+        organisationName: 'A "B"',
+        keySize: 1024,
+        keyUsage: ["nonRepudiation"],
+        validityMonths: 0,
+      }),
     ).toHaveLength(5);
     expect(csrRequestProblems({ organisationNumber: ORG, organisationName: "Rederi AS" })).toEqual([]);
   });
@@ -117,7 +143,8 @@ describe("enterpriseCertificatePolicy and its input", () => {
 describe("checkIssuedCertificate", () => {
   const request = csrFor();
   const parsed = parseCertificateRequest(request.der);
-  const check = (certificatesDer: Buffer[], now = Date.now()) => checkIssuedCertificate({ certificatesDer, request: parsed, organisationNumber: ORG, now });
+  const check = (certificatesDer: Buffer[], now = Date.now()) =>
+    checkIssuedCertificate({ certificatesDer, request: parsed, organisationNumber: ORG, now });
 
   it("finds the leaf anywhere in the file and orders leaf → intermediate → root, dropping strangers", () => {
     const issued = issueForCsr(request.pem, { issuer: intermediate });
@@ -130,8 +157,14 @@ describe("checkIssuedCertificate", () => {
   });
 
   it("refuses a self-signed certificate for the right key, and says when it is not yet valid or expires soon", () => {
-    const selfSigned = issueCertificate({ commonName: "Rederi AS", organisationNumber: ORG, keyPair: { privateKey: request.keys.privateKey, publicKey: request.keys.publicKey } });
-    expect(check([selfSigned.certificateDer]).problems).toContain("the certificate is self-signed: Maskinporten accepts only certificates from Buypass or Commfides");
+    const selfSigned = issueCertificate({
+      commonName: "Rederi AS",
+      organisationNumber: ORG,
+      keyPair: { privateKey: request.keys.privateKey, publicKey: request.keys.publicKey },
+    });
+    expect(check([selfSigned.certificateDer]).problems).toContain(
+      "the certificate is self-signed: Maskinporten accepts only certificates from Buypass or Commfides",
+    );
     const future = issueForCsr(request.pem, { issuer: intermediate, notBefore: new Date(Date.now() + 86_400_000) });
     expect(check([future.leafDer]).problems.join()).toMatch(/not valid before .*: merge it then/);
     const soon = issueForCsr(request.pem, { issuer: intermediate, notAfter: new Date(Date.now() + 10 * 86_400_000) });

@@ -76,7 +76,14 @@ describe("certificate csr", () => {
   it("makes a non-exportable RSA 3072 key in Key Vault and prints a CSR for it with the organisation in the subject", async () => {
     const csrPem = await requestCsr();
     const policy = await new CertificateClient(kv.url, staticCredential(), clientOptions()).getCertificatePolicy(name);
-    expect(policy).toMatchObject({ issuerName: "Unknown", exportable: false, keyType: "RSA", keySize: 3072, reuseKey: false, keyUsage: ["digitalSignature"] });
+    expect(policy).toMatchObject({
+      issuerName: "Unknown",
+      exportable: false,
+      keyType: "RSA",
+      keySize: 3072,
+      reuseKey: false,
+      keyUsage: ["digitalSignature"],
+    });
     expect(policy.subject).toBe(`CN=Sandbox Rederi AS, O=Sandbox Rederi AS, SERIALNUMBER=${ORG}, C=NO`);
     const issued = issueForCsr(csrPem, { issuer: intermediate });
     expect(issued.x509.publicKey.asymmetricKeyDetails?.modulusLength).toBe(3072);
@@ -94,7 +101,16 @@ describe("certificate csr", () => {
   });
 
   it("keeps a Norwegian name intact from the CSR through the issued certificate", async () => {
-    const result = await run(["csr", ...vaultArgs(), "--organisation-number", ORG, "--organisation-name", "Sjøfart Ærø AS", "--key-size", "2048"]);
+    const result = await run([
+      "csr",
+      ...vaultArgs(),
+      "--organisation-number",
+      ORG,
+      "--organisation-name",
+      "Sjøfart Ærø AS",
+      "--key-size",
+      "2048",
+    ]);
     expect(result.code).toBe(0);
     expect((await run(["status", ...vaultArgs()])).stdout).toContain("O=Sjøfart Ærø AS, CN=Sjøfart Ærø AS");
     expect(issueForCsr(result.stdout, { issuer: intermediate }).x509.subject).toContain("O=Sjøfart Ærø AS");
@@ -102,16 +118,41 @@ describe("certificate csr", () => {
 
   it("refuses a second request while one is pending, with what to do", async () => {
     await requestCsr(["--key-size", "2048"]);
-    const again = await run(["csr", ...vaultArgs(), "--organisation-number", ORG, "--organisation-name", "Sandbox Rederi AS", "--key-size", "2048"]);
+    const again = await run([
+      "csr",
+      ...vaultArgs(),
+      "--organisation-number",
+      ORG,
+      "--organisation-name",
+      "Sandbox Rederi AS",
+      "--key-size",
+      "2048",
+    ]);
     expect(again.code).toBe(4);
     expect(again.stderr).toContain("already has a pending request");
   });
 
   it("reports every problem with the request together, before touching Key Vault", async () => {
     const before = kv.counters.certificateCreate;
-    const result = await run(["csr", ...vaultArgs(), "--organisation-number", "12345", "--organisation-name", "", "--key-size", "1024", "--key-usage", "keyEncipherment"]);
+    const result = await run([
+      "csr",
+      ...vaultArgs(),
+      "--organisation-number",
+      "12345",
+      "--organisation-name",
+      "",
+      "--key-size",
+      "1024",
+      "--key-usage",
+      "keyEncipherment",
+    ]);
     expect(result.code).toBe(2);
-    for (const text of ["9-digit organisation number", "--organisation-name is required", "--key-size must be", "must include digitalSignature"]) {
+    for (const text of [
+      "9-digit organisation number",
+      "--organisation-name is required",
+      "--key-size must be",
+      "must include digitalSignature",
+    ]) {
       expect(result.stderr).toContain(text);
     }
     expect(kv.counters.certificateCreate).toBe(before);
@@ -146,7 +187,9 @@ describe("certificate merge", () => {
     const renewal = issueForCsr(await requestCsr(["--key-size", "2048"]), { issuer: otherCa, chainDer: [otherCa.certificateDer] });
     const result = await run(["merge", writeIssued(renewal.pem), ...vaultArgs()]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain("warning: the new certificate is issued by C=NO, O=Other CA AS, CN=Other Class 3 CA, the current one by C=NO, O=Sandbox CA AS, CN=Sandbox Class 3 CA");
+    expect(result.stderr).toContain(
+      "warning: the new certificate is issued by C=NO, O=Other CA AS, CN=Other Class 3 CA, the current one by C=NO, O=Sandbox CA AS, CN=Sandbox Class 3 CA",
+    );
     expect(result.stderr).toContain("SIGNING_CHAIN");
   });
 
@@ -162,7 +205,19 @@ describe("certificate merge", () => {
   it("refuses a certificate issued for another key (our check), and Key Vault refuses it too when the check is bypassed", async () => {
     await requestCsr(["--key-size", "2048"]);
     const otherName = `${name}-other`;
-    const other = await run(["csr", "--vault", kv.url, "--name", otherName, "--organisation-number", ORG, "--organisation-name", "Sandbox Rederi AS", "--key-size", "2048"]);
+    const other = await run([
+      "csr",
+      "--vault",
+      kv.url,
+      "--name",
+      otherName,
+      "--organisation-number",
+      ORG,
+      "--organisation-name",
+      "Sandbox Rederi AS",
+      "--key-size",
+      "2048",
+    ]);
     const wrong = issueForCsr(other.stdout, { issuer: intermediate, chainDer: [intermediate.certificateDer] });
     const before = kv.counters.certificateMerge;
     const result = await run(["merge", writeIssued(wrong.pem), ...vaultArgs()]);
@@ -171,7 +226,10 @@ describe("certificate merge", () => {
     expect(kv.counters.certificateMerge).toBe(before);
 
     const client = new CertificateClient(kv.url, staticCredential(), clientOptions());
-    await expect(client.mergeCertificate(name, [new Uint8Array(wrong.leafDer)])).rejects.toMatchObject({ statusCode: 400, code: "BadParameter" });
+    await expect(client.mergeCertificate(name, [new Uint8Array(wrong.leafDer)])).rejects.toMatchObject({
+      statusCode: 400,
+      code: "BadParameter",
+    });
     expect((await run(["status", ...vaultArgs()])).stdout).toContain(`${name}: inProgress`);
   });
 
@@ -180,7 +238,10 @@ describe("certificate merge", () => {
     const cases: [Parameters<typeof issueForCsr>[1], string][] = [
       [{ issuer: intermediate, subjectOrganisationNumber: "910000005" }, `issued to organisation 910000005, not ${ORG}`],
       [{ issuer: intermediate, keyUsage: ["keyEncipherment"] }, "does not allow digitalSignature"],
-      [{ issuer: intermediate, notBefore: new Date(Date.now() - 400 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) }, "expired on"],
+      [
+        { issuer: intermediate, notBefore: new Date(Date.now() - 400 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) },
+        "expired on",
+      ],
     ];
     for (const [options, reason] of cases) {
       const result = await run(["merge", writeIssued(issueForCsr(csrPem, options).pem), ...vaultArgs()]);
@@ -208,13 +269,24 @@ describe("certificate merge", () => {
     expect(again.code).toBe(4);
     expect(again.stderr).toContain("has no pending certificate request (its last one is completed)");
     const client = new CertificateClient(kv.url, staticCredential(), clientOptions());
-    await expect(client.mergeCertificate(name, [new Uint8Array(issued.leafDer)])).rejects.toMatchObject({ statusCode: 404, code: "PendingCertificateNotFound" });
-    await expect(client.mergeCertificate(`${name}-never`, [new Uint8Array(issued.leafDer)])).rejects.toMatchObject({ statusCode: 404, code: "CertificateNotFound" });
+    await expect(client.mergeCertificate(name, [new Uint8Array(issued.leafDer)])).rejects.toMatchObject({
+      statusCode: 404,
+      code: "PendingCertificateNotFound",
+    });
+    await expect(client.mergeCertificate(`${name}-never`, [new Uint8Array(issued.leafDer)])).rejects.toMatchObject({
+      statusCode: 404,
+      code: "CertificateNotFound",
+    });
   });
 
   it("refuses to merge into a pending certificate whose key was made exportable", async () => {
     const client = new CertificateClient(kv.url, staticCredential(), clientOptions());
-    await client.beginCreateCertificate(name, { issuerName: "Unknown", subject: `CN=X, SERIALNUMBER=${ORG}, C=NO`, exportable: true, keySize: 2048 });
+    await client.beginCreateCertificate(name, {
+      issuerName: "Unknown",
+      subject: `CN=X, SERIALNUMBER=${ORG}, C=NO`,
+      exportable: true,
+      keySize: 2048,
+    });
     const csr = (await run(["status", ...vaultArgs(), "--csr"])).stdout.replace(/^[\s\S]*?(?=-----BEGIN)/, "");
     const before = kv.counters.certificateMerge;
     const result = await run(["merge", writeIssued(issueForCsr(csr, { issuer: intermediate }).pem), ...vaultArgs()]);
@@ -225,7 +297,10 @@ describe("certificate merge", () => {
 
   it("refuses a file with a private key in it", async () => {
     await requestCsr(["--key-size", "2048"]);
-    writeFileSync(join(work, `${name}.pem`), intermediate.privateKey.export({ type: "pkcs8", format: "pem" }).toString() + intermediate.certificatePem);
+    writeFileSync(
+      join(work, `${name}.pem`),
+      intermediate.privateKey.export({ type: "pkcs8", format: "pem" }).toString() + intermediate.certificatePem,
+    );
     const result = await run(["merge", `${name}.pem`, ...vaultArgs()]);
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("contains a private key");
@@ -252,7 +327,9 @@ describe("the key never leaves Key Vault", () => {
     // The secret is the chain as PEM: the issued leaf and the intermediate, nothing else.
     const blocks = [...(secret.value ?? "").matchAll(/-----BEGIN ([A-Z ]+)-----/g)].map((match) => match[1]);
     expect(blocks).toEqual(["CERTIFICATE", "CERTIFICATE"]);
-    expect(new X509Certificate(secret.value!.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----").fingerprint256).toBe(issued.x509.fingerprint256);
+    expect(new X509Certificate(secret.value!.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----").fingerprint256).toBe(
+      issued.x509.fingerprint256,
+    );
   });
 });
 

@@ -48,7 +48,8 @@ const settings = () => ({
   PROFILE_SDIR_CLIENT_ID: "sdir-client",
   PROFILE_SDIR_SCOPES: "sdir:read",
 });
-const newBroker = () => createBroker({ config: parseBrokerConfig(settings()), credential: staticCredential(), keyVaultClientOptions: clientOptions(), now });
+const newBroker = () =>
+  createBroker({ config: parseBrokerConfig(settings()), credential: staticCredential(), keyVaultClientOptions: clientOptions(), now });
 
 async function certificateCommand(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
@@ -79,7 +80,15 @@ describe("renewing the certificate by CSR while the old one is valid", () => {
     const broker = newBroker();
     expect(await leafOfNextGrant(broker)).toBe(oldLeaf);
 
-    const csr = await certificateCommand(["csr", "--organisation-number", ORG, "--organisation-name", "Sandbox Rederi AS", "--key-size", "2048"]);
+    const csr = await certificateCommand([
+      "csr",
+      "--organisation-number",
+      ORG,
+      "--organisation-name",
+      "Sandbox Rederi AS",
+      "--key-size",
+      "2048",
+    ]);
     expect(csr.code).toBe(0);
 
     // Pending: Key Vault's latest is the pending version; the running broker and a restarted one keep the old certificate.

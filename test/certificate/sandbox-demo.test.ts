@@ -16,7 +16,12 @@ let sandbox: Sandbox;
 let work: string;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ port: 0, logger: { log: () => {} }, signingKeyRefreshMs: 0, settingsOverrides: { RENEW_BEFORE_EXPIRY_RATIO: "0.99" } });
+  sandbox = await startSandbox({
+    port: 0,
+    logger: { log: () => {} },
+    signingKeyRefreshMs: 0,
+    settingsOverrides: { RENEW_BEFORE_EXPIRY_RATIO: "0.99" },
+  });
   work = mkdtempSync(join(tmpdir(), "certificate-demo-"));
 });
 afterAll(async () => {
@@ -44,7 +49,15 @@ type GrantView = { x5c?: { sha256: string; subject: string } }[];
 
 describe("npm start: CSR → issued → merged → the next grant's x5c", () => {
   it("switches the broker to the certificate issued for the Key Vault-made key", async () => {
-    const csr = await certificate(["csr", "--organisation-number", SANDBOX_ORGANISATION, "--organisation-name", "Sandbox Rederi AS", "--key-size", "2048"]);
+    const csr = await certificate([
+      "csr",
+      "--organisation-number",
+      SANDBOX_ORGANISATION,
+      "--organisation-name",
+      "Sandbox Rederi AS",
+      "--key-size",
+      "2048",
+    ]);
     expect(csr.code).toBe(0);
 
     const refused = await fetch(sandbox.env.certificateIssuerUrl, { method: "POST", body: "not a csr" });

@@ -25,11 +25,19 @@ beforeAll(async () => {
     startMaskinportenStandIn({ trustedRoots: [intermediate.certificateDer] }),
   ]);
   for (const standIn of [mp, other]) {
-    standIn.registerClient({ clientId: "so-client", organisationNumber: DIGDIR, scopes: ["altinn:serviceowner/instances.read"], tokenLifetimeSeconds: 120 });
+    standIn.registerClient({
+      clientId: "so-client",
+      organisationNumber: DIGDIR,
+      scopes: ["altinn:serviceowner/instances.read"],
+      tokenLifetimeSeconds: 120,
+    });
   }
   altinn = await startAltinnStandIn({ maskinportenIssuer: mp.issuer });
   work = mkdtempSync(join(tmpdir(), "maskinporten-token-altinn-"));
-  writeFileSync(join(work, "client.p12"), makePkcs12({ storePassword: "pw-altinn-cli", keys: [{ alias: "a", privateKey: leaf.privateKey, chain: [leaf.certificateDer] }] }));
+  writeFileSync(
+    join(work, "client.p12"),
+    makePkcs12({ storePassword: "pw-altinn-cli", keys: [{ alias: "a", privateKey: leaf.privateKey, chain: [leaf.certificateDer] }] }),
+  );
 });
 afterAll(async () => {
   await Promise.all([mp?.close(), other?.close(), altinn?.close()]);
@@ -102,13 +110,38 @@ describe("maskinporten-token with altinn.exchange", () => {
   });
 
   it("refuses mismatched environments and an exchange without a token request, as configuration problems", async () => {
-    const mismatch = await run(["issuer=so-client", "audience=https://test.maskinporten.no/", "token.endpoint=https://test.maskinporten.no/token", "scope=s", "keystore.file=client.p12", "keystore.password=x", "altinn.exchange=prod"]);
+    const mismatch = await run([
+      "issuer=so-client",
+      "audience=https://test.maskinporten.no/",
+      "token.endpoint=https://test.maskinporten.no/token",
+      "scope=s",
+      "keystore.file=client.p12",
+      "keystore.password=x",
+      "altinn.exchange=prod",
+    ]);
     expect(mismatch.code).toBe(3);
-    expect(mismatch.stderr).toMatch(/altinn\.exchange: https:\/\/platform\.altinn\.no \(prod\) only accepts tokens from Maskinporten https:\/\/maskinporten\.no\//);
-    const grantOnly = await run(["issuer=so-client", "audience=https://test.maskinporten.no/", "scope=s", "keystore.file=client.p12", "keystore.password=x", "altinn.exchange=tt02", "altinn.test_org=maybe"]);
+    expect(mismatch.stderr).toMatch(
+      /altinn\.exchange: https:\/\/platform\.altinn\.no \(prod\) only accepts tokens from Maskinporten https:\/\/maskinporten\.no\//,
+    );
+    const grantOnly = await run([
+      "issuer=so-client",
+      "audience=https://test.maskinporten.no/",
+      "scope=s",
+      "keystore.file=client.p12",
+      "keystore.password=x",
+      "altinn.exchange=tt02",
+      "altinn.test_org=maybe",
+    ]);
     expect(grantOnly.code).toBe(3);
     expect(grantOnly.stderr).toContain('altinn.test_org: "maybe" is not true or false');
-    const noToken = await run(["issuer=so-client", "audience=https://test.maskinporten.no/", "scope=s", "keystore.file=client.p12", "keystore.password=x", "altinn.exchange=tt02"]);
+    const noToken = await run([
+      "issuer=so-client",
+      "audience=https://test.maskinporten.no/",
+      "scope=s",
+      "keystore.file=client.p12",
+      "keystore.password=x",
+      "altinn.exchange=tt02",
+    ]);
     expect(noToken.code).toBe(3);
     expect(noToken.stderr).toContain("altinn.exchange needs a Maskinporten token to exchange: set token.endpoint or environment");
   });

@@ -3,13 +3,7 @@ import { BrokerError } from "../../src/errors.js";
 import { parseClientConfig } from "../../src/cli/client-config.js";
 import { parseJavaProperties } from "../../src/cli/properties.js";
 
-const BASE = [
-  "issuer=my-client",
-  "audience=https://test.maskinporten.no/",
-  "scope=a:b",
-  "keystore.file=ks.jks",
-  "keystore.password=pw",
-];
+const BASE = ["issuer=my-client", "audience=https://test.maskinporten.no/", "scope=a:b", "keystore.file=ks.jks", "keystore.password=pw"];
 
 function parse(lines: string[]) {
   return parseClientConfig(parseJavaProperties(lines.join("\n")), "client.properties");
@@ -55,7 +49,14 @@ describe("parseClientConfig", () => {
     expect(config.tokenRequest).toEqual({ kind: "endpoint", tokenEndpoint: "https://test.maskinporten.no/token" });
     expect(config.scopes).toEqual(["a:b", "c:d"]);
     // Java drops the blank after '=' but keeps trailing blanks.
-    expect(config.signing).toEqual({ kind: "keystore", source: { kind: "path", path: "ks.p12" }, type: "PKCS12", storePassword: "pw  ", alias: "alias", keyPassword: "kp " });
+    expect(config.signing).toEqual({
+      kind: "keystore",
+      source: { kind: "path", path: "ks.p12" },
+      type: "PKCS12",
+      storePassword: "pw  ",
+      alias: "alias",
+      keyPassword: "kp ",
+    });
   });
 
   it("treats empty optional values as absent and splits several resources into an array", () => {
@@ -68,7 +69,9 @@ describe("parseClientConfig", () => {
   it("decodes base64: keystores, whitespace allowed", () => {
     const config = parse([...BASE.filter((line) => !line.startsWith("keystore.file")), "keystore.file=base64:AAEC\\", "   AwQ="]);
     expect(config.signing).toMatchObject({ source: { kind: "inline", bytes: Buffer.from([0, 1, 2, 3, 4]) } });
-    expect(problems([...BASE.filter((line) => !line.startsWith("keystore.file")), "keystore.file=base64:not base64!"])).toMatch(/not base64/);
+    expect(problems([...BASE.filter((line) => !line.startsWith("keystore.file")), "keystore.file=base64:not base64!"])).toMatch(
+      /not base64/,
+    );
   });
 
   it("collects every problem in one message", () => {
@@ -88,7 +91,9 @@ describe("parseClientConfig", () => {
 
   it("refuses retired and insecure Maskinporten URLs", () => {
     const swap = (key: string, value: string) => [...BASE.filter((line) => !line.startsWith(`${key}=`)), `${key}=${value}`];
-    expect(problems(swap("audience", "https://ver2.maskinporten.no/"))).toMatch(/retired Maskinporten host .*; use test \(https:\/\/test\.maskinporten\.no\/\)/);
+    expect(problems(swap("audience", "https://ver2.maskinporten.no/"))).toMatch(
+      /retired Maskinporten host .*; use test \(https:\/\/test\.maskinporten\.no\/\)/,
+    );
     expect(problems(swap("audience", "https://oidc.difi.no/idporten-oidc-provider/"))).toMatch(/retired/);
     expect(problems([...BASE, "token.endpoint=http://maskinporten.example/token"])).toMatch(/token\.endpoint: .*must use https/);
   });
@@ -103,15 +108,36 @@ describe("parseClientConfig", () => {
       kind: "endpoint",
       tokenEndpoint: "https://test.maskinporten.no/token",
     });
-    expect(problems([...BASE, "environment=prod"])).toMatch(/audience and environment disagree \(the environment's issuer is https:\/\/maskinporten\.no\/\)/);
+    expect(problems([...BASE, "environment=prod"])).toMatch(
+      /audience and environment disagree \(the environment's issuer is https:\/\/maskinporten\.no\/\)/,
+    );
   });
 
   it("reads Key Vault signing keys", () => {
     const noKeystore = BASE.filter((line) => !line.startsWith("keystore."));
     expect(
-      parse([...noKeystore, "keyvault.url=https://v.vault.azure.net/", "keyvault.certificate=mp-cert", "keyvault.certificate.version=0123456789abcdef0123456789abcdef", "keyvault.kid=k"]).signing,
-    ).toEqual({ kind: "keyvault", vaultUrl: "https://v.vault.azure.net/", certificateName: "mp-cert", certificateVersion: "0123456789abcdef0123456789abcdef", kid: "k" });
-    expect(problems([...noKeystore, "keyvault.url=http://v.vault.azure.net/", "keyvault.certificate=bad name", "keyvault.certificate.version=1"])).toMatch(
+      parse([
+        ...noKeystore,
+        "keyvault.url=https://v.vault.azure.net/",
+        "keyvault.certificate=mp-cert",
+        "keyvault.certificate.version=0123456789abcdef0123456789abcdef",
+        "keyvault.kid=k",
+      ]).signing,
+    ).toEqual({
+      kind: "keyvault",
+      vaultUrl: "https://v.vault.azure.net/",
+      certificateName: "mp-cert",
+      certificateVersion: "0123456789abcdef0123456789abcdef",
+      kid: "k",
+    });
+    expect(
+      problems([
+        ...noKeystore,
+        "keyvault.url=http://v.vault.azure.net/",
+        "keyvault.certificate=bad name",
+        "keyvault.certificate.version=1",
+      ]),
+    ).toMatch(
       /keyvault\.url must use https.*keyvault\.certificate must be 1-127 letters, digits and hyphens.*keyvault\.certificate\.version must be a 32-character/,
     );
   });
@@ -119,7 +145,11 @@ describe("parseClientConfig", () => {
   it("refuses a vault URL with a path, as the broker's KEY_VAULT_URL does", () => {
     const noKeystore = BASE.filter((line) => !line.startsWith("keystore."));
     const withVault = (url: string) => [...noKeystore, `keyvault.url=${url}`, "keyvault.certificate=mp-cert"];
-    for (const url of ["https://v.vault.azure.net/secrets/x", "https://v.vault.azure.net/?api-version=7.4", "https://user:pw@v.vault.azure.net/"]) {
+    for (const url of [
+      "https://v.vault.azure.net/secrets/x",
+      "https://v.vault.azure.net/?api-version=7.4",
+      "https://user:pw@v.vault.azure.net/",
+    ]) {
       const message = problems(withVault(url));
       expect(message).toContain("keyvault.url has a path, query or credentials");
       expect(message).not.toContain(url);
@@ -133,7 +163,9 @@ describe("parseClientConfig", () => {
       "audience is the token endpoint URL",
     );
     expect(problems(swap(["audience=https://test.maskinporten.no/token"]))).toContain("audience is the token endpoint URL");
-    expect(problems(swap(["audience=https://mp.example.no/oauth2", "token.endpoint=https://mp.example.no/oauth2"]))).toContain("audience is the token endpoint URL");
+    expect(problems(swap(["audience=https://mp.example.no/oauth2", "token.endpoint=https://mp.example.no/oauth2"]))).toContain(
+      "audience is the token endpoint URL",
+    );
   });
 
   it("accepts Skyporten's issuer as audience exactly, without a trailing slash", () => {
@@ -142,7 +174,9 @@ describe("parseClientConfig", () => {
       audience: "https://test.sky.maskinporten.no",
       tokenRequest: { kind: "discover", issuer: "https://test.sky.maskinporten.no" },
     });
-    expect(parse([...noAudience, "audience=https://sky.maskinporten.no", "token.endpoint=https://sky.maskinporten.no/token"]).audience).toBe("https://sky.maskinporten.no");
+    expect(
+      parse([...noAudience, "audience=https://sky.maskinporten.no", "token.endpoint=https://sky.maskinporten.no/token"]).audience,
+    ).toBe("https://sky.maskinporten.no");
   });
 
   it("never quotes a pid or other value in its problems", () => {

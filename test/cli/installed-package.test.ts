@@ -29,8 +29,12 @@ let mp: MaskinportenStandIn;
 
 beforeAll(async () => {
   folder = mkdtempSync(join(tmpdir(), "maskinporten-token-installed-"));
-  const npm = (args: string[], cwd: string) => execFileSync("npm", args, { cwd, env: childEnv(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  const packed = JSON.parse(npm(["pack", "--json", "--pack-destination", folder], join(PROJECT, "cli"))) as { filename: string; files: { path: string }[] }[];
+  const npm = (args: string[], cwd: string) =>
+    execFileSync("npm", args, { cwd, env: childEnv(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const packed = JSON.parse(npm(["pack", "--json", "--pack-destination", folder], join(PROJECT, "cli"))) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   tarballFiles = packed[0]!.files.map((file) => file.path);
   prefix = join(folder, "prefix");
   // --offline: anything the tarball needed from the registry would fail the install.
@@ -72,14 +76,26 @@ function runInstalled(args: string[], extraEnv: Record<string, string> = {}): Pr
 }
 
 function properties(name: string, keystore: string[]): string {
-  const lines = ["issuer=installed-client", `audience=${mp.issuer}`, `token.endpoint=${mp.tokenEndpoint}`, "scope=digdir:installed", ...keystore];
+  const lines = [
+    "issuer=installed-client",
+    `audience=${mp.issuer}`,
+    `token.endpoint=${mp.tokenEndpoint}`,
+    "scope=digdir:installed",
+    ...keystore,
+  ];
   writeFileSync(join(folder, name), lines.join("\n") + "\n");
   return name;
 }
 
-const jksProperties = () => properties("jks.properties", ["keystore.file=client.jks", `keystore.password=${PASSWORD}`, "keystore.alias=virksomhet"]);
+const jksProperties = () =>
+  properties("jks.properties", ["keystore.file=client.jks", `keystore.password=${PASSWORD}`, "keystore.alias=virksomhet"]);
 const p12Properties = () =>
-  properties("p12.properties", ["keystore.file=client.p12", "keystore.type=PKCS12", `keystore.password=${PASSWORD}`, "keystore.alias=virksomhet"]);
+  properties("p12.properties", [
+    "keystore.file=client.p12",
+    "keystore.type=PKCS12",
+    `keystore.password=${PASSWORD}`,
+    "keystore.alias=virksomhet",
+  ]);
 
 /** The package's own files that the ES module loader loaded, relative to the package folder. */
 function loadedPackageFiles(stderr: string): string[] {
@@ -100,7 +116,9 @@ describe("the packed tarball", () => {
   });
 
   it("declares no runtime dependencies, the same version as the project, and the Node it needs", () => {
-    const installed = JSON.parse(readFileSync(join(prefix, "lib", "node_modules", "maskinporten-broker", "package.json"), "utf8")) as Record<string, unknown>;
+    const installed = JSON.parse(
+      readFileSync(join(prefix, "lib", "node_modules", "maskinporten-broker", "package.json"), "utf8"),
+    ) as Record<string, unknown>;
     const project = JSON.parse(readFileSync(join(PROJECT, "package.json"), "utf8")) as Record<string, unknown>;
     expect(installed["dependencies"]).toBeUndefined();
     expect(installed["version"]).toBe(project["version"]);

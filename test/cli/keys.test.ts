@@ -34,7 +34,12 @@ function properties(extra: Record<string, string> = {}): string {
     ...extra,
   };
   const file = join(dir, `client-${Math.random().toString(36).slice(2)}.properties`);
-  writeFileSync(file, Object.entries(lines).map(([k, v]) => `${k}=${v}`).join("\n"));
+  writeFileSync(
+    file,
+    Object.entries(lines)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n"),
+  );
   return file;
 }
 
@@ -45,7 +50,10 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
     stdout: (t) => void (stdout += t),
     stderr: (t) => void (stderr += t),
     cwd: dir,
-    keyVault: { credential: staticCredential(), clientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: h.kv.caPem } } },
+    keyVault: {
+      credential: staticCredential(),
+      clientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: h.kv.caPem } },
+    },
     now: h.clock.now,
   });
   return { code, stdout, stderr };
@@ -77,7 +85,11 @@ describe("maskinporten-token keys", () => {
   });
 
   it("exits 11 with Digdir's error when the self-service API refuses", async () => {
-    h.ss.injectFault({ kind: "status", status: 403, body: { error: "access_denied", error_description: "Klienten tilhører ikke organisasjonen" } });
+    h.ss.injectFault({
+      kind: "status",
+      status: 403,
+      body: { error: "access_denied", error_description: "Klienten tilhører ikke organisasjonen" },
+    });
     const result = await run(["list", properties()]);
     expect(result.code).toBe(KEYS_EXIT_CODES.selfServiceRejected);
     expect(result.stderr).toContain("error_description: Klienten tilhører ikke organisasjonen");

@@ -26,11 +26,18 @@ let work: string;
 beforeAll(async () => {
   ({ leaf, intermediate } = issueEnterpriseCertificate({ organisationNumber: ORG }));
   kv = await startKeyVaultStandIn();
-  kv.importCertificate("maskinporten-cert", { privateKey: leaf.privateKey, certificateDer: leaf.certificateDer, chainDer: [intermediate.certificateDer] });
+  kv.importCertificate("maskinporten-cert", {
+    privateKey: leaf.privateKey,
+    certificateDer: leaf.certificateDer,
+    chainDer: [intermediate.certificateDer],
+  });
   mp = await startMaskinportenStandIn({ trustedRoots: [intermediate.certificateDer] });
   mp.registerClient({ clientId: "kv-client", organisationNumber: ORG, scopes: ["digdir:kv"] });
   work = mkdtempSync(join(tmpdir(), "maskinporten-token-kv-"));
-  writeFileSync(join(work, "same.p12"), makePkcs12({ storePassword: "pw-same", keys: [{ alias: "a", privateKey: leaf.privateKey, chain: [leaf.certificateDer] }] }));
+  writeFileSync(
+    join(work, "same.p12"),
+    makePkcs12({ storePassword: "pw-same", keys: [{ alias: "a", privateKey: leaf.privateKey, chain: [leaf.certificateDer] }] }),
+  );
 });
 
 afterAll(async () => {
@@ -48,7 +55,10 @@ async function runIn(lines: string[], args: string[] = ["json"]): Promise<{ code
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
     cwd: work,
-    keyVault: { credential: staticCredential(), clientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } } },
+    keyVault: {
+      credential: staticCredential(),
+      clientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
+    },
     maskinporten: { retry: { baseDelayMs: 1, maxDelayMs: 2 } },
   };
   const code = await runCli([file, ...args], env);
@@ -83,7 +93,12 @@ describe("maskinporten-token with Key Vault signing", () => {
   });
 
   it("keyvault.kid puts the kid in the header instead of x5c", async () => {
-    const result = await runIn([...grantOnly(), `keyvault.url=${kv.url}`, "keyvault.certificate=maskinporten-cert", "keyvault.kid=vault-kid"]);
+    const result = await runIn([
+      ...grantOnly(),
+      `keyvault.url=${kv.url}`,
+      "keyvault.certificate=maskinporten-cert",
+      "keyvault.kid=vault-kid",
+    ]);
     expect(result.code).toBe(0);
     expect(decodeProtectedHeader((JSON.parse(result.stdout) as { grant: string }).grant)).toEqual({ alg: "RS256", kid: "vault-kid" });
   });
@@ -96,7 +111,13 @@ describe("maskinporten-token with Key Vault signing", () => {
   });
 
   it("keystore and Key Vault keys together → exit 3", async () => {
-    const result = await runIn([...common(), `keyvault.url=${kv.url}`, "keyvault.certificate=maskinporten-cert", "keystore.file=same.p12", "keystore.password=x"]);
+    const result = await runIn([
+      ...common(),
+      `keyvault.url=${kv.url}`,
+      "keyvault.certificate=maskinporten-cert",
+      "keystore.file=same.p12",
+      "keystore.password=x",
+    ]);
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/set either keystore\.file .* or keyvault\.url \+ keyvault\.certificate .*, not both/);
   });

@@ -38,10 +38,14 @@ beforeAll(async () => {
   mkdirSync(join(PROJECT, "node_modules/.cache"), { recursive: true });
   buildDir = mkdtempSync(join(PROJECT, "node_modules/.cache/maskinporten-token-test-"));
   try {
-    execFileSync(NODE, [join(PROJECT, "node_modules/typescript/bin/tsc"), "-p", join(PROJECT, "tsconfig.json"), "--outDir", join(buildDir, "dist")], {
-      cwd: PROJECT,
-      stdio: "pipe",
-    });
+    execFileSync(
+      NODE,
+      [join(PROJECT, "node_modules/typescript/bin/tsc"), "-p", join(PROJECT, "tsconfig.json"), "--outDir", join(buildDir, "dist")],
+      {
+        cwd: PROJECT,
+        stdio: "pipe",
+      },
+    );
   } catch {
     // tsc emits despite type errors elsewhere in the tree; what matters is that our entry exists.
   }
@@ -51,7 +55,12 @@ beforeAll(async () => {
   copyFileSync(join(PROJECT, "bin/maskinporten-token.js"), binPath);
 
   ({ leaf, intermediate } = issueEnterpriseCertificate({ organisationNumber: ORG }));
-  entry = { alias: "virksomhetssertifikat", privateKey: leaf.privateKey, chain: [leaf.certificateDer, intermediate.certificateDer], keyPassword: KEY_PASSWORD };
+  entry = {
+    alias: "virksomhetssertifikat",
+    privateKey: leaf.privateKey,
+    chain: [leaf.certificateDer, intermediate.certificateDer],
+    keyPassword: KEY_PASSWORD,
+  };
   // Maskinporten trusts the CAs' issuing certificates, so a leaf-only x5c (what the seed sends) chains.
   mp = await startMaskinportenStandIn({ trustedRoots: [intermediate.certificateDer] });
   mp.registerClient({
@@ -189,7 +198,10 @@ describe("maskinporten-token: success", () => {
     // Java line continuations may split a long value; the base64 survives them.
     const jksText = makeJks(STORE_PASSWORD, [entry]).toString("base64");
     const half = Math.floor(jksText.length / 2);
-    const fromJks = await run([...without(jks(), "keystore.file"), `keystore.file=base64:${jksText.slice(0, half)}\\`, `    ${jksText.slice(half)}`], ["json"]);
+    const fromJks = await run(
+      [...without(jks(), "keystore.file"), `keystore.file=base64:${jksText.slice(0, half)}\\`, `    ${jksText.slice(half)}`],
+      ["json"],
+    );
     expect(fromJks.status).toBe(0);
   });
 
@@ -250,7 +262,11 @@ describe("maskinporten-token: failures exit non-zero with the cause on stderr", 
     expect(result.status).toBe(0);
     const output = JSON.parse(result.stdout) as { grant: string };
     expect(decodeJwt(output.grant).authorization_details).toEqual([
-      { type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: `0192:${SYSTEM_USER_ORG}` }, externalRef: "cli-ref" },
+      {
+        type: "urn:altinn:systemuser",
+        systemuser_org: { authority: "iso6523-actorid-upis", ID: `0192:${SYSTEM_USER_ORG}` },
+        externalRef: "cli-ref",
+      },
     ]);
   });
 
@@ -308,15 +324,25 @@ describe("maskinporten-token: failures exit non-zero with the cause on stderr", 
   });
 
   it("missing keystore file or not a keystore → 4", async () => {
-    await expectFailure(await run([...without(jks(), "keystore.file"), "keystore.file=missing.jks"]), 4, /cannot read keystore\.file missing\.jks: no such file/);
+    await expectFailure(
+      await run([...without(jks(), "keystore.file"), "keystore.file=missing.jks"]),
+      4,
+      /cannot read keystore\.file missing\.jks: no such file/,
+    );
     writeFileSync(join(work, "not-a-keystore.jks"), "hello");
-    await expectFailure(await run([...without(jks(), "keystore.file"), "keystore.file=not-a-keystore.jks"]), 4, /not-a-keystore\.jks: not a JKS or PKCS#12 keystore/);
+    await expectFailure(
+      await run([...without(jks(), "keystore.file"), "keystore.file=not-a-keystore.jks"]),
+      4,
+      /not-a-keystore\.jks: not a JKS or PKCS#12 keystore/,
+    );
   });
 
   it("Maskinporten rejects → 5 with error, error_description and trace id", async () => {
     const result = await run([...without(jks(), "scope"), "scope=digdir:not-granted"]);
     await expectFailure(result, 5, /Maskinporten rejected the token request \(HTTP 400, invalid_scope/);
-    expect(result.stderr).toMatch(/\n {2}error: invalid_scope\n {2}error_description: .+\(trace_id: [0-9a-f]+\)\n {2}error_uri: http:\/\/127\.0\.0\.1:\d+\/errors\/MP-\d+\n {2}trace_id: [0-9a-f]+\n$/);
+    expect(result.stderr).toMatch(
+      /\n {2}error: invalid_scope\n {2}error_description: .+\(trace_id: [0-9a-f]+\)\n {2}error_uri: http:\/\/127\.0\.0\.1:\d+\/errors\/MP-\d+\n {2}trace_id: [0-9a-f]+\n$/,
+    );
     expect(result.stderr.split("\n")[0]).toMatch(/\(error_uri: http:\/\/127\.0\.0\.1:\d+\/errors\/MP-\d+\)$/);
     expect(mp.counters.tokenRequests).toBe(1); // a 4xx is not retried
   });

@@ -83,7 +83,11 @@ describe("parseBrokerConfig", () => {
   });
 
   it("accepts prod, an explicit issuer exactly as given and per-profile environments", () => {
-    const config = parseBrokerConfig({ ...base, MASKINPORTEN_ENVIRONMENT: "prod", PROFILE_SDIR_ENVIRONMENT: "https://test.maskinporten.no/" });
+    const config = parseBrokerConfig({
+      ...base,
+      MASKINPORTEN_ENVIRONMENT: "prod",
+      PROFILE_SDIR_ENVIRONMENT: "https://test.maskinporten.no/",
+    });
     expect(config.profiles.map((p) => p.issuer)).toEqual(["https://maskinporten.no/", "https://test.maskinporten.no/"]);
     const explicit = parseBrokerConfig({ ...base, MASKINPORTEN_ENVIRONMENT: "https://mp.example.no" });
     expect(explicit.profiles[0]?.issuer).toBe("https://mp.example.no");
@@ -92,16 +96,27 @@ describe("parseBrokerConfig", () => {
   it("accepts Skyporten, whose issuers have no trailing slash, and never adds or drops one", () => {
     const config = parseBrokerConfig({ ...base, MASKINPORTEN_ENVIRONMENT: "skyporten", PROFILE_SDIR_ENVIRONMENT: "skyporten-test" });
     expect(config.profiles.map((p) => p.issuer)).toEqual(["https://sky.maskinporten.no", "https://test.sky.maskinporten.no"]);
-    expect(parseBrokerConfig({ ...base, MASKINPORTEN_ENVIRONMENT: "https://sky.maskinporten.no" }).profiles[0]?.issuer).toBe("https://sky.maskinporten.no");
-    for (const [typed, name] of [["https://sky.maskinporten.no/", "skyporten"], ["https://maskinporten.no", "prod"], ["https://test.maskinporten.no", "test"]] as const) {
+    expect(parseBrokerConfig({ ...base, MASKINPORTEN_ENVIRONMENT: "https://sky.maskinporten.no" }).profiles[0]?.issuer).toBe(
+      "https://sky.maskinporten.no",
+    );
+    for (const [typed, name] of [
+      ["https://sky.maskinporten.no/", "skyporten"],
+      ["https://maskinporten.no", "prod"],
+      ["https://test.maskinporten.no", "test"],
+    ] as const) {
       const [problem] = problemsOf({ ...base, MASKINPORTEN_ENVIRONMENT: typed });
-      expect(problem).toEqual({ setting: "MASKINPORTEN_ENVIRONMENT", message: expect.stringContaining(`only by the trailing slash; issuers are compared exactly: use "${name}"`) });
+      expect(problem).toEqual({
+        setting: "MASKINPORTEN_ENVIRONMENT",
+        message: expect.stringContaining(`only by the trailing slash; issuers are compared exactly: use "${name}"`),
+      });
     }
   });
 
   it("refuses plain http except to a loopback stand-in", () => {
     expect(problemsOf({ ...base, MASKINPORTEN_ENVIRONMENT: "http://maskinporten.example/" })[0]?.message).toContain("https");
-    expect(parseBrokerConfig({ ...base, MASKINPORTEN_ENVIRONMENT: "http://127.0.0.1:4000/" }).profiles[0]?.issuer).toBe("http://127.0.0.1:4000/");
+    expect(parseBrokerConfig({ ...base, MASKINPORTEN_ENVIRONMENT: "http://127.0.0.1:4000/" }).profiles[0]?.issuer).toBe(
+      "http://127.0.0.1:4000/",
+    );
   });
 
   it("reads the optional claims, system user and a per-profile signing source", () => {
@@ -125,7 +140,9 @@ describe("parseBrokerConfig", () => {
       pid: "01010112345",
       secretName: "skatt-token",
       role: "Skatt.Read",
-      authorizationDetails: [{ type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000002" } }],
+      authorizationDetails: [
+        { type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000002" } },
+      ],
     });
     expect(sdir?.resource).toEqual(["https://a.no", "https://b.no"]);
     expect(sdir?.signing).toEqual({ kind: "key", keyName: "sdir-key", kid: "sdir-kid", alg: "RS384" });
@@ -137,7 +154,12 @@ describe("parseBrokerConfig", () => {
   });
 
   it("rejects two profiles sharing a secret, an unknown default profile and a bad schedule", () => {
-    const problems = problemsOf({ ...base, PROFILE_SDIR_SECRET_NAME: "maskinporten-skatt", DEFAULT_PROFILE: "nope", RENEW_SCHEDULE: "*/5 * * * *" });
+    const problems = problemsOf({
+      ...base,
+      PROFILE_SDIR_SECRET_NAME: "maskinporten-skatt",
+      DEFAULT_PROFILE: "nope",
+      RENEW_SCHEDULE: "*/5 * * * *",
+    });
     expect(problems.map((p) => p.setting).sort()).toEqual(["DEFAULT_PROFILE", "PROFILE_SDIR_SECRET_NAME", "RENEW_SCHEDULE"]);
   });
 
@@ -157,10 +179,16 @@ describe("parseBrokerConfig", () => {
   });
 
   it("reports a profile whose scopes name nothing instead of dropping it (so DEFAULT_PROFILE=b no longer validates)", () => {
-    const problems = problemsOf({ ...base, TOKEN_PROFILES: "a,b", DEFAULT_PROFILE: "b", PROFILE_A_CLIENT_ID: "ca", PROFILE_A_SCOPES: "x:y", PROFILE_B_CLIENT_ID: "cb", PROFILE_B_SCOPES: " , " });
-    expect(problems).toEqual([
-      { setting: "PROFILE_B_SCOPES", message: expect.stringContaining("names no scope") },
-    ]);
+    const problems = problemsOf({
+      ...base,
+      TOKEN_PROFILES: "a,b",
+      DEFAULT_PROFILE: "b",
+      PROFILE_A_CLIENT_ID: "ca",
+      PROFILE_A_SCOPES: "x:y",
+      PROFILE_B_CLIENT_ID: "cb",
+      PROFILE_B_SCOPES: " , ",
+    });
+    expect(problems).toEqual([{ setting: "PROFILE_B_SCOPES", message: expect.stringContaining("names no scope") }]);
   });
 
   it("never quotes the value of a setting in its problem", () => {
@@ -196,7 +224,9 @@ describe("parseBrokerConfig", () => {
     expect(error.problems.length).toBeGreaterThanOrEqual(14);
     expect(error.message).not.toMatch(/secretvalue|0101701234/i);
     expect(error.problems.map((p) => p.setting)).toContain("PROFILE_SKATT_PID");
-    expect(error.problems.find((p) => p.setting === "PROFILE_SKATT_PID")?.message).toBe("is not valid; expected an 11-digit Norwegian national identity number");
+    expect(error.problems.find((p) => p.setting === "PROFILE_SKATT_PID")?.message).toBe(
+      "is not valid; expected an 11-digit Norwegian national identity number",
+    );
   });
 
   it("refuses consumer_org together with iss_onbehalfof (Digdir: mutually exclusive)", () => {
@@ -205,19 +235,36 @@ describe("parseBrokerConfig", () => {
   });
 
   it("refuses two system-user parties: AUTHORIZATION_DETAILS plus SYSTEMUSER_ORG, or two in the JSON", () => {
-    const detail = (org: string) => ({ type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: `0192:${org}` } });
-    expect(problemsOf({ ...base, PROFILE_SKATT_AUTHORIZATION_DETAILS: JSON.stringify([detail("310000001")]), PROFILE_SKATT_SYSTEMUSER_ORG: "310000002" })).toEqual([
-      { setting: "PROFILE_SKATT_SYSTEMUSER_ORG", message: expect.stringContaining("one system-user party") },
-    ]);
-    expect(problemsOf({ ...base, PROFILE_SKATT_AUTHORIZATION_DETAILS: JSON.stringify([detail("310000001"), detail("310000002")]) })).toEqual([
+    const detail = (org: string) => ({
+      type: "urn:altinn:systemuser",
+      systemuser_org: { authority: "iso6523-actorid-upis", ID: `0192:${org}` },
+    });
+    expect(
+      problemsOf({
+        ...base,
+        PROFILE_SKATT_AUTHORIZATION_DETAILS: JSON.stringify([detail("310000001")]),
+        PROFILE_SKATT_SYSTEMUSER_ORG: "310000002",
+      }),
+    ).toEqual([{ setting: "PROFILE_SKATT_SYSTEMUSER_ORG", message: expect.stringContaining("one system-user party") }]);
+    expect(
+      problemsOf({ ...base, PROFILE_SKATT_AUTHORIZATION_DETAILS: JSON.stringify([detail("310000001"), detail("310000002")]) }),
+    ).toEqual([
       { setting: "PROFILE_SKATT_AUTHORIZATION_DETAILS", message: expect.stringContaining("more than one urn:altinn:systemuser party") },
     ]);
   });
 
   it("lets a system-user profile carry the system user's externalRef", () => {
-    const config = parseBrokerConfig({ ...base, PROFILE_SKATT_SYSTEMUSER_ORG: "310000002", PROFILE_SKATT_SYSTEMUSER_EXTERNAL_REF: "kunde-42" });
+    const config = parseBrokerConfig({
+      ...base,
+      PROFILE_SKATT_SYSTEMUSER_ORG: "310000002",
+      PROFILE_SKATT_SYSTEMUSER_EXTERNAL_REF: "kunde-42",
+    });
     expect(config.profiles[0]?.authorizationDetails).toEqual([
-      { type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000002" }, externalRef: "kunde-42" },
+      {
+        type: "urn:altinn:systemuser",
+        systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000002" },
+        externalRef: "kunde-42",
+      },
     ]);
     expect(problemsOf({ ...base, PROFILE_SKATT_SYSTEMUSER_EXTERNAL_REF: "kunde-42" })).toEqual([
       { setting: "PROFILE_SKATT_SYSTEMUSER_EXTERNAL_REF", message: expect.stringContaining("needs PROFILE_SKATT_SYSTEMUSER_ORG") },

@@ -22,9 +22,18 @@ let mp: MaskinportenStandIn;
 let nowMs = Date.UTC(2026, 11, 1, 12);
 
 beforeAll(async () => {
-  [kv, mp] = await Promise.all([startKeyVaultStandIn({ now: () => nowMs }), startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer], now: () => nowMs })]);
+  [kv, mp] = await Promise.all([
+    startKeyVaultStandIn({ now: () => nowMs }),
+    startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer], now: () => nowMs }),
+  ]);
   kv.importCertificate("cert", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer });
-  mp.registerClient({ clientId: "supplier", organisationNumber: ORG, scopes: ["s:read"], tokenLifetimeSeconds: LIFETIME_S, consumerOrgs: customers });
+  mp.registerClient({
+    clientId: "supplier",
+    organisationNumber: ORG,
+    scopes: ["s:read"],
+    tokenLifetimeSeconds: LIFETIME_S,
+    consumerOrgs: customers,
+  });
 });
 afterAll(async () => {
   await Promise.all([kv?.close(), mp?.close()]);
@@ -93,7 +102,13 @@ async function simulate(count: number, minutes: number) {
     const before = begin > 0 ? samples[begin - 1]![1] : samples[0]![1];
     maxSignsPer10s = Math.max(maxSignsPer10s, samples[end]![1] - before);
   }
-  return { served, refusedAfterWarmup, maxSignsPer10s, held: broker.customerTokens("sup")!.stats().held, simulatedSeconds: Math.round((nowMs - start) / 1000) };
+  return {
+    served,
+    refusedAfterWarmup,
+    maxSignsPer10s,
+    held: broker.customerTokens("sup")!.stats().held,
+    simulatedSeconds: Math.round((nowMs - start) / 1000),
+  };
 }
 
 describe("customer tokens kept fresh by one vault's sign budget", () => {

@@ -212,10 +212,24 @@ describe("401, 404 and 400", () => {
   });
 
   const hostileCustomers = [
-    "", "12345678", "1234567890", "31000001a", " 310000019", "310000019 ", "３１０００００１９", "310000019\n", "310000019%00",
-    "-310000019", "+31000001", "3.1000001", "0x1234567", "9".repeat(10_000), "${jndi:ldap://x}", "310000019\",\"admin\":true",
+    "",
+    "12345678",
+    "1234567890",
+    "31000001a",
+    " 310000019",
+    "310000019 ",
+    "３１０００００１９",
+    "310000019\n",
+    "310000019%00",
+    "-310000019",
+    "+31000001",
+    "3.1000001",
+    "0x1234567",
+    "9".repeat(10_000),
+    "${jndi:ldap://x}",
+    '310000019","admin":true',
   ];
-  const hostileRefs = ["", " lead", "trail ", "a\nb", "a\u0000b", "æøå", "x".repeat(129), "\u202Eevil", "a\tb", "\"}{\"level\":\"error"];
+  const hostileRefs = ["", " lead", "trail ", "a\nb", "a\u0000b", "æøå", "x".repeat(129), "\u202Eevil", "a\tb", '"}{"level":"error'];
 
   it("400 for hostile customer and external_ref values: no Maskinporten request, no Key Vault sign, value not logged", async () => {
     await get("su", `customer=${A}`); // warm: the signer has read its certificate
@@ -253,7 +267,9 @@ describe("403 access_denied: Maskinporten refuses the customer", () => {
     const result = await get("sup", `customer=${C}`);
     expect(result.status).toBe(403);
     expect(result.body.error).toBe("access_denied");
-    expect(result.body.error_description).toMatch(new RegExp(`Consumer ${C} has not delegated access to the scope s:read to supplier ${ORG}\\. \\(trace_id: [0-9a-f]{32}\\)`));
+    expect(result.body.error_description).toMatch(
+      new RegExp(`Consumer ${C} has not delegated access to the scope s:read to supplier ${ORG}\\. \\(trace_id: [0-9a-f]{32}\\)`),
+    );
     expect(result.body.error_uri).toBe(`${mp.issuer}errors/MP-251`);
     expect(result.body.trace_id).toMatch(/^[0-9a-f]{32}$/);
     expect(tokenRequests()).toBe(before + 1); // one attempt: a refusal is not transient
@@ -314,7 +330,14 @@ describe("503 + Retry-After", () => {
     const started = Date.now();
     const results = await Promise.all(
       Array.from({ length: 5000 }, (_, i) =>
-        handleTokenRequest({ headers: new Headers({ authorization: `Bearer ${caller}` }), profile: "sup", query: new URLSearchParams({ customer: String(330_000_000 + i) }) }, runtime),
+        handleTokenRequest(
+          {
+            headers: new Headers({ authorization: `Bearer ${caller}` }),
+            profile: "sup",
+            query: new URLSearchParams({ customer: String(330_000_000 + i) }),
+          },
+          runtime,
+        ),
       ),
     );
     const statuses = new Map<number, number>();
@@ -358,7 +381,8 @@ describe("PROFILE_<NAME>_STORE_CUSTOMER_TOKENS", () => {
     const result = await get("sup", `customer=${A}`);
     expect(result.status).toBe(200);
     // The write does not hold up the caller: wait for it (bounded).
-    for (let i = 0; i < 100 && kv.getSecretVersions(`maskinporten-sup-${A}`).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 100 && kv.getSecretVersions(`maskinporten-sup-${A}`).length === 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     const versions = kv.getSecretVersions(`maskinporten-sup-${A}`);
     expect(versions.length).toBeGreaterThanOrEqual(1);
     const latest = versions.at(-1)!;

@@ -15,7 +15,10 @@ import type { StoredToken } from "../../src/token-store/stored-token.js";
 const LIFETIME_MS = 120_000;
 const policy = { renewWhenRemainingRatio: 0.5, minServeRemainingMs: 15_000 };
 
-function setup(customers: Partial<CustomerPolicy> = {}, opts: { refuse?: Set<string>; signBucket?: TokenBucket; sleepAdvancesClock?: boolean } = {}) {
+function setup(
+  customers: Partial<CustomerPolicy> = {},
+  opts: { refuse?: Set<string>; signBucket?: TokenBucket; sleepAdvancesClock?: boolean } = {},
+) {
   const clock = { now: 1_750_000_000_000 };
   const issuedAt: number[] = [];
   const profile = {
@@ -26,16 +29,37 @@ function setup(customers: Partial<CustomerPolicy> = {}, opts: { refuse?: Set<str
     secretName: "maskinporten-p",
     role: "Token.p",
     signing: { kind: "key", keyName: "k", kid: "k", alg: "RS256" },
-    customers: { allowed: "*", claim: "consumer_org", maxCustomers: 1000, requestsPerSecond: 10, deniedCacheMs: 60_000, storeTokens: false, ...customers },
+    customers: {
+      allowed: "*",
+      claim: "consumer_org",
+      maxCustomers: 1000,
+      requestsPerSecond: 10,
+      deniedCacheMs: 60_000,
+      storeTokens: false,
+      ...customers,
+    },
   } as TokenProfile & { customers: CustomerPolicy };
   const issue = async (variant: TokenProfile): Promise<StoredToken> => {
     issuedAt.push(clock.now);
     const detail = variant.authorizationDetails?.[0] as { systemuser_org: { ID: string } } | undefined;
     const customer = variant.consumerOrg ?? detail!.systemuser_org.ID.slice(5);
     if (opts.refuse?.has(customer)) {
-      throw new MaskinportenError("ERR_MASKINPORTEN_REJECTED", "refused", { status: 403, error: "forbidden", errorDescription: "no (trace_id: abc)", traceId: "abc", transient: false });
+      throw new MaskinportenError("ERR_MASKINPORTEN_REJECTED", "refused", {
+        status: 403,
+        error: "forbidden",
+        errorDescription: "no (trace_id: abc)",
+        traceId: "abc",
+        transient: false,
+      });
     }
-    return { accessToken: `token-${customer}-${clock.now}`, tokenType: "Bearer", scope: "s", issuedAt: new Date(clock.now), expiresAt: new Date(clock.now + LIFETIME_MS), fingerprint: `fp-${customer}` };
+    return {
+      accessToken: `token-${customer}-${clock.now}`,
+      tokenType: "Bearer",
+      scope: "s",
+      issuedAt: new Date(clock.now),
+      expiresAt: new Date(clock.now + LIFETIME_MS),
+      fingerprint: `fp-${customer}`,
+    };
   };
   const cache = new CustomerTokens({
     profile,

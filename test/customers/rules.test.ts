@@ -22,7 +22,10 @@ describe("org number and external_ref rules", () => {
   it("the query: customer once, external_ref once and only with customer", () => {
     expect(parseCustomerQuery(new URLSearchParams(""))).toEqual({ kind: "none" });
     expect(parseCustomerQuery(new URLSearchParams("other=1"))).toEqual({ kind: "none" });
-    expect(parseCustomerQuery(new URLSearchParams("customer=310000019&external_ref=r"))).toEqual({ kind: "customer", request: { customer: "310000019", externalRef: "r" } });
+    expect(parseCustomerQuery(new URLSearchParams("customer=310000019&external_ref=r"))).toEqual({
+      kind: "customer",
+      request: { customer: "310000019", externalRef: "r" },
+    });
     for (const q of ["customer=1&customer=2", "external_ref=r", "customer=310000019&external_ref=r&external_ref=s", "customer="]) {
       expect(parseCustomerQuery(new URLSearchParams(q)).kind, q).toBe("invalid");
     }
@@ -53,7 +56,13 @@ describe("customer settings", () => {
     const config = parseBrokerConfig({ ...base, PROFILE_SUP_CUSTOMERS: "310000019, 310000027" });
     const policy = config.profiles[0]!.customers!;
     expect([...(policy.allowed as Set<string>)]).toEqual(["310000019", "310000027"]);
-    expect(policy).toMatchObject({ claim: "consumer_org", maxCustomers: 1000, requestsPerSecond: 10, deniedCacheMs: 60_000, storeTokens: false });
+    expect(policy).toMatchObject({
+      claim: "consumer_org",
+      maxCustomers: 1000,
+      requestsPerSecond: 10,
+      deniedCacheMs: 60_000,
+      storeTokens: false,
+    });
     expect(config.signBudget).toEqual({ vaultSignsPer10s: 4000, share: 0.5 });
     expect(parseBrokerConfig(base).profiles[0]!.customers).toBeUndefined();
   });

@@ -24,7 +24,12 @@ afterAll(async () => {
 async function callerToken(): Promise<string> {
   const response = await sandbox.entra.fetch(env.entraTokenUrl, {
     method: "POST",
-    body: new URLSearchParams({ grant_type: "client_credentials", client_id: env.caller.clientId, client_secret: env.caller.clientSecret, scope: env.caller.scope }),
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: env.caller.clientId,
+      client_secret: env.caller.clientSecret,
+      scope: env.caller.scope,
+    }),
   });
   return ((await response.json()) as { access_token: string }).access_token;
 }

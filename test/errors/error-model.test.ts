@@ -23,7 +23,11 @@ describe("error model", () => {
   it("a Maskinporten rejection describes itself with error, error_uri, trace id and status", () => {
     const error = rejectionError(
       400,
-      { error: "invalid_grant", error_description: "Invalid assertion (trace_id: abc123)", error_uri: "https://docs.digdir.no/errors/MP-100" },
+      {
+        error: "invalid_grant",
+        error_description: "Invalid assertion (trace_id: abc123)",
+        error_uri: "https://docs.digdir.no/errors/MP-100",
+      },
       undefined,
     );
     expect(error.logFields()).toEqual({

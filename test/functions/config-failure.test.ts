@@ -10,7 +10,8 @@ import { tokenHandler } from "../../functions/token.js";
 
 it("answers 500 without detail while the app settings are invalid", async () => {
   setRuntimeFactory(() => createRuntime({ settings: { TOKEN_PROFILES: "skatt" } }));
-  const request = (path: string) => new functions.HttpRequest({ method: "GET", url: `http://127.0.0.1/api/${path}`, params: { profile: "skatt" } });
+  const request = (path: string) =>
+    new functions.HttpRequest({ method: "GET", url: `http://127.0.0.1/api/${path}`, params: { profile: "skatt" } });
   for (const response of [await tokenHandler(request("token/skatt")), await healthHandler(request("health"))]) {
     expect(response.status).toBe(500);
     expect(response.jsonBody).toEqual({ error: "server_error", error_description: "The broker is misconfigured; see its logs." });

@@ -48,10 +48,19 @@ describe("createGrant", () => {
   });
 
   it("adds optional claims only when set", async () => {
-    const authorizationDetails = [{ type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000001" } }];
+    const authorizationDetails = [
+      { type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000001" } },
+    ];
     const claims = decodeJwt(
       await createGrant(
-        { ...input, resource: ["https://api.a.no", "https://api.b.no"], consumerOrg: "310000001", pid: "01010112345", issOnBehalfOf: "sub-1", authorizationDetails },
+        {
+          ...input,
+          resource: ["https://api.a.no", "https://api.b.no"],
+          consumerOrg: "310000001",
+          pid: "01010112345",
+          issOnBehalfOf: "sub-1",
+          authorizationDetails,
+        },
         inProcessSigner(leaf.privateKey, { x5c }),
       ),
     );
@@ -62,7 +71,9 @@ describe("createGrant", () => {
       iss_onbehalfof: "sub-1",
       authorization_details: authorizationDetails,
     });
-    const empty = decodeJwt(await createGrant({ ...input, resource: [], authorizationDetails: [] }, inProcessSigner(leaf.privateKey, { x5c })));
+    const empty = decodeJwt(
+      await createGrant({ ...input, resource: [], authorizationDetails: [] }, inProcessSigner(leaf.privateKey, { x5c })),
+    );
     expect(Object.keys(empty).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "scope"]);
   });
 

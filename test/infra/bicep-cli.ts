@@ -40,7 +40,10 @@ export function findBicepCli(env: NodeJS.ProcessEnv = process.env): { path?: str
   const candidates = [
     ...(env.BICEP_CLI ? [resolve(env.BICEP_CLI)] : []),
     cachedCli,
-    ...(env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, "bicep")),
+    ...(env.PATH ?? "")
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, "bicep")),
     join(homedir(), ".azure", "bin", "bicep"),
   ];
   return { path: candidates.find(executable), looked: candidates };

@@ -34,8 +34,7 @@ const missingReason =
   `no Bicep CLI found (BICEP_CLI, .cache/bicep/bicep, bicep on PATH, ~/.azure/bin/bicep): run scripts/install-bicep.sh ` +
   `(restores the pinned CLI with dotnet into .cache/bicep) or set BICEP_CLI=<path to bicep>`;
 
-const show = (diagnostics: Diagnostic[]) =>
-  diagnostics.map((d) => `${d.file}:${d.line} ${d.level} ${d.code}: ${d.message}`).join("\n");
+const show = (diagnostics: Diagnostic[]) => diagnostics.map((d) => `${d.file}:${d.line} ${d.level} ${d.code}: ${d.message}`).join("\n");
 
 /** Errors and warnings, except those in the generated stand-in (which is not the real file). */
 const findings = (result: BuildResult) =>
@@ -117,7 +116,9 @@ describe.runIf(cli.path)("infra/ compiled and linted by the Bicep CLI", () => {
     const found = findings(planted);
     expect(planted.ok).toBe(false);
     expect(found.find((d) => d.file === "app/storage.bicep" && /allowBlobPublicAcess/.test(d.message))?.code).toMatch(/^BCP0(37|89)$/);
-    expect(found.find((d) => d.file === "app/keyvault.bicep" && /softDeleteRetentionInDays|"int"/.test(d.message))?.code).toMatch(/^BCP0(33|36)$/);
+    expect(found.find((d) => d.file === "app/keyvault.bicep" && /softDeleteRetentionInDays|"int"/.test(d.message))?.code).toMatch(
+      /^BCP0(33|36)$/,
+    );
     expect(found.find((d) => d.file === "main.bicep" && /applicationId/.test(d.message))?.code).toBe("BCP053");
   });
 
@@ -204,7 +205,12 @@ describe.runIf(cli.path)("infra/ compiled and linted by the Bicep CLI", () => {
     });
 
     it("covers every azd environment value the README and scripts tell users to set", () => {
-      const texts = [readFileSync(join(repoRoot, "README.md"), "utf8"), ...["import-certificate.sh", "export-public-jwk.ts", "grant-caller-role.sh", "grant-secret-reader.sh"].map((f) => readFileSync(join(repoRoot, "scripts/azure", f), "utf8"))];
+      const texts = [
+        readFileSync(join(repoRoot, "README.md"), "utf8"),
+        ...["import-certificate.sh", "export-public-jwk.ts", "grant-caller-role.sh", "grant-secret-reader.sh"].map((f) =>
+          readFileSync(join(repoRoot, "scripts/azure", f), "utf8"),
+        ),
+      ];
       const set = new Set(texts.flatMap((t) => [...t.matchAll(/azd env set ([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!)));
       const consumed = new Set(passed.map(([, { value }]) => reference(value)?.[1]).filter(Boolean));
       expect(set.size).toBeGreaterThan(2);
@@ -212,7 +218,9 @@ describe.runIf(cli.path)("infra/ compiled and linted by the Bicep CLI", () => {
     });
 
     it("outputs every azd environment value the scripts read", () => {
-      const scripts = ["import-certificate.sh", "grant-caller-role.sh", "grant-secret-reader.sh"].map((f) => readFileSync(join(repoRoot, "scripts/azure", f), "utf8"));
+      const scripts = ["import-certificate.sh", "grant-caller-role.sh", "grant-secret-reader.sh"].map((f) =>
+        readFileSync(join(repoRoot, "scripts/azure", f), "utf8"),
+      );
       const read = new Set(scripts.flatMap((t) => [...t.matchAll(/(?:azd env get-value|azd_value) ([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!)));
       expect(read.size).toBeGreaterThan(1);
       expect([...read].filter((name) => !(name in real.template!.outputs))).toEqual([]);

@@ -35,7 +35,13 @@ function realSources(): InfraSources {
   return {
     // Settings are read in src/config/ (settings.ts the entry, profile and signing beside it) and in
     // the customer and key-registration modules, all through one reader.
-    settings: ["src/config/settings.ts", "src/config/profile.ts", "src/config/signing.ts", "src/customers/customer-settings.ts", "src/keys/settings.ts"]
+    settings: [
+      "src/config/settings.ts",
+      "src/config/profile.ts",
+      "src/config/signing.ts",
+      "src/customers/customer-settings.ts",
+      "src/keys/settings.ts",
+    ]
       .map(read)
       .join("\n"),
     runtime: read("src/app/runtime.ts"),
@@ -177,7 +183,10 @@ describe("infra contract: app settings", () => {
   it("builds the profile prefix the way the broker does", () => {
     expect(profileSettingPrefix("skatt-prod")).toBe("PROFILE_SKATT_PROD_");
     const sources = realSources();
-    const broken = { ...sources, mainBicep: sources.mainBicep.replace("toUpper(replace(profile.name, '-', '_'))", "toUpper(profile.name)") };
+    const broken = {
+      ...sources,
+      mainBicep: sources.mainBicep.replace("toUpper(replace(profile.name, '-', '_'))", "toUpper(profile.name)"),
+    };
     expect(checkAppSettings(broken)).toEqual([
       "main.bicep: profile prefix is not 'PROFILE_${toUpper(replace(profile.name, '-', '_'))}_' as in profileSettingPrefix()",
     ]);
@@ -232,7 +241,9 @@ describe("infra contract: Key Vault roles", () => {
 
   it("grants each of them to the broker on the single objects it touches", () => {
     expect(checkKeyVaultRoles(realSources())).toEqual([]);
-    const broker = roleAssignments(read("infra/app/rbac.bicep"), read("infra/rbac-roles.json")).filter((a) => a.principal === "identityPrincipalId");
+    const broker = roleAssignments(read("infra/app/rbac.bicep"), read("infra/rbac-roles.json")).filter(
+      (a) => a.principal === "identityPrincipalId",
+    );
     expect(broker.map((a) => `${a.symbol} on ${a.scope?.type.split("@")[0]}`).sort()).toEqual([
       "certificateUser on Microsoft.KeyVault/vaults/certificates",
       "cryptoUser on Microsoft.KeyVault/vaults/keys",
@@ -291,7 +302,14 @@ describe("infra contract: nothing secret in parameters or outputs", () => {
   });
 
   it("tells secret-looking names from names of secrets", () => {
-    for (const name of ["signingKey", "pfxPassword", "storageAccountKey", "clientSecret", "accessToken", "APPLICATIONINSIGHTS_CONNECTION_STRING"]) {
+    for (const name of [
+      "signingKey",
+      "pfxPassword",
+      "storageAccountKey",
+      "clientSecret",
+      "accessToken",
+      "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    ]) {
       expect(looksSecret(name), name).toBe(true);
     }
     for (const name of ["signingKeyName", "tokenSecretNames", "keyVaultName", "AZURE_KEY_VAULT_URL", "identityClientId", "signingKid"]) {
@@ -303,7 +321,10 @@ describe("infra contract: nothing secret in parameters or outputs", () => {
     const sources = realSources();
     const main = sources.mainBicep
       .replace("param alertEmail string = ''", "param alertEmail string = ''\n\nparam pfxPassword string")
-      .replace("output AZURE_LOCATION string = location", "output AZURE_LOCATION string = location\noutput STORAGE_KEY string = stg.listKeys().keys[0].value");
+      .replace(
+        "output AZURE_LOCATION string = location",
+        "output AZURE_LOCATION string = location\noutput STORAGE_KEY string = stg.listKeys().keys[0].value",
+      );
     const problems = checkNoPlainSecrets({ ...sources, bicepFiles: { ...sources.bicepFiles, "infra/main.bicep": main } });
     expect(problems).toEqual([
       "infra/main.bicep: param pfxPassword looks secret but is not @secure()",
@@ -327,7 +348,10 @@ describe("infra contract: everything at once", () => {
 describe("CI workflow for users' repositories", () => {
   it("runs every command .ci/run runs, on Node 22 with Java 17", () => {
     const ciRun = stripComments(read(".ci/run").replace(/^#.*$/gm, ""));
-    const commands = ciRun.split("\n").map((line) => line.trim()).filter((line) => /^(npm\s|scripts\/)/.test(line));
+    const commands = ciRun
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => /^(npm\s|scripts\/)/.test(line));
     expect(commands).toContain("npm test");
     expect(commands).toContain("scripts/install-bicep.sh");
     const workflow = read(".github/workflows/ci.yml");
@@ -356,11 +380,19 @@ describe("alert queries match the broker's log lines", () => {
 
   it("counts a failed renewal and nothing else, per profile", () => {
     const query = kql("renewalFailedQuery");
-    const failed = formatLogLine("error", "renewal", { profile: "skatt", trigger: "timer", outcome: "failed", stage: "issue", code: "ERR_MASKINPORTEN_REJECTED" });
+    const failed = formatLogLine("error", "renewal", {
+      profile: "skatt",
+      trigger: "timer",
+      outcome: "failed",
+      stage: "issue",
+      code: "ERR_MASKINPORTEN_REJECTED",
+    });
     expect(alertQueryMatches(query, failed)).toBe(true);
     expect(alertQueryMatches(query, `Executing 'Functions.renew' ${failed}`)).toBe(true);
     expect(alertQueryMatches(query, formatLogLine("info", "renewal", { profile: "skatt", outcome: "renewed" }))).toBe(false);
-    expect(alertQueryMatches(query, formatLogLine("warn", "renewal-tick", { outcomes: [{ profile: "skatt", outcome: "failed" }] }))).toBe(false);
+    expect(alertQueryMatches(query, formatLogLine("warn", "renewal-tick", { outcomes: [{ profile: "skatt", outcome: "failed" }] }))).toBe(
+      false,
+    );
     expect(query.projected).toContain("profile");
     // The broker really logs this shape.
     expect(read("src/renewal/profile-tokens.ts")).toMatch(/log\("error", "renewal", \{[\s\S]*?outcome: "failed"/);
@@ -384,7 +416,18 @@ describe("alert queries match the broker's log lines", () => {
   });
 });
 
-const metricAttributes = ["profile", "outcome", "trigger", "stage", "status_class", "error", "route", "kind", "result", "http.response.status_code"];
+const metricAttributes = [
+  "profile",
+  "outcome",
+  "trigger",
+  "stage",
+  "status_class",
+  "error",
+  "route",
+  "kind",
+  "result",
+  "http.response.status_code",
+];
 const metricNamesIn = (kql: string) => [...new Set([...kql.matchAll(/"(maskinporten_broker\.[\w.]+)"/g)].map((m) => m[1]!))];
 
 describe("workbook queries match the broker's log lines and metric names", () => {
@@ -397,7 +440,15 @@ describe("workbook queries match the broker's log lines and metric names", () =>
   const queries = [...workbook.matchAll(/var (\w+Query) = '''([\s\S]*?)'''/g)].map((m) => ({ name: m[1]!, kql: m[2]! }));
 
   it("shows the token freshness, renewals, callers, latency, status and expiry queries", () => {
-    expect(queries.map((q) => q.name)).toEqual(["tokenFreshnessQuery", "renewalsQuery", "renewalFailuresQuery", "callersQuery", "latencyQuery", "statusQuery", "expiryQuery"]);
+    expect(queries.map((q) => q.name)).toEqual([
+      "tokenFreshnessQuery",
+      "renewalsQuery",
+      "renewalFailuresQuery",
+      "callersQuery",
+      "latencyQuery",
+      "statusQuery",
+      "expiryQuery",
+    ]);
     for (const { name } of queries) expect(workbook, name).toMatch(new RegExp(`queryItem\\('[^']+', '[^']+', ${name}, `));
   });
 
@@ -441,11 +492,20 @@ describe("workbook queries match the broker's log lines and metric names", () =>
 
   it("counts callers per profile from the token-request audit line", () => {
     const query = alertQuery(kql("callersQuery"));
-    const served = formatLogLine("info", "token-request", { status: 200, outcome: "served", requestedProfile: "skatt", callerAppId: "app", callerObjectId: "obj", profile: "skatt" });
+    const served = formatLogLine("info", "token-request", {
+      status: 200,
+      outcome: "served",
+      requestedProfile: "skatt",
+      callerAppId: "app",
+      callerObjectId: "obj",
+      profile: "skatt",
+    });
     expect(alertQueryMatches(query, served)).toBe(true);
     expect(alertQueryMatches(query, formatLogLine("info", "renewal", { profile: "skatt" }))).toBe(false);
     expect(query.projected).toEqual(expect.arrayContaining(["profile", "callerAppId", "outcome"]));
     const endpoint = read("src/http/token-endpoint.ts");
-    expect(endpoint).toMatch(/"token-request", \{[\s\S]*?outcome: "served"[\s\S]*?callerAppId: caller\.appId[\s\S]*?profile: profile\.name/);
+    expect(endpoint).toMatch(
+      /"token-request", \{[\s\S]*?outcome: "served"[\s\S]*?callerAppId: caller\.appId[\s\S]*?profile: profile\.name/,
+    );
   });
 });

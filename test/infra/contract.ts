@@ -8,15 +8,7 @@ import { CertificateClient } from "@azure/keyvault-certificates";
 import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { actionMatches, BUILT_IN_KEY_VAULT_ROLES } from "../../sandbox/keyvault/rbac.js";
-import {
-  bicepOutputs,
-  bicepParams,
-  bicepResources,
-  bicepVarBody,
-  stringEntries,
-  stripComments,
-  type BicepResource,
-} from "./bicep-text.js";
+import { bicepOutputs, bicepParams, bicepResources, bicepVarBody, stringEntries, stripComments, type BicepResource } from "./bicep-text.js";
 
 export interface InfraSources {
   /** src/config/settings.ts */
@@ -63,7 +55,9 @@ export function brokerSettingNames(settingsSource: string): BrokerSettingNames {
   const global = new Set([...quoted.filter((name) => !signingSuffixes.has(name)), ...signing]);
 
   // A whole template literal `${p}SUFFIX`: `${p}SIGNING_${suffix}` is the signing helper, not a name.
-  const templated = [...text.matchAll(/\$\{(?:p|profilePrefix|profileSettingPrefix\([^)]*\))\}([A-Z][A-Z0-9_]*[A-Z0-9])`/g)].map((m) => m[1]!);
+  const templated = [...text.matchAll(/\$\{(?:p|profilePrefix|profileSettingPrefix\([^)]*\))\}([A-Z][A-Z0-9_]*[A-Z0-9])`/g)].map(
+    (m) => m[1]!,
+  );
   const profileSuffixes = new Set([...templated, ...signing]);
   return { global: [...global].sort(), profileSuffixes: [...profileSuffixes].sort() };
 }
@@ -98,7 +92,9 @@ export function bicepSettingNames(mainBicep: string, apiBicep: string): BicepSet
   const profileBody = bicepVarBody(main, "profileSettings") ?? "";
   const global = new Set([...brokerBody.matchAll(/^\s*([A-Z][A-Z0-9_]*)\s*:/gm)].map((m) => m[1]!));
   const profileSuffixes = new Set([...profileBody.matchAll(/'\$\{entry\.prefix\}([A-Z0-9_]+)'\s*:/g)].map((m) => m[1]!));
-  const appSettings = bicepResources(apiBicep).find((r) => r.type.startsWith("Microsoft.Web/sites/config@") && /name:\s*'appsettings'/.test(r.body));
+  const appSettings = bicepResources(apiBicep).find(
+    (r) => r.type.startsWith("Microsoft.Web/sites/config@") && /name:\s*'appsettings'/.test(r.body),
+  );
   const platform = new Set([...(appSettings?.body ?? "").matchAll(/^\s*([A-Za-z][A-Za-z0-9_]*)\s*:\s*(?!\{)/gm)].map((m) => m[1]!));
   return { global, profileSuffixes, platform };
 }
@@ -140,7 +136,8 @@ export function checkAppSettings(sources: InfraSources): string[] {
   if (!/properties:\s*union\(\s*brokerSettings\s*,/.test(api)) problems.push("api.bicep: appsettings do not include brokerSettings");
 
   for (const name of runtimeSettingNames(sources.runtime)) {
-    if (!bicep.platform.has(name) && !bicep.global.has(name)) problems.push(`app setting ${name} is read by the runtime but not set by api.bicep`);
+    if (!bicep.platform.has(name) && !bicep.global.has(name))
+      problems.push(`app setting ${name} is read by the runtime but not set by api.bicep`);
   }
   for (const [file, source] of Object.entries(sources.functions)) {
     for (const match of stripComments(source).matchAll(/%([A-Z][A-Z0-9_]*)%/g)) {
@@ -148,7 +145,8 @@ export function checkAppSettings(sources: InfraSources): string[] {
     }
   }
   for (const name of FORBIDDEN_APP_SETTINGS) {
-    if (bicep.platform.has(name) || bicep.global.has(name)) problems.push(`api.bicep sets ${name}, which Flex Consumption rejects or which carries a key`);
+    if (bicep.platform.has(name) || bicep.global.has(name))
+      problems.push(`api.bicep sets ${name}, which Flex Consumption rejects or which carries a key`);
   }
   if (!/AzureWebJobsStorage__credential:\s*'managedidentity'/.test(api)) {
     problems.push("api.bicep: AzureWebJobsStorage must use the managed identity (AzureWebJobsStorage__credential: 'managedidentity')");
@@ -176,14 +174,20 @@ export const KEY_VAULT_CALLS: Record<string, Omit<KeyVaultOperation, "call">> = 
   "CertificateClient.getCertificate": { dataAction: "Microsoft.KeyVault/vaults/certificates/read", object: "signing-certificate" },
   "CertificateClient.getCertificateVersion": { dataAction: "Microsoft.KeyVault/vaults/certificates/read", object: "signing-certificate" },
   // While a renewal waits for its merge the signer looks for the newest issued version (listing is certificates/read too).
-  "CertificateClient.listPropertiesOfCertificateVersions": { dataAction: "Microsoft.KeyVault/vaults/certificates/read", object: "signing-certificate" },
+  "CertificateClient.listPropertiesOfCertificateVersions": {
+    dataAction: "Microsoft.KeyVault/vaults/certificates/read",
+    object: "signing-certificate",
+  },
   "KeyClient.getKey": { dataAction: "Microsoft.KeyVault/vaults/keys/read", object: "signing-key" },
   // The client GETs the key before its first sign (and falls back to remote-only on a 403).
   "new CryptographyClient": { dataAction: "Microsoft.KeyVault/vaults/keys/read", object: "signing-key" },
   "CryptographyClient.sign": { dataAction: "Microsoft.KeyVault/vaults/keys/sign/action", object: "signing-key" },
   "SecretClient.getSecret": { dataAction: "Microsoft.KeyVault/vaults/secrets/getSecret/action", object: "token-secret" },
   "SecretClient.setSecret": { dataAction: "Microsoft.KeyVault/vaults/secrets/setSecret/action", object: "token-secret" },
-  "SecretClient.listPropertiesOfSecretVersions": { dataAction: "Microsoft.KeyVault/vaults/secrets/readMetadata/action", object: "token-secret" },
+  "SecretClient.listPropertiesOfSecretVersions": {
+    dataAction: "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+    object: "token-secret",
+  },
 };
 
 /** Creating a client sends nothing; its methods do. */
@@ -293,7 +297,9 @@ export function checkKeyVaultRoles(sources: InfraSources): string[] {
     if (NO_REQUEST_CALLS.has(call)) continue;
     const need = KEY_VAULT_CALLS[call];
     if (!need) {
-      problems.push(`${file} calls ${call}, which has no entry in KEY_VAULT_CALLS: add the data action it needs and a role assignment in rbac.bicep`);
+      problems.push(
+        `${file} calls ${call}, which has no entry in KEY_VAULT_CALLS: add the data action it needs and a role assignment in rbac.bicep`,
+      );
       continue;
     }
     const where = OBJECT_SCOPES[need.object];
@@ -305,7 +311,9 @@ export function checkKeyVaultRoles(sources: InfraSources): string[] {
         grants(ROLE_DATA_ACTIONS[a.roleId]?.dataActions ?? [], need.dataAction),
     );
     if (!granted) {
-      problems.push(`${file} calls ${call} (${need.dataAction} on each ${need.object}) but rbac.bicep grants it to the broker on no ${where.loopSource} object`);
+      problems.push(
+        `${file} calls ${call} (${need.dataAction} on each ${need.object}) but rbac.bicep grants it to the broker on no ${where.loopSource} object`,
+      );
     }
   }
 
@@ -314,7 +322,9 @@ export function checkKeyVaultRoles(sources: InfraSources): string[] {
     const role = a.roleId ? ROLE_DATA_ACTIONS[a.roleId] : undefined;
     if (!role) continue; // storage and telemetry roles are checked by their own scope below
     if (!a.scope || !/^Microsoft\.KeyVault\/vaults\/\w+@/.test(a.scope.type)) {
-      problems.push(`rbac.bicep ${a.symbol}: ${role.name} for the broker is scoped to ${a.scope?.type ?? a.scopeSymbol}, not to single Key Vault objects`);
+      problems.push(
+        `rbac.bicep ${a.symbol}: ${role.name} for the broker is scoped to ${a.scope?.type ?? a.scopeSymbol}, not to single Key Vault objects`,
+      );
     }
   }
   for (const a of assignments) {
@@ -327,7 +337,8 @@ export function checkKeyVaultRoles(sources: InfraSources): string[] {
 // Nothing secret as a plain parameter or an output
 
 const IDENTIFIER_SUFFIX = /(name|names|id|ids|uri|url|version|type|kind|sku|schedule|ratio)$/i;
-const SECRET_WORDS = /(secret|password|passwd|passphrase|pwd|credential|connection_?string|sas|apikey|api_key|accountkey|account_key|privatekey|private_key|certificatedata|pfx|p12)/i;
+const SECRET_WORDS =
+  /(secret|password|passwd|passphrase|pwd|credential|connection_?string|sas|apikey|api_key|accountkey|account_key|privatekey|private_key|certificatedata|pfx|p12)/i;
 
 /** True for names that would hold a secret value (not the name or id of something secret). */
 export function looksSecret(name: string): boolean {
@@ -342,7 +353,8 @@ export function checkNoPlainSecrets(sources: InfraSources): string[] {
       if (looksSecret(param.name) && !param.secure) problems.push(`${file}: param ${param.name} looks secret but is not @secure()`);
     }
     for (const output of bicepOutputs(source)) {
-      if (looksSecret(output.name)) problems.push(`${file}: output ${output.name} looks secret; outputs are stored in the deployment history`);
+      if (looksSecret(output.name))
+        problems.push(`${file}: output ${output.name} looks secret; outputs are stored in the deployment history`);
       if (/\blist\w*\(|\.listKeys\(|secrets?\.properties\.value/i.test(output.value)) {
         problems.push(`${file}: output ${output.name} returns a key or secret value`);
       }
@@ -353,7 +365,8 @@ export function checkNoPlainSecrets(sources: InfraSources): string[] {
   }
   const parameters = (JSON.parse(sources.parametersJson) as { parameters?: Record<string, unknown> }).parameters ?? {};
   for (const name of Object.keys(parameters)) {
-    if (looksSecret(name)) problems.push(`main.parameters.json: ${name} looks secret; pass secrets as @secure() params or keep them in Key Vault`);
+    if (looksSecret(name))
+      problems.push(`main.parameters.json: ${name} looks secret; pass secrets as @secure() params or keep them in Key Vault`);
   }
   return problems;
 }

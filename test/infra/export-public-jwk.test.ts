@@ -1,13 +1,7 @@
 import { createPublicKey, sign, verify } from "node:crypto";
 import { calculateJwkThumbprint } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  exportPublicJwk,
-  formatJwk,
-  parseArguments,
-  publicJwkFromKeyVaultKey,
-  vaultUrlOf,
-} from "../../scripts/azure/export-public-jwk.js";
+import { exportPublicJwk, formatJwk, parseArguments, publicJwkFromKeyVaultKey, vaultUrlOf } from "../../scripts/azure/export-public-jwk.js";
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
 import { generateRsaKeyPair, issueEnterpriseCertificate } from "../../sandbox/pki.js";
 import { staticCredential } from "../support/credentials.js";
@@ -34,7 +28,11 @@ function keyVaultJwk(publicKey: ReturnType<typeof generateRsaKeyPair>["publicKey
 describe("export-public-jwk against the Key Vault stand-in", () => {
   it("exports the certificate's key as a JWK that verifies the signer's signatures", async () => {
     const { leaf } = issueEnterpriseCertificate({ organisationNumber: "991825827" });
-    const imported = kv.importCertificate("maskinporten-signing", { privateKey: leaf.privateKey, certificateDer: leaf.certificateDer, exportable: false });
+    const imported = kv.importCertificate("maskinporten-signing", {
+      privateKey: leaf.privateKey,
+      certificateDer: leaf.certificateDer,
+      exportable: false,
+    });
 
     const { jwk, keyId, certificateVersion } = await exportPublicJwk({ ...connection(), certificateName: "maskinporten-signing" });
 

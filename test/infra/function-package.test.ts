@@ -106,11 +106,16 @@ describe("the deployed function package", () => {
     };
     visit(key("functions.js"));
     const staticInputs = [...loadedAtImport].flatMap((path) => Object.keys(outputs[path]!.inputs));
-    expect(staticInputs.filter((input) => /node_modules\/@azure\/(identity|msal-|keyvault-)/.test(input) || input === "src/app/runtime.ts")).toEqual([]);
+    expect(
+      staticInputs.filter((input) => /node_modules\/@azure\/(identity|msal-|keyvault-)/.test(input) || input === "src/app/runtime.ts"),
+    ).toEqual([]);
     expect(staticInputs).toContain("functions/token.ts");
     const allInputs = Object.values(outputs).flatMap((output) => Object.keys(output.inputs));
     for (const lazy of ["node_modules/@azure/identity/", "node_modules/@azure/keyvault-keys/", "src/app/runtime.ts"]) {
-      expect(allInputs.some((input) => input.includes(lazy)), lazy).toBe(true);
+      expect(
+        allInputs.some((input) => input.includes(lazy)),
+        lazy,
+      ).toBe(true);
     }
   });
 
@@ -131,7 +136,9 @@ describe("the deployed function package", () => {
     const runtimeChunk = Object.keys(outputs).find((path) => Object.keys(outputs[path]!.inputs).includes("src/app/runtime.ts"))!;
     expect(staticClosure(entry).filter(telemetry)).toEqual([]);
     expect(staticClosure(runtimeChunk).filter(telemetry)).toEqual([]);
-    const exporterChunk = Object.keys(outputs).find((path) => Object.keys(outputs[path]!.inputs).includes("src/app/azure-monitor-metrics.ts"))!;
+    const exporterChunk = Object.keys(outputs).find((path) =>
+      Object.keys(outputs[path]!.inputs).includes("src/app/azure-monitor-metrics.ts"),
+    )!;
     expect(staticClosure(exporterChunk).some((input) => input.includes("node_modules/@azure/monitor-opentelemetry-exporter/"))).toBe(true);
     expect(staticClosure(exporterChunk).some((input) => input.includes("node_modules/@opentelemetry/sdk-metrics/"))).toBe(true);
   });
@@ -162,7 +169,10 @@ describe("npm run build (tsconfig.json)", () => {
   it("compiles what ships only: functions/ and src/, never sandbox/, test/, bench/ or soak/", async () => {
     // tsc follows imports, so listing the compiled files also catches a shipped file importing a dev tree.
     const tsc = join(root, "node_modules/typescript/bin/tsc");
-    const { stdout } = await run(process.execPath, [tsc, "-p", join(root, "tsconfig.json"), "--listFilesOnly"], { cwd: root, maxBuffer: 16 << 20 });
+    const { stdout } = await run(process.execPath, [tsc, "-p", join(root, "tsconfig.json"), "--listFilesOnly"], {
+      cwd: root,
+      maxBuffer: 16 << 20,
+    });
     const compiled = stdout
       .split("\n")
       .filter((line) => line.startsWith(root) && !line.includes("/node_modules/"))

@@ -16,7 +16,11 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), "utf8");
 
 /** How rbac.bicep names each principal and which existing-resource loops hold each object kind. */
-const PRINCIPALS: Record<string, string> = { broker: "identityPrincipalId", tokenReader: "reader.principalId", deployer: "deployerPrincipalId" };
+const PRINCIPALS: Record<string, string> = {
+  broker: "identityPrincipalId",
+  tokenReader: "reader.principalId",
+  deployer: "deployerPrincipalId",
+};
 const OBJECT_TYPES: Record<string, string> = {
   signingCertificate: "Microsoft.KeyVault/vaults/certificates",
   signingKey: "Microsoft.KeyVault/vaults/keys",
@@ -34,12 +38,18 @@ function checkRbacRolesSource(rbacBicep: string, rbacRolesJson: string): string[
   for (const a of assignments) {
     const keyVaultScope = a.scope !== undefined && /^Microsoft\.KeyVault\/vaults(\/|@)/.test(a.scope.type);
     if (keyVaultScope && a.fromJson === undefined) {
-      problems.push(`rbac.bicep ${a.symbol}: a Key Vault role not taken from rbac-roles.json (use roleIds[keyVaultRoles.<principal>.<object>])`);
+      problems.push(
+        `rbac.bicep ${a.symbol}: a Key Vault role not taken from rbac-roles.json (use roleIds[keyVaultRoles.<principal>.<object>])`,
+      );
     }
     if (a.fromJson === undefined) continue;
     const { principal, object } = a.fromJson;
-    if (a.principal !== PRINCIPALS[principal]) problems.push(`rbac.bicep ${a.symbol}: assigns keyVault.${principal}.${object} to ${a.principal}, not ${PRINCIPALS[principal] ?? "a known principal"}`);
-    if (a.scope?.type.split("@")[0] !== OBJECT_TYPES[object]) problems.push(`rbac.bicep ${a.symbol}: assigns keyVault.${principal}.${object} on ${a.scope?.type ?? a.scopeSymbol}`);
+    if (a.principal !== PRINCIPALS[principal])
+      problems.push(
+        `rbac.bicep ${a.symbol}: assigns keyVault.${principal}.${object} to ${a.principal}, not ${PRINCIPALS[principal] ?? "a known principal"}`,
+      );
+    if (a.scope?.type.split("@")[0] !== OBJECT_TYPES[object])
+      problems.push(`rbac.bicep ${a.symbol}: assigns keyVault.${principal}.${object} on ${a.scope?.type ?? a.scopeSymbol}`);
   }
   for (const [principal, objects] of Object.entries(roles.keyVault)) {
     for (const [object, role] of Object.entries(objects)) {
@@ -48,7 +58,10 @@ function checkRbacRolesSource(rbacBicep: string, rbacRolesJson: string): string[
       }
       const id = roles.roleDefinitionIds[role];
       const builtIn = BUILT_IN_KEY_VAULT_ROLES.find((r) => r.id === id);
-      if (builtIn === undefined) problems.push(`rbac-roles.json keyVault.${principal}.${object}: ${role} (${id}) is not a built-in Key Vault role the sandbox knows`);
+      if (builtIn === undefined)
+        problems.push(
+          `rbac-roles.json keyVault.${principal}.${object}: ${role} (${id}) is not a built-in Key Vault role the sandbox knows`,
+        );
     }
   }
   return problems;

@@ -10,7 +10,11 @@ describe("token secret versions per day at the default RENEW_SCHEDULE (every min
   it.each<[string, VersionScenario, number]>([
     ["120 s token, timer only", { lifetimeSeconds: 120, ...everyMinute, ...fast }, 1440],
     ["120 s token, callers every 10 s", { lifetimeSeconds: 120, ...everyMinute, ...fast, requestEverySeconds: 10 }, 1440],
-    ["120 s token, timer every 5 minutes (too slow: expired most of the time)", { lifetimeSeconds: 120, scheduleSeconds: 300, ratio: 0.5, ...fast }, 288],
+    [
+      "120 s token, timer every 5 minutes (too slow: expired most of the time)",
+      { lifetimeSeconds: 120, scheduleSeconds: 300, ratio: 0.5, ...fast },
+      288,
+    ],
     ["600 s token, fast answer", { lifetimeSeconds: 600, ...everyMinute, ...fast }, 288],
     ["600 s token, answer in the next second", { lifetimeSeconds: 600, ...everyMinute, ...slow }, 240],
     ["1800 s token", { lifetimeSeconds: 1800, ...everyMinute, ...fast }, 96],

@@ -36,7 +36,9 @@ const coreApi = {
   registerFunction: (metadata) => {
     registered.push({
       name: metadata.name,
-      bindings: Object.values(metadata.bindings ?? {}).map((binding) => `${binding.type}:${binding.direction}`).sort(),
+      bindings: Object.values(metadata.bindings ?? {})
+        .map((binding) => `${binding.type}:${binding.direction}`)
+        .sort(),
     });
     return new Disposable();
   },

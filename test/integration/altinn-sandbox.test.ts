@@ -20,13 +20,19 @@ async function callerToken(sandbox: Sandbox): Promise<string> {
   const { caller, entraTokenUrl } = sandbox.env;
   const response = await sandbox.entra.fetch(entraTokenUrl, {
     method: "POST",
-    body: new URLSearchParams({ grant_type: "client_credentials", client_id: caller.clientId, client_secret: caller.clientSecret, scope: caller.scope }),
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: caller.clientId,
+      client_secret: caller.clientSecret,
+      scope: caller.scope,
+    }),
   });
   expect(response.status).toBe(200);
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-const get = (env: SandboxEnv, path: string, token: string) => fetch(`${env.brokerUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+const get = (env: SandboxEnv, path: string, token: string) =>
+  fetch(`${env.brokerUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
 
 function secretsOf(env: SandboxEnv): SecretClient {
   // A stock credential and client, with the sandbox's test-only options only.
@@ -78,11 +84,22 @@ describe("Altinn profile in the sandbox", () => {
     const response = await get(env, "/api/token/altinn", await callerToken(sandbox));
     expect(response.status).toBe(200);
     expect(response.headers.get("cache-control")).toBe("no-store");
-    const body = (await response.json()) as { access_token: string; token_type: string; expires_in: number; expires_at: string; scope: string; profile: string };
+    const body = (await response.json()) as {
+      access_token: string;
+      token_type: string;
+      expires_in: number;
+      expires_at: string;
+      scope: string;
+      profile: string;
+    };
     expect(body).toMatchObject({ token_type: "Bearer", scope: "altinn:serviceowner/instances.read", profile: "altinn" });
 
     const { payload } = await jwtVerify(body.access_token, createRemoteJWKSet(new URL(env.altinnJwksUrl)), { issuer: env.altinnIssuer });
-    expect(payload).toMatchObject({ "urn:altinn:org": "ttd", "urn:altinn:orgNumber": "991825827", "urn:altinn:authenticatemethod": "maskinporten" });
+    expect(payload).toMatchObject({
+      "urn:altinn:org": "ttd",
+      "urn:altinn:orgNumber": "991825827",
+      "urn:altinn:authenticatemethod": "maskinporten",
+    });
     expect(Date.parse(body.expires_at)).toBe(payload.exp! * 1000);
     expect(body.expires_in).toBeGreaterThan(1700);
     expect(sandbox.altinn.exchanges.at(-1)).toMatchObject({ outcome: "issued", testOrg: true });
@@ -96,9 +113,16 @@ describe("Altinn profile in the sandbox", () => {
 
   it("shows the Altinn stage apart in health", async () => {
     const { env } = sandbox;
-    const health = (await (await get(env, "/api/health", await callerToken(sandbox))).json()) as { profiles: Array<{ profile: string; altinn?: Record<string, unknown> }> };
+    const health = (await (await get(env, "/api/health", await callerToken(sandbox))).json()) as {
+      profiles: Array<{ profile: string; altinn?: Record<string, unknown> }>;
+    };
     const altinn = health.profiles.find((p) => p.profile === "altinn")!;
-    expect(altinn.altinn).toMatchObject({ exchange: `${env.altinnExchangeUrl}?test=true`, testOrg: true, consecutiveFailures: 0, lastError: null });
+    expect(altinn.altinn).toMatchObject({
+      exchange: `${env.altinnExchangeUrl}?test=true`,
+      testOrg: true,
+      consecutiveFailures: 0,
+      lastError: null,
+    });
     expect(health.profiles.find((p) => p.profile === "skatt")).not.toHaveProperty("altinn");
   });
 });
@@ -126,7 +150,7 @@ describe("Altinn exchange stand-in down", () => {
 
     let refused: Response | undefined;
     const served = new Set<string>();
-    for (const deadline = Date.now() + 40_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 40_000; Date.now() < deadline;) {
       const response = await get(env, "/api/token/altinn", caller);
       if (response.status === 503) {
         refused = response;
@@ -142,10 +166,13 @@ describe("Altinn exchange stand-in down", () => {
     // Every token served during the outage was one Altinn had issued before it.
     for (const token of served) expect(beforeOutage.has(token)).toBe(true);
 
-    type Health = { status: string; profiles: Array<{ profile: string; lastError: { stage?: string } | null; altinn?: { lastError: { code: string } | null } }> };
+    type Health = {
+      status: string;
+      profiles: Array<{ profile: string; lastError: { stage?: string } | null; altinn?: { lastError: { code: string } | null } }>;
+    };
     // Health goes unhealthy when the held token has expired outright (callers are refused a second earlier).
     let health: Health;
-    for (const deadline = Date.now() + 10_000; ; ) {
+    for (const deadline = Date.now() + 10_000; ;) {
       health = (await (await get(env, "/api/health", caller)).json()) as Health;
       if (health.status === "unhealthy" || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -157,7 +184,10 @@ describe("Altinn exchange stand-in down", () => {
     // Maskinporten itself was fine throughout: the other profiles are untouched.
     expect(health.profiles.find((p) => p.profile === "skatt")!.lastError).toBeNull();
 
-    const everyToken = [...sandbox.maskinporten.issuedTokens.map((t) => t.access_token), ...sandbox.altinn.issuedTokens.map((t) => t.access_token)];
+    const everyToken = [
+      ...sandbox.maskinporten.issuedTokens.map((t) => t.access_token),
+      ...sandbox.altinn.issuedTokens.map((t) => t.access_token),
+    ];
     const logs = logLines.join("\n");
     for (const token of everyToken) expect(logs.includes(token)).toBe(false);
     expect(logs).toContain('"stage":"altinn-exchange"');

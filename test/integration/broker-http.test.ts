@@ -112,7 +112,10 @@ describe("token endpoint over a real broker", () => {
     const caller = entra.mintToken({ roles: ["Token.p"], exp: Math.floor(nowMs / 1000) + 3600 });
     const first = await request(runtime, caller);
     expect(first.status).toBe(200);
-    mp.injectFault({ kind: "error", error: "invalid_grant", description: "Invalid assertion. Client authentication failed. (trace_id: 5e1f)" }, { times: Infinity });
+    mp.injectFault(
+      { kind: "error", error: "invalid_grant", description: "Invalid assertion. Client authentication failed. (trace_id: 5e1f)" },
+      { times: Infinity },
+    );
     nowMs += 200_000; // past half the 300 s lifetime: due
     const outcomes = await runtime.broker.renewAll("timer");
     expect(outcomes[0]).toMatchObject({ outcome: "failed", error: { traceId: "5e1f", maskinportenError: "invalid_grant" } });
@@ -128,7 +131,19 @@ describe("token endpoint over a real broker", () => {
 
   it("keeps Maskinporten's error_uri with the trace id in the failure log and in health details", async () => {
     const runtime = createRuntime({
-      settings: { KEY_VAULT_URL: kv.url, MASKINPORTEN_ENVIRONMENT: mp.issuer, TOKEN_PROFILES: "p", SIGNING_CERTIFICATE_NAME: "cert", SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"), PROFILE_P_CLIENT_ID: "c", PROFILE_P_SCOPES: "s:not-registered", PROFILE_P_SECRET_NAME: `token-${++secretCounter}`, CALLER_TENANT_ID: entra.tenantId, CALLER_AUDIENCES: entra.audience, CALLER_AUTHORITY_HOST: entra.authorityHost },
+      settings: {
+        KEY_VAULT_URL: kv.url,
+        MASKINPORTEN_ENVIRONMENT: mp.issuer,
+        TOKEN_PROFILES: "p",
+        SIGNING_CERTIFICATE_NAME: "cert",
+        SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
+        PROFILE_P_CLIENT_ID: "c",
+        PROFILE_P_SCOPES: "s:not-registered",
+        PROFILE_P_SECRET_NAME: `token-${++secretCounter}`,
+        CALLER_TENANT_ID: entra.tenantId,
+        CALLER_AUDIENCES: entra.audience,
+        CALLER_AUTHORITY_HOST: entra.authorityHost,
+      },
       credential: staticCredential(),
       callerKeySetFetch: entra.fetch,
       keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
@@ -138,10 +153,16 @@ describe("token endpoint over a real broker", () => {
     const [outcome] = await runtime.broker.renewAll("timer");
     const errorUri = outcome?.error?.errorUri;
     expect(errorUri).toMatch(/\/errors\/MP-\d+$/);
-    const logged = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "renewal" && l.outcome === "failed").at(-1);
+    const logged = logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.event === "renewal" && l.outcome === "failed")
+      .at(-1);
     expect(logged).toMatchObject({ errorUri, traceId: outcome?.error?.traceId });
     const health = await handleHealthRequest(new Headers({ authorization: `Bearer ${entra.mintToken({ roles: ["Token.p"] })}` }), runtime);
-    expect((health.body as { profiles: { lastError: Record<string, unknown> }[] }).profiles[0]?.lastError).toMatchObject({ errorUri, traceId: outcome?.error?.traceId });
+    expect((health.body as { profiles: { lastError: Record<string, unknown> }[] }).profiles[0]?.lastError).toMatchObject({
+      errorUri,
+      traceId: outcome?.error?.traceId,
+    });
   });
 
   it("warns once a day when the timer is too slow for the token lifetime", async () => {
@@ -152,23 +173,35 @@ describe("token endpoint over a real broker", () => {
     expect(tooSlow().length).toBe(before);
     await runtime.broker.renewAll("timer", { intervalMs: 300_000 });
     await runtime.broker.renewAll("timer", { intervalMs: 300_000 });
-    expect(tooSlow().slice(before).map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
-      expect.objectContaining({ level: "warn", profile: "p", tokenLifetimeSeconds: 300, scheduleIntervalSeconds: 300 }),
-    ]);
+    expect(
+      tooSlow()
+        .slice(before)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    ).toEqual([expect.objectContaining({ level: "warn", profile: "p", tokenLifetimeSeconds: 300, scheduleIntervalSeconds: 300 })]);
   });
 
   it("logs certificate-expiry with daysLeft once a day when the signing certificate expires within 30 days", async () => {
     const soon = issueEnterpriseCertificate({ organisationNumber: ORG, notAfter: new Date(nowMs + 12.5 * 86_400_000) });
     kv.importCertificate("expiring", { privateKey: soon.leaf.privateKey, certificateDer: soon.leaf.certificateDer });
     const runtime = createRuntime({
-      settings: { KEY_VAULT_URL: kv.url, MASKINPORTEN_ENVIRONMENT: mp.issuer, TOKEN_PROFILES: "p", SIGNING_CERTIFICATE_NAME: "expiring", PROFILE_P_CLIENT_ID: "c", PROFILE_P_SCOPES: "s:read" },
+      settings: {
+        KEY_VAULT_URL: kv.url,
+        MASKINPORTEN_ENVIRONMENT: mp.issuer,
+        TOKEN_PROFILES: "p",
+        SIGNING_CERTIFICATE_NAME: "expiring",
+        PROFILE_P_CLIENT_ID: "c",
+        PROFILE_P_SCOPES: "s:read",
+      },
       credential: staticCredential(),
       callerKeySetFetch: entra.fetch,
       keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
       logger,
       now: () => nowMs,
     });
-    const expiring = () => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "certificate-expiry" && l.certificate === "expiring");
+    const expiring = () =>
+      logs
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.event === "certificate-expiry" && l.certificate === "expiring");
     await runtime.broker.renewAll("timer");
     await runtime.broker.renewAll("timer");
     expect(expiring()).toEqual([expect.objectContaining({ level: "warn", daysLeft: 12 })]);

@@ -24,9 +24,20 @@ let mp: MaskinportenStandIn;
 
 beforeAll(async () => {
   [kv, mp] = await Promise.all([startKeyVaultStandIn(), startMaskinportenStandIn({ trustedRoots: [pki.root.certificateDer] })]);
-  kv.importCertificate("virksomhetssertifikat", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer, exportable: false });
+  kv.importCertificate("virksomhetssertifikat", {
+    privateKey: pki.leaf.privateKey,
+    certificateDer: pki.leaf.certificateDer,
+    exportable: false,
+  });
   kv.importKey("kid-key", kidKey.privateKey);
-  mp.registerClient({ clientId: "sdir-client", organisationNumber: ORG, scopes: ["sdir:read"], tokenLifetimeSeconds: 300, allowedResources: ["https://api.sdir.no"], consumerOrgs: ["310000001"] });
+  mp.registerClient({
+    clientId: "sdir-client",
+    organisationNumber: ORG,
+    scopes: ["sdir:read"],
+    tokenLifetimeSeconds: 300,
+    allowedResources: ["https://api.sdir.no"],
+    consumerOrgs: ["310000001"],
+  });
   mp.registerClient({ clientId: "kid-client", organisationNumber: ORG, scopes: ["skatt:read"], keys: { "kid-2024": kidKey.publicKey } });
 });
 afterAll(async () => {
@@ -56,24 +67,43 @@ describe("profile → Key Vault-signed grant → Maskinporten token", () => {
     const profile = config.profiles[0]!;
     const credential = staticCredential();
     const issue = createTokenIssuer({
-      signerFor: (p) => createKeyVaultSigner({ vaultUrl: config.keyVaultUrl, credential, clientOptions: clientOptions(), source: p.signing }),
+      signerFor: (p) =>
+        createKeyVaultSigner({ vaultUrl: config.keyVaultUrl, credential, clientOptions: clientOptions(), source: p.signing }),
       clientFor: (p) => createMaskinportenClient({ issuer: p.issuer }),
     });
     const token = await issue(profile);
     expect(token.expiresAt.getTime() - token.issuedAt.getTime()).toBe(300_000);
-    expect(mp.verifyAccessToken(token.accessToken)).toMatchObject({ client_id: "sdir-client", scope: "sdir:read", aud: "https://api.sdir.no" });
+    expect(mp.verifyAccessToken(token.accessToken)).toMatchObject({
+      client_id: "sdir-client",
+      scope: "sdir:read",
+      aud: "https://api.sdir.no",
+    });
 
     const grant = mp.grants.at(-1)!;
     expect(grant.outcome).toBe("accepted");
-    expect(grant.header).toEqual({ alg: "RS256", x5c: [pki.leaf.certificateDer.toString("base64"), pki.intermediate.certificateDer.toString("base64")] });
+    expect(grant.header).toEqual({
+      alg: "RS256",
+      x5c: [pki.leaf.certificateDer.toString("base64"), pki.intermediate.certificateDer.toString("base64")],
+    });
     // resource as a JSON array even for one value: Digdir supports only arrays.
-    expect(grant.claims).toMatchObject({ aud: mp.issuer, iss: "sdir-client", scope: "sdir:read", resource: ["https://api.sdir.no"], consumer_org: "310000001" });
+    expect(grant.claims).toMatchObject({
+      aud: mp.issuer,
+      iss: "sdir-client",
+      scope: "sdir:read",
+      resource: ["https://api.sdir.no"],
+      consumer_org: "310000001",
+    });
     // The challenge asked for a Key Vault token in the vault's tenant.
     expect(credential.requests[0]).toMatchObject({ scopes: ["https://vault.azure.net/.default"], tenantId: kv.tenantId });
   });
 
   it("a client locked to the certificate needs SIGNING_KID (README step 5): x5c alone is refused", async () => {
-    mp.registerClient({ clientId: "locked-client", organisationNumber: ORG, scopes: ["sdir:read"], certificates: [pki.leaf.certificateDer] });
+    mp.registerClient({
+      clientId: "locked-client",
+      organisationNumber: ORG,
+      scopes: ["sdir:read"],
+      certificates: [pki.leaf.certificateDer],
+    });
     const base = { ...settings(), TOKEN_PROFILES: "locked", PROFILE_LOCKED_CLIENT_ID: "locked-client", PROFILE_LOCKED_SCOPES: "sdir:read" };
     const credential = staticCredential();
     const issuerFor = () =>
@@ -101,7 +131,8 @@ describe("profile → Key Vault-signed grant → Maskinporten token", () => {
     });
     const credential = staticCredential();
     const issue = createTokenIssuer({
-      signerFor: (p) => createKeyVaultSigner({ vaultUrl: config.keyVaultUrl, credential, clientOptions: clientOptions(), source: p.signing }),
+      signerFor: (p) =>
+        createKeyVaultSigner({ vaultUrl: config.keyVaultUrl, credential, clientOptions: clientOptions(), source: p.signing }),
       clientFor: (p) => createMaskinportenClient({ issuer: p.issuer }),
     });
     await issue(config.profiles[0]!);
@@ -109,14 +140,22 @@ describe("profile → Key Vault-signed grant → Maskinporten token", () => {
       outcome: "accepted",
       claims: {
         authorization_details: [
-          { type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000002" }, externalRef: "customer-42" },
+          {
+            type: "urn:altinn:systemuser",
+            systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:310000002" },
+            externalRef: "customer-42",
+          },
         ],
       },
     });
   });
 
   it("renews both profiles on the timer, stores each token in its secret and serves it", async () => {
-    const broker = createBroker({ config: parseBrokerConfig(settings()), credential: staticCredential(), keyVaultClientOptions: clientOptions() });
+    const broker = createBroker({
+      config: parseBrokerConfig(settings()),
+      credential: staticCredential(),
+      keyVaultClientOptions: clientOptions(),
+    });
     await broker.renewAll("timer");
     const [sdir, skatt] = await Promise.all([broker.serve("sdir"), broker.serve("skatt")]);
     expect(mp.verifyAccessToken(skatt.accessToken)).toMatchObject({ client_id: "kid-client" });
@@ -127,7 +166,12 @@ describe("profile → Key Vault-signed grant → Maskinporten token", () => {
     const secret = await secrets.getSecret("maskinporten-sdir");
     expect(secret.value).toBe(sdir.accessToken);
     expect(secret.properties.contentType).toBe("application/jwt");
-    expect(secret.properties.tags).toMatchObject({ profile: "sdir", scope: "sdir:read", token_type: "Bearer", expires_at: sdir.expiresAt.toISOString() });
+    expect(secret.properties.tags).toMatchObject({
+      profile: "sdir",
+      scope: "sdir:read",
+      token_type: "Bearer",
+      expires_at: sdir.expiresAt.toISOString(),
+    });
     expect(decodeProtectedHeader(sdir.accessToken).alg).toBeDefined();
     expect(decodeJwt(sdir.accessToken).client_id).toBe("sdir-client");
   });

@@ -71,7 +71,11 @@ describe("the signer after a failed certificate read", () => {
     const signer = createKeyVaultSigner({
       vaultUrl: world.keyVault.url,
       credential: staticCredential(),
-      clientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: world.keyVault.caPem }, retryOptions: { maxRetries: 0 } },
+      clientOptions: {
+        disableChallengeResourceVerification: true,
+        tlsOptions: { ca: world.keyVault.caPem },
+        retryOptions: { maxRetries: 0 },
+      },
       source: { kind: "certificate", certificateName: MISSING_CERTIFICATE, alg: "RS256", chain: [] },
       now: world.clock.now,
     });

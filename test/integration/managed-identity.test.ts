@@ -101,7 +101,10 @@ async function runKeyVaultAdapters(credential: TokenCredential, secretName: stri
     clientOptions,
     source: { kind: "certificate", certificateName: CERTIFICATE_NAME, alg: "RS256", chain: [] },
   });
-  const grant = await createGrant({ audience: "https://test.maskinporten.no/", clientId: "client", scopes: ["skatteetaten:testnorge"] }, signer);
+  const grant = await createGrant(
+    { audience: "https://test.maskinporten.no/", clientId: "client", scopes: ["skatteetaten:testnorge"] },
+    signer,
+  );
 
   const store = createKeyVaultTokenStore({ vaultUrl: keyVault.url, credential, clientOptions });
   const issuedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
@@ -211,11 +214,25 @@ describe("Key Vault refuses tokens it cannot verify", () => {
   const nowSeconds = () => Math.floor(Date.now() / 1000);
 
   it.each([
-    ["an unsigned token with a managed identity's claims", async () =>
-      unsigned({ aud: KEY_VAULT_RESOURCE, iss: entra.v1Issuer, tid: entra.tenantId, iat: nowSeconds(), exp: nowSeconds() + 3600, appid: systemAssigned.clientId, ver: "1.0" })],
+    [
+      "an unsigned token with a managed identity's claims",
+      async () =>
+        unsigned({
+          aud: KEY_VAULT_RESOURCE,
+          iss: entra.v1Issuer,
+          tid: entra.tenantId,
+          iat: nowSeconds(),
+          exp: nowSeconds() + 3600,
+          appid: systemAssigned.clientId,
+          ver: "1.0",
+        }),
+    ],
     ["a token signed by a key the tenant never published", foreignTenantStandInToken],
     ["a token for another audience (https://management.azure.com)", async () => entra.mintToken({ aud: "https://management.azure.com" })],
-    ["a token for https://vault.azure.net/ (trailing slash, AKV10022 in real Key Vault)", async () => entra.mintToken({ aud: `${KEY_VAULT_RESOURCE}/` })],
+    [
+      "a token for https://vault.azure.net/ (trailing slash, AKV10022 in real Key Vault)",
+      async () => entra.mintToken({ aud: `${KEY_VAULT_RESOURCE}/` }),
+    ],
     ["an expired token", async () => entra.mintToken({ aud: KEY_VAULT_RESOURCE, iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 })],
     ["a token from another tenant", async () => entra.mintToken({ aud: KEY_VAULT_RESOURCE, tid: "9d3c5b1a-0e2f-4a6b-8c7d-1e2f3a4b5c6d" })],
   ])("401 with Key Vault's challenge for %s", async (_name, makeToken) => {

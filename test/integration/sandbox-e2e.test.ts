@@ -28,14 +28,23 @@ async function callerToken(): Promise<string> {
   const { caller, entraTokenUrl } = sandbox.env;
   const response = await sandbox.entra.fetch(entraTokenUrl, {
     method: "POST",
-    body: new URLSearchParams({ grant_type: "client_credentials", client_id: caller.clientId, client_secret: caller.clientSecret, scope: caller.scope }),
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: caller.clientId,
+      client_secret: caller.clientSecret,
+      scope: caller.scope,
+    }),
   });
   expect(response.status).toBe(200);
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
 async function mint(claims: Record<string, unknown>): Promise<string> {
-  const response = await sandbox.entra.fetch(sandbox.env.entraMintUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(claims) });
+  const response = await sandbox.entra.fetch(sandbox.env.entraMintUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(claims),
+  });
   expect(response.status).toBe(200);
   return ((await response.json()) as { access_token: string }).access_token;
 }
@@ -94,7 +103,12 @@ describe("sandbox end to end", () => {
     expect(secret.properties.contentType).toBe("application/jwt");
     const tags = secret.properties.tags!;
     expect(Object.keys(tags).sort()).toEqual(["expires_at", "fingerprint", "issued_at", "profile", "scope", "token_type"]);
-    expect(tags).toMatchObject({ profile: "skatt", scope: "skatteetaten:testnorge", token_type: "Bearer", expires_at: secret.properties.expiresOn!.toISOString() });
+    expect(tags).toMatchObject({
+      profile: "skatt",
+      scope: "skatteetaten:testnorge",
+      token_type: "Bearer",
+      expires_at: secret.properties.expiresOn!.toISOString(),
+    });
     expect(secret.properties.notBefore?.toISOString()).toBe(tags.issued_at);
   });
 
@@ -114,7 +128,10 @@ describe("sandbox end to end", () => {
   });
 
   it.each([
-    ["expired", { exp: Math.floor(Date.now() / 1000) - 600, iat: Math.floor(Date.now() / 1000) - 4000, nbf: Math.floor(Date.now() / 1000) - 4000 }],
+    [
+      "expired",
+      { exp: Math.floor(Date.now() / 1000) - 600, iat: Math.floor(Date.now() / 1000) - 4000, nbf: Math.floor(Date.now() / 1000) - 4000 },
+    ],
     ["from another issuer", { iss: "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0" }],
     ["for another audience", { aud: "api://someone-else" }],
     ["from another tenant", { tid: "00000000-0000-0000-0000-000000000000" }],
@@ -138,7 +155,9 @@ describe("sandbox end to end", () => {
     const anonymous = await getToken("/api/health");
     expect(anonymous.status).toBe(200);
     expect(await anonymous.json()).toEqual({ status: "healthy" });
-    const detailed = (await (await getToken("/api/health", await mint({ roles: ["Token.sdir"] }))).json()) as { profiles: { profile: string; certificateDaysLeft: number }[] };
+    const detailed = (await (await getToken("/api/health", await mint({ roles: ["Token.sdir"] }))).json()) as {
+      profiles: { profile: string; certificateDaysLeft: number }[];
+    };
     expect(detailed.profiles.map((p) => p.profile)).toEqual(["sdir"]);
     expect(detailed.profiles[0]!.certificateDaysLeft).toBeGreaterThan(300);
   });

@@ -28,7 +28,10 @@ function callerCredential(env: SandboxEnv): ClientSecretCredential {
 }
 
 function secretClient(env: SandboxEnv): SecretClient {
-  return new SecretClient(env.keyVaultUrl, callerCredential(env), { disableChallengeResourceVerification: true, tlsOptions: { ca: env.caPem } });
+  return new SecretClient(env.keyVaultUrl, callerCredential(env), {
+    disableChallengeResourceVerification: true,
+    tlsOptions: { ca: env.caPem },
+  });
 }
 
 async function refusal(promise: Promise<unknown>): Promise<{ statusCode?: number; code?: string; message: string }> {
@@ -98,12 +101,16 @@ describe("stock @azure/identity + @azure/keyvault-secrets against the sandbox", 
     expect(atStart.forbidden).toBe(0);
     // The broker's own assignments: not the reader's (Secrets User) nor the CSR demo operator's (deployer roles).
     const deployerRoles = new Set(["Key Vault Certificates Officer", "Key Vault Reader"]);
-    const broker = sandbox.keyVault.roleAssignments.filter((a) => a.roleName !== "Key Vault Secrets User" && !deployerRoles.has(a.roleName));
-    expect(broker.map((a) => `${a.roleName} ${a.scope}`).sort()).toEqual([
-      "Key Vault Certificate User /certificates/virksomhetssertifikat",
-      "Key Vault Crypto User /keys/virksomhetssertifikat",
-      ...sandbox.env.profiles.map((p) => `Key Vault Secrets Officer /secrets/${p.secretName}`),
-    ].sort());
+    const broker = sandbox.keyVault.roleAssignments.filter(
+      (a) => a.roleName !== "Key Vault Secrets User" && !deployerRoles.has(a.roleName),
+    );
+    expect(broker.map((a) => `${a.roleName} ${a.scope}`).sort()).toEqual(
+      [
+        "Key Vault Certificate User /certificates/virksomhetssertifikat",
+        "Key Vault Crypto User /keys/virksomhetssertifikat",
+        ...sandbox.env.profiles.map((p) => `Key Vault Secrets Officer /secrets/${p.secretName}`),
+      ].sort(),
+    );
   });
 
   it("a caller token from a real credential reaches the broker's HTTP API and gets the Maskinporten token", async () => {
@@ -134,7 +141,11 @@ describe("the sandbox with a role missing from infra/rbac-roles.json", () => {
   beforeAll(async () => {
     const roles = loadRbacRoles();
     // As if infra granted only Secrets User on the token secrets: the broker could not write them.
-    sandbox = await startSandbox({ port: 0, logger: quiet, rbacRoles: { ...roles, keyVault: { ...roles.keyVault, broker: { ...roles.keyVault.broker, tokenSecret: "keyVaultSecretsUser" } } } });
+    sandbox = await startSandbox({
+      port: 0,
+      logger: quiet,
+      rbacRoles: { ...roles, keyVault: { ...roles.keyVault, broker: { ...roles.keyVault.broker, tokenSecret: "keyVaultSecretsUser" } } },
+    });
   });
   afterAll(() => sandbox?.close());
 

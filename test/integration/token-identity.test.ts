@@ -112,7 +112,11 @@ describe("token identity across a settings change on one vault", () => {
     const secret = "maskinporten-timer-first";
     await brokerRun({ PROFILE_P_SCOPES: "s:read", PROFILE_P_SECRET_NAME: secret }).broker.renewAll("timer");
     mp.registerClient({ clientId: "c", organisationNumber: ORG, scopes: ["s:read", "s:write"], tokenLifetimeSeconds: 120 });
-    const outcomes = await brokerRun({ PROFILE_P_SCOPES: "s:write", PROFILE_P_RESOURCE: "", PROFILE_P_SECRET_NAME: secret }).broker.renewAll("timer");
+    const outcomes = await brokerRun({
+      PROFILE_P_SCOPES: "s:write",
+      PROFILE_P_RESOURCE: "",
+      PROFILE_P_SECRET_NAME: secret,
+    }).broker.renewAll("timer");
     expect(outcomes[0]?.outcome).toBe("renewed");
     const reader = new SecretClient(kv.url, staticCredential(), keyVaultClientOptions());
     expect(mp.verifyAccessToken((await reader.getSecret(secret)).value!)?.scope).toBe("s:write");

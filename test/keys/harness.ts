@@ -44,15 +44,36 @@ export async function startHarness(options: { propagationMs?: number } = {}): Pr
   const end = new Date(nowMs + 4 * 365 * DAY);
   const root = issueCertificate({ commonName: "Long Root", isCa: true, notBefore: start, notAfter: end });
   const intermediate = issueCertificate({ commonName: "Long Class 3", isCa: true, issuer: root, notBefore: start, notAfter: end });
-  const leaf = issueCertificate({ commonName: "Org", organisation: "Org", organisationNumber: ORG, issuer: intermediate, notBefore: start, notAfter: end });
+  const leaf = issueCertificate({
+    commonName: "Org",
+    organisation: "Org",
+    organisationNumber: ORG,
+    issuer: intermediate,
+    notBefore: start,
+    notAfter: end,
+  });
 
-  const [kv, mp] = await Promise.all([startKeyVaultStandIn({ now: clock.now }), startMaskinportenStandIn({ now: clock.now, trustedRoots: [root.certificateDer] })]);
+  const [kv, mp] = await Promise.all([
+    startKeyVaultStandIn({ now: clock.now }),
+    startMaskinportenStandIn({ now: clock.now, trustedRoots: [root.certificateDer] }),
+  ]);
   const ss = await startSelfServiceStandIn({ maskinporten: mp, now: clock.now, propagationMs: options.propagationMs ?? 60_000 });
   kv.importCertificate("virksomhetssertifikat", { privateKey: leaf.privateKey, certificateDer: leaf.certificateDer, exportable: false });
   const rotateKey = () => kv.importKey("signing-key", generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey).version;
   rotateKey();
-  mp.registerClient({ clientId: ADMIN_CLIENT, organisationNumber: ORG, scopes: ["idporten:dcr.read", "idporten:dcr.modify"], tokenLifetimeSeconds: 120 });
-  mp.registerClient({ clientId: KID_CLIENT, organisationNumber: ORG, scopes: ["skatteetaten:x"], tokenLifetimeSeconds: 120, certificates: [] });
+  mp.registerClient({
+    clientId: ADMIN_CLIENT,
+    organisationNumber: ORG,
+    scopes: ["idporten:dcr.read", "idporten:dcr.modify"],
+    tokenLifetimeSeconds: 120,
+  });
+  mp.registerClient({
+    clientId: KID_CLIENT,
+    organisationNumber: ORG,
+    scopes: ["skatteetaten:x"],
+    tokenLifetimeSeconds: 120,
+    certificates: [],
+  });
 
   const logs: Harness["logs"] = [];
   const secret = `kidp-${Math.random().toString(36).slice(2)}`;

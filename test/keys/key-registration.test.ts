@@ -27,7 +27,11 @@ function foreignJwk(kid: string): Record<string, unknown> {
   const { n, e } = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ format: "jwk" });
   return { kty: "RSA", kid, use: "sig", alg: "RS256", n, e };
 }
-const registeredKids = () => h.ss.registeredKeys(KID_CLIENT).map((k) => k.kid).sort();
+const registeredKids = () =>
+  h.ss
+    .registeredKeys(KID_CLIENT)
+    .map((k) => k.kid)
+    .sort();
 const posts = () => h.ss.requests.filter((r) => r.method === "POST");
 
 describe("key registration through Digdir's self-service API", () => {
@@ -74,7 +78,10 @@ describe("key registration through Digdir's self-service API", () => {
   });
 
   it("at the five-key cap posts nothing and says how to fix it; told to, replaces the foreign keys", async () => {
-    h.ss.seed(KID_CLIENT, [1, 2, 3, 4, 5].map((i) => foreignJwk(`by-hand-${i}`)));
+    h.ss.seed(
+      KID_CLIENT,
+      [1, 2, 3, 4, 5].map((i) => foreignJwk(`by-hand-${i}`)),
+    );
     const [refused] = await h.broker().syncKeys();
     expect(refused).toMatchObject({ outcome: "failed" });
     expect(refused!.error!.code).toBe(ErrorCode.KeyRegistration);
@@ -142,7 +149,10 @@ describe("key registration through Digdir's self-service API", () => {
     const broker = h.broker();
     await broker.syncKeys();
     h.clock.advance(3 * 60_000);
-    h.ss.injectFault({ kind: "status", status: 503, body: { error: "server_error", error_description: "Selvbetjening er nede" } }, Infinity);
+    h.ss.injectFault(
+      { kind: "status", status: 503, body: { error: "server_error", error_description: "Selvbetjening er nede" } },
+      Infinity,
+    );
     h.clock.advance(DAY);
 
     expect((await broker.renewAll("timer"))[0]).toMatchObject({ outcome: "renewed" });
@@ -182,7 +192,11 @@ describe("key registration through Digdir's self-service API", () => {
     h.ss.injectFault({ kind: "status", status: 500 }, Infinity);
     h.clock.advance(340 * DAY);
     await broker.syncKeysIfDue();
-    expect(h.logs.filter((l) => l.event === "key-registration-expiry").at(-1)).toMatchObject({ level: "warn", daysLeft: 24, role: "current" });
+    expect(h.logs.filter((l) => l.event === "key-registration-expiry").at(-1)).toMatchObject({
+      level: "warn",
+      daysLeft: 24,
+      role: "current",
+    });
     h.clock.advance(20 * DAY);
     await broker.syncKeysIfDue();
     expect(h.logs.filter((l) => l.event === "key-registration-expiry").at(-1)).toMatchObject({ level: "error", daysLeft: 4 });

@@ -25,7 +25,12 @@ it("registers the kid profile's key at the first tick and serves its token", asy
   const { caller, entraTokenUrl, brokerUrl } = sandbox.env;
   const tokenResponse = await sandbox.entra.fetch(entraTokenUrl, {
     method: "POST",
-    body: new URLSearchParams({ grant_type: "client_credentials", client_id: caller.clientId, client_secret: caller.clientSecret, scope: caller.scope }),
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: caller.clientId,
+      client_secret: caller.clientSecret,
+      scope: caller.scope,
+    }),
   });
   const { access_token: callerToken } = (await tokenResponse.json()) as { access_token: string };
   const served = await fetch(`${brokerUrl}/api/token/kid`, { headers: { authorization: `Bearer ${callerToken}` } });

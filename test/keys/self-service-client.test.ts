@@ -32,9 +32,19 @@ async function failure(call: () => Promise<unknown>): Promise<SelfServiceError> 
 
 describe("self-service API client", () => {
   it("keeps a Spring-style error body's message", async () => {
-    h.ss.injectFault({ kind: "status", status: 400, body: { status: 400, error: "Bad Request", message: "kid must be unique", path: "/api/v1/clients/x/jwks" } });
+    h.ss.injectFault({
+      kind: "status",
+      status: 400,
+      body: { status: 400, error: "Bad Request", message: "kid must be unique", path: "/api/v1/clients/x/jwks" },
+    });
     const error = await failure(() => client().putJwks("x", [{ kty: "RSA", kid: "k" }]));
-    expect(error).toMatchObject({ code: ErrorCode.SelfServiceRejected, status: 400, error: "Bad Request", description: "kid must be unique", transient: false });
+    expect(error).toMatchObject({
+      code: ErrorCode.SelfServiceRejected,
+      status: 400,
+      error: "Bad Request",
+      description: "kid must be unique",
+      transient: false,
+    });
   });
 
   it("keeps the start of a text body, with anything JWT-shaped scrubbed", async () => {

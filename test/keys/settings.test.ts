@@ -87,7 +87,11 @@ describe("key registration settings", () => {
       expect.stringMatching(/^SELF_SERVICE_API_URL: missing/),
       expect.stringMatching(/^SELF_SERVICE_SIGNING_CERTIFICATE_NAME: missing/),
     ]);
-    const loopback = parseBrokerConfig({ ...base, MASKINPORTEN_ENVIRONMENT: "http://127.0.0.1:1234/", SELF_SERVICE_API_URL: "http://127.0.0.1:5678/" });
+    const loopback = parseBrokerConfig({
+      ...base,
+      MASKINPORTEN_ENVIRONMENT: "http://127.0.0.1:1234/",
+      SELF_SERVICE_API_URL: "http://127.0.0.1:5678/",
+    });
     expect(loopback.selfService!.apiBaseUrl).toBe("http://127.0.0.1:5678");
   });
 
@@ -101,6 +105,8 @@ describe("key registration settings", () => {
       PROFILE_SDIR_SIGNING_KID: "acme-skatt",
       PROFILE_SDIR_KEY_REGISTRATION: "self-service",
     });
-    expect(found).toEqual([expect.stringMatching(/^PROFILE_SDIR_KEY_REGISTRATION: profile "skatt" registers the same SIGNING_KID on another client/)]);
+    expect(found).toEqual([
+      expect.stringMatching(/^PROFILE_SDIR_KEY_REGISTRATION: profile "skatt" registers the same SIGNING_KID on another client/),
+    ]);
   });
 });

@@ -34,7 +34,10 @@ const grantInput = { audience: "https://test.maskinporten.no/", clientId: "clien
 export function defineKeyVaultAdapterTests(name: string, target: () => KeyVaultTarget): void {
   describe(`Key Vault adapters against ${name}`, () => {
     const connection = () => ({ vaultUrl: target().vaultUrl, credential: target().credential, clientOptions: target().clientOptions });
-    const certificateSource = (certificateName: string, extra: Partial<Extract<SigningSource, { kind: "certificate" }>> = {}): SigningSource => ({
+    const certificateSource = (
+      certificateName: string,
+      extra: Partial<Extract<SigningSource, { kind: "certificate" }>> = {},
+    ): SigningSource => ({
       kind: "certificate",
       certificateName,
       alg: "RS256",
@@ -60,7 +63,12 @@ export function defineKeyVaultAdapterTests(name: string, target: () => KeyVaultT
       const certName = unique("rotating");
       const first = await target().provisionCertificate(certName);
       let nowMs = Date.now();
-      const signer = createKeyVaultSigner({ ...connection(), source: certificateSource(certName), now: () => nowMs, refreshAfterMs: 60_000 });
+      const signer = createKeyVaultSigner({
+        ...connection(),
+        source: certificateSource(certName),
+        now: () => nowMs,
+        refreshAfterMs: 60_000,
+      });
       // The first read resolves the certificate and its key version, before the renewal below.
       expect((await signer.currentKey()).identification).toEqual({ x5c: [first.leafDer.toString("base64")] });
       const second = await target().provisionCertificate(certName);
@@ -172,7 +180,13 @@ export function defineKeyVaultAdapterTests(name: string, target: () => KeyVaultT
         const client = new SecretClient(target().vaultUrl, target().credential, target().clientOptions);
         const now = new Date(Math.floor(Date.now() / 1000) * 1000);
         await client.setSecret(secretName, "legacy-token", {
-          tags: { profile: "p", scope: "a:b", expires_at: new Date(now.getTime() + 3_600_000).toISOString(), issued_at: now.toISOString(), token_type: "Bearer" },
+          tags: {
+            profile: "p",
+            scope: "a:b",
+            expires_at: new Date(now.getTime() + 3_600_000).toISOString(),
+            issued_at: now.toISOString(),
+            token_type: "Bearer",
+          },
         });
         const store = createKeyVaultTokenStore(connection());
         expect((await store.read("p", secretName))?.fingerprint).toBe("");

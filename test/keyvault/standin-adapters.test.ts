@@ -34,7 +34,12 @@ defineKeyVaultAdapterTests("the Key Vault stand-in", () => target);
 describe("Key Vault operations per grant (stand-in counters)", () => {
   it("reads the certificate and key once, then costs exactly one sign per grant", async () => {
     await target.provisionCertificate("counted");
-    const signer = createKeyVaultSigner({ vaultUrl: target.vaultUrl, credential: target.credential, clientOptions: target.clientOptions, source: { kind: "certificate", certificateName: "counted", alg: "RS256", chain: [] } });
+    const signer = createKeyVaultSigner({
+      vaultUrl: target.vaultUrl,
+      credential: target.credential,
+      clientOptions: target.clientOptions,
+      source: { kind: "certificate", certificateName: "counted", alg: "RS256", chain: [] },
+    });
     kv.resetCounters();
     for (let i = 0; i < 5; i++) await createGrant({ audience: "https://test.maskinporten.no/", clientId: "c", scopes: ["s"] }, signer);
     expect(kv.counters.certificateGet).toBe(1);

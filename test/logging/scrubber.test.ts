@@ -34,9 +34,12 @@ describe("scrubSecrets", () => {
   it("redacts exactly what the old regex redacted", () => {
     const alphabet = fc.constantFrom("e", "y", "J", "eyJ", "a", "Z", "0", "-", "_", ".", " ", '"', "eyJabcd", "efgh.");
     fc.assert(
-      fc.property(fc.array(alphabet, { maxLength: 60 }).map((parts) => parts.join("")), (text) => {
-        expect(scrubSecrets(text)).toBe(reference(text));
-      }),
+      fc.property(
+        fc.array(alphabet, { maxLength: 60 }).map((parts) => parts.join("")),
+        (text) => {
+          expect(scrubSecrets(text)).toBe(reference(text));
+        },
+      ),
       { numRuns: 3_000 },
     );
     expect(scrubSecrets(`before ${JWT} after ${JWT}`)).toBe("before [redacted-jwt] after [redacted-jwt]");
@@ -51,9 +54,9 @@ describe("formatLogLine", () => {
         value instanceof Error ? { name: value.name, message: value.message } : value,
       );
     const cases: [string, Record<string, unknown>][] = [
-      ["token-request", { status: 200, outcome: "served", requestedProfile: null, callerAppId: "a\"b\u2028c", profile: "skatt" }],
+      ["token-request", { status: 200, outcome: "served", requestedProfile: null, callerAppId: 'a"b\u2028c', profile: "skatt" }],
       ["empty", {}],
-      ["quote\"d event", { nested: { list: [1, "two", null] }, skipped: undefined }],
+      ['quote"d event', { nested: { list: [1, "two", null] }, skipped: undefined }],
       ["failure", { error: new Error("went wrong"), code: "ERR_X" }],
       // A field named like a leading key replaces its value in place, as the spread does.
       ["shadowed", { event: "from-fields", level: "error", extra: 1 }],
@@ -83,6 +86,12 @@ describe("formatLogLine", () => {
 
   it("leaves ordinary lines alone", () => {
     const line = formatLogLine("info", "renewal", { profile: "skatt", token: JWT }, new Date(0));
-    expect(JSON.parse(line)).toEqual({ time: "1970-01-01T00:00:00.000Z", level: "info", event: "renewal", profile: "skatt", token: "[redacted-jwt]" });
+    expect(JSON.parse(line)).toEqual({
+      time: "1970-01-01T00:00:00.000Z",
+      level: "info",
+      event: "renewal",
+      profile: "skatt",
+      token: "[redacted-jwt]",
+    });
   });
 });

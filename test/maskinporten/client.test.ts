@@ -11,7 +11,9 @@ import { inProcessSigner } from "../support/in-process-signer.js";
 
 const ORG = "991825827";
 const pki = issueEnterpriseCertificate({ organisationNumber: ORG });
-const signer = inProcessSigner(pki.leaf.privateKey, { x5c: [pki.leaf.certificateDer.toString("base64"), pki.intermediate.certificateDer.toString("base64")] });
+const signer = inProcessSigner(pki.leaf.privateKey, {
+  x5c: [pki.leaf.certificateDer.toString("base64"), pki.intermediate.certificateDer.toString("base64")],
+});
 let mp: MaskinportenStandIn;
 const noSleep = { sleep: async () => {}, random: () => 0.5 };
 
@@ -28,7 +30,10 @@ afterEach(() => {
 function client(options: Partial<MaskinportenClientOptions> = {}) {
   return createMaskinportenClient({ issuer: mp.issuer, ...noSleep, ...options });
 }
-const grantFor = (scopes = ["sdir:read"], clientId = "client-1") => (audience: string) => createGrant({ audience, clientId, scopes }, signer);
+const grantFor =
+  (scopes = ["sdir:read"], clientId = "client-1") =>
+  (audience: string) =>
+    createGrant({ audience, clientId, scopes }, signer);
 
 describe("Maskinporten client against the stand-in", () => {
   it("discovers the endpoint, exchanges a grant and parses the token", async () => {
@@ -58,7 +63,9 @@ describe("Maskinporten client against the stand-in", () => {
 
   it("refuses metadata whose issuer differs from the configured one", async () => {
     const withoutSlash = mp.issuer.replace(/\/$/, "/x/../");
-    const error = await createMaskinportenClient({ issuer: withoutSlash }).requestToken(grantFor()).catch((e: unknown) => e);
+    const error = await createMaskinportenClient({ issuer: withoutSlash })
+      .requestToken(grantFor())
+      .catch((e: unknown) => e);
     // A setting to fix, not a Maskinporten failure: MaskinportenError carries only Maskinporten codes.
     expect(error).toBeInstanceOf(BrokerError);
     expect(error).not.toBeInstanceOf(MaskinportenError);
@@ -69,7 +76,9 @@ describe("Maskinporten client against the stand-in", () => {
     ["invalid_scope", () => grantFor(["sdir:admin"])],
     ["invalid_grant", () => grantFor(["sdir:read"], "unknown-client")],
   ])("surfaces %s with its description and trace id, without retrying", async (expected, grant) => {
-    const error = (await client().requestToken(grant()).catch((e: unknown) => e)) as MaskinportenError;
+    const error = (await client()
+      .requestToken(grant())
+      .catch((e: unknown) => e)) as MaskinportenError;
     expect(error).toBeInstanceOf(MaskinportenError);
     expect(error.code).toBe(ErrorCode.MaskinportenRejected);
     expect(error.error).toBe(expected);
@@ -83,8 +92,14 @@ describe("Maskinporten client against the stand-in", () => {
 
   it("surfaces an injected Maskinporten error exactly", async () => {
     mp.injectFault({ kind: "error", error: "invalid_request", description: "Missing assertion (trace_id: feedbeef)" });
-    const error = (await client().requestToken(grantFor()).catch((e: unknown) => e)) as MaskinportenError;
-    expect(error).toMatchObject({ error: "invalid_request", errorDescription: "Missing assertion (trace_id: feedbeef)", traceId: "feedbeef" });
+    const error = (await client()
+      .requestToken(grantFor())
+      .catch((e: unknown) => e)) as MaskinportenError;
+    expect(error).toMatchObject({
+      error: "invalid_request",
+      errorDescription: "Missing assertion (trace_id: feedbeef)",
+      traceId: "feedbeef",
+    });
   });
 
   it.each([
@@ -113,7 +128,9 @@ describe("Maskinporten client against the stand-in", () => {
 
   it("gives up after maxAttempts with a transient error that says why", async () => {
     mp.injectFault({ kind: "status", status: 502 }, { times: Infinity });
-    const error = (await client({ retry: { maxAttempts: 2 } }).requestToken(grantFor()).catch((e: unknown) => e)) as MaskinportenError;
+    const error = (await client({ retry: { maxAttempts: 2 } })
+      .requestToken(grantFor())
+      .catch((e: unknown) => e)) as MaskinportenError;
     expect(error.code).toBe(ErrorCode.MaskinportenUnavailable);
     expect(error.transient).toBe(true);
     expect(error.message).toContain("HTTP 502");
@@ -122,13 +139,17 @@ describe("Maskinporten client against the stand-in", () => {
 
   it("reports an unreachable Maskinporten as unavailable", async () => {
     const port = await closedPort();
-    const error = (await createMaskinportenClient({ issuer: `http://127.0.0.1:${port}/`, ...noSleep, retry: { maxAttempts: 1 } }).requestToken(grantFor()).catch((e: unknown) => e)) as MaskinportenError;
+    const error = (await createMaskinportenClient({ issuer: `http://127.0.0.1:${port}/`, ...noSleep, retry: { maxAttempts: 1 } })
+      .requestToken(grantFor())
+      .catch((e: unknown) => e)) as MaskinportenError;
     expect(error.code).toBe(ErrorCode.MaskinportenUnavailable);
     expect(error.message).toContain("ECONNREFUSED");
   });
 
   it("keeps Maskinporten's error_uri on the error and in its message", async () => {
-    const error = (await client().requestToken(grantFor(["sdir:admin"])).catch((e: unknown) => e)) as MaskinportenError;
+    const error = (await client()
+      .requestToken(grantFor(["sdir:admin"]))
+      .catch((e: unknown) => e)) as MaskinportenError;
     expect(error.error).toBe("invalid_scope");
     expect(error.errorUri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/errors\/MP-\d+$/);
     expect(error.message).toContain(`(error_uri: ${error.errorUri})`);
@@ -154,7 +175,9 @@ describe("Maskinporten client against the stand-in", () => {
       expect(sky.grants.at(-1)?.claims?.aud).toBe(sky.issuer);
       expect(sky.verifyAccessToken(token.accessToken)?.iss).toBe(sky.issuer);
       // The same server named with a slash is another issuer: refused, not normalised.
-      const withSlash = await createMaskinportenClient({ issuer: `${sky.issuer}/`, ...noSleep }).requestToken(grantFor()).catch((e: unknown) => e);
+      const withSlash = await createMaskinportenClient({ issuer: `${sky.issuer}/`, ...noSleep })
+        .requestToken(grantFor())
+        .catch((e: unknown) => e);
       expect(withSlash).toMatchObject({ code: ErrorCode.Config });
     } finally {
       await sky.close();

@@ -16,7 +16,14 @@ import { staticCredential } from "../support/credentials.js";
 interface Received {
   path: string;
   authorization: string | undefined;
-  envelopes: Array<{ name: string; iKey?: string; data: { baseType: string; baseData: { metrics: Array<{ name: string; value: number; count?: number }>; properties?: Record<string, string> } } }>;
+  envelopes: Array<{
+    name: string;
+    iKey?: string;
+    data: {
+      baseType: string;
+      baseData: { metrics: Array<{ name: string; value: number; count?: number }>; properties?: Record<string, string> };
+    };
+  }>;
 }
 
 const ENTRA_TOKEN = "entra-access-token-for-azure-monitor-0123456789";
@@ -75,9 +82,20 @@ describe("metrics to Application Insights", () => {
   it("sends the broker's instruments with their dimensions", () => {
     const metrics = received.flatMap((r) => r.envelopes).filter((e) => e.data.baseType === "MetricData");
     const find = (name: string) => metrics.find((e) => e.data.baseData.metrics[0]?.name === name)?.data.baseData;
-    expect(find(METRIC_NAMES.renewals)).toMatchObject({ metrics: [{ value: 1 }], properties: { profile: "skatt", outcome: "failed", trigger: "timer", stage: "issue" } });
-    expect(find(METRIC_NAMES.maskinportenRequestDuration)).toMatchObject({ metrics: [{ value: 0.03, count: 1 }], properties: { status_class: "4xx", error: "invalid_client" } });
-    expect(find(METRIC_NAMES.httpRequests)?.properties).toMatchObject({ route: "token", profile: "skatt", status_class: "2xx", "http.response.status_code": "200" });
+    expect(find(METRIC_NAMES.renewals)).toMatchObject({
+      metrics: [{ value: 1 }],
+      properties: { profile: "skatt", outcome: "failed", trigger: "timer", stage: "issue" },
+    });
+    expect(find(METRIC_NAMES.maskinportenRequestDuration)).toMatchObject({
+      metrics: [{ value: 0.03, count: 1 }],
+      properties: { status_class: "4xx", error: "invalid_client" },
+    });
+    expect(find(METRIC_NAMES.httpRequests)?.properties).toMatchObject({
+      route: "token",
+      profile: "skatt",
+      status_class: "2xx",
+      "http.response.status_code": "200",
+    });
     expect(find(METRIC_NAMES.certificateDaysLeft)).toMatchObject({ metrics: [{ value: 200 }], properties: { profile: "skatt" } });
     const lifetime = find(METRIC_NAMES.tokenRemainingLifetime)!;
     expect(lifetime.properties).toEqual({ profile: "skatt" });

@@ -16,7 +16,8 @@ function recording(): { metrics: Metrics; calls: string[] } {
   const calls: string[] = [];
   const metrics: Metrics = { ...noMetrics };
   for (const name of Object.keys(noMetrics) as (keyof Metrics)[]) {
-    (metrics as unknown as Record<string, (...args: unknown[]) => void>)[name] = (...args) => calls.push(`${name} ${JSON.stringify(args[0])}`);
+    (metrics as unknown as Record<string, (...args: unknown[]) => void>)[name] = (...args) =>
+      calls.push(`${name} ${JSON.stringify(args[0])}`);
   }
   return { metrics, calls };
 }
@@ -76,7 +77,9 @@ describe("metrics port", () => {
 
   it("keeps OpenTelemetry out of the core: only the adapters in src/app import it", () => {
     const files = (dir: string): string[] =>
-      readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : []));
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : [],
+      );
     const importers = files(join(root, "src"))
       .filter((file) => /from "@(opentelemetry|azure\/monitor-opentelemetry-exporter)/.test(readFileSync(file, "utf8")))
       .map((file) => relative(root, file).split("\\").join("/"));

@@ -28,23 +28,36 @@ let callerClientId: string;
 
 beforeAll(async () => {
   // Due 1.2 s after issue (120 s tokens): the second tick renews, and fails at Maskinporten.
-  sandbox = await startSandbox({ port: 0, logger, renewSchedule: YEARLY, metricReaders: [reader], settingsOverrides: { RENEW_BEFORE_EXPIRY_RATIO: "0.99" } });
+  sandbox = await startSandbox({
+    port: 0,
+    logger,
+    renewSchedule: YEARLY,
+    metricReaders: [reader],
+    settingsOverrides: { RENEW_BEFORE_EXPIRY_RATIO: "0.99" },
+  });
   const { env } = sandbox;
   callerClientId = env.caller.clientId;
   // 1. renewal: the start-up tick has renewed every profile. 2. failure: Maskinporten refuses the client.
   await new Promise((resolve) => setTimeout(resolve, 1_500));
-  sandbox.maskinporten.injectFault({ kind: "error", status: 400, error: "invalid_client", description: "Client not found" }, { times: Infinity });
+  sandbox.maskinporten.injectFault(
+    { kind: "error", status: 400, error: "invalid_client", description: "Client not found" },
+    { times: Infinity },
+  );
   await sandbox.tick();
   sandbox.maskinporten.clearFaults();
   // 3. serve (the held token is still valid), then 4. refusals: no token, an unknown profile.
   const caller = await callerToken();
-  const get = (path: string, token?: string) => fetch(`${env.brokerUrl}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  const get = (path: string, token?: string) =>
+    fetch(`${env.brokerUrl}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   expect((await get("/api/token/skatt", caller)).status).toBe(200);
   expect((await get("/api/token/skatt")).status).toBe(401);
   expect((await get("/api/token/caller-typed-name", caller)).status).toBe(404);
 
   await reader.forceFlush();
-  metrics = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((scope) => scope.metrics);
+  metrics = exporter
+    .getMetrics()
+    .at(-1)!
+    .scopeMetrics.flatMap((scope) => scope.metrics);
   prometheus = await (await fetch(`${env.brokerUrl}/metrics`)).text();
 }, 60_000);
 afterAll(() => sandbox?.close());
@@ -53,7 +66,12 @@ async function callerToken(): Promise<string> {
   const { caller, entraTokenUrl } = sandbox.env;
   const response = await sandbox.entra.fetch(entraTokenUrl, {
     method: "POST",
-    body: new URLSearchParams({ grant_type: "client_credentials", client_id: caller.clientId, client_secret: caller.clientSecret, scope: caller.scope }),
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: caller.clientId,
+      client_secret: caller.clientSecret,
+      scope: caller.scope,
+    }),
   });
   return ((await response.json()) as { access_token: string }).access_token;
 }
@@ -91,11 +109,15 @@ describe("metrics after renewal, failure, serve and refusal", () => {
     // Each failed renewal was one refused request (invalid_client is not retried).
     expect(refused).toBe(sum(METRIC_NAMES.renewals, { outcome: "failed", stage: "issue" }));
     expect(refused).toBeGreaterThan(0);
-    expect(sum(METRIC_NAMES.maskinportenRequestDuration, { status_class: "2xx" })).toBeGreaterThanOrEqual(sum(METRIC_NAMES.renewals, { outcome: "renewed", trigger: "timer" }));
+    expect(sum(METRIC_NAMES.maskinportenRequestDuration, { status_class: "2xx" })).toBeGreaterThanOrEqual(
+      sum(METRIC_NAMES.renewals, { outcome: "renewed", trigger: "timer" }),
+    );
   });
 
   it("counts HTTP requests by status, with a profile only when it is a configured one", () => {
-    expect(sum(METRIC_NAMES.httpRequests, { route: "token", "http.response.status_code": 200, status_class: "2xx", profile: "skatt" })).toBe(1);
+    expect(
+      sum(METRIC_NAMES.httpRequests, { route: "token", "http.response.status_code": 200, status_class: "2xx", profile: "skatt" }),
+    ).toBe(1);
     expect(sum(METRIC_NAMES.httpRequests, { route: "token", "http.response.status_code": 401, profile: "skatt" })).toBe(1);
     const notFound = points(METRIC_NAMES.httpRequests, { "http.response.status_code": 404 });
     expect(notFound.map((p) => p.attributes)).toEqual([{ route: "token", status_class: "4xx", "http.response.status_code": 404 }]);
@@ -112,7 +134,9 @@ describe("metrics after renewal, failure, serve and refusal", () => {
       expect(sum(METRIC_NAMES.keyVaultOperations, { kind, status_class: "2xx" }), kind).toBeGreaterThan(0);
     }
     // Every grant sent to Maskinporten was signed by Key Vault (a background renewal may have signed one not yet sent).
-    expect(sum(METRIC_NAMES.keyVaultOperations, { kind: "key-sign" })).toBeGreaterThanOrEqual(sum(METRIC_NAMES.maskinportenRequestDuration, {}));
+    expect(sum(METRIC_NAMES.keyVaultOperations, { kind: "key-sign" })).toBeGreaterThanOrEqual(
+      sum(METRIC_NAMES.maskinportenRequestDuration, {}),
+    );
   });
 
   it("reports each profile's held token lifetime and the certificate's days left", () => {
@@ -126,9 +150,12 @@ describe("metrics after renewal, failure, serve and refusal", () => {
   it("carries no caller id, customer or token in any attribute", () => {
     const attributeKeys = new Set(metrics.flatMap((m) => m.dataPoints.flatMap((p) => Object.keys(p.attributes))));
     expect([...attributeKeys].sort()).toEqual(
-      ["error", "http.response.status_code", "kind", "outcome", "profile", "result", "route", "stage", "status_class", "trigger"].filter((k) => attributeKeys.has(k)),
+      ["error", "http.response.status_code", "kind", "outcome", "profile", "result", "route", "stage", "status_class", "trigger"].filter(
+        (k) => attributeKeys.has(k),
+      ),
     );
-    for (const forbidden of ["caller", "callerAppId", "customer", "external_ref", "token"]) expect(attributeKeys.has(forbidden)).toBe(false);
+    for (const forbidden of ["caller", "callerAppId", "customer", "external_ref", "token"])
+      expect(attributeKeys.has(forbidden)).toBe(false);
     const text = JSON.stringify(metrics);
     expect(text).not.toContain(callerClientId);
     expect(text).not.toContain("caller-typed-name");
@@ -138,8 +165,12 @@ describe("metrics after renewal, failure, serve and refusal", () => {
     expect(prometheus).toContain("# TYPE maskinporten_broker_renewals_total counter");
     expect(prometheus).toMatch(/^maskinporten_broker_renewals_total\{profile="skatt",outcome="renewed",trigger="timer"\} 1$/m);
     expect(prometheus).toMatch(/^maskinporten_broker_renewals_total\{profile="skatt",outcome="failed",trigger="timer",stage="issue"\} 1$/m);
-    expect(prometheus).toMatch(/^maskinporten_broker_http_requests_total\{route="token",status_class="2xx",profile="skatt",http_response_status_code="200"\} 1$/m);
-    expect(prometheus).toMatch(/^maskinporten_broker_maskinporten_request_duration_seconds_bucket\{status_class="4xx",error="invalid_client",le="\+Inf"\} \d+$/m);
+    expect(prometheus).toMatch(
+      /^maskinporten_broker_http_requests_total\{route="token",status_class="2xx",profile="skatt",http_response_status_code="200"\} 1$/m,
+    );
+    expect(prometheus).toMatch(
+      /^maskinporten_broker_maskinporten_request_duration_seconds_bucket\{status_class="4xx",error="invalid_client",le="\+Inf"\} \d+$/m,
+    );
     expect(prometheus).toMatch(/^maskinporten_broker_token_remaining_lifetime_seconds\{profile="skatt"\} \d+$/m);
     expect(prometheus).toMatch(/^maskinporten_broker_certificate_remaining_days\{profile="skatt"\} \d+$/m);
   });

@@ -55,7 +55,10 @@ describe("monitoring rules", () => {
     await h.monitoring.warnIfCertificateExpiring(profile);
     expect(h.refreshes()).toBe(2);
     expect(h.lines).toEqual([
-      { event: "certificate-expiry", fields: { certificate: "virksomhet", notAfter: new Date(START + 10 * DAY_MS).toISOString(), daysLeft: 10 } },
+      {
+        event: "certificate-expiry",
+        fields: { certificate: "virksomhet", notAfter: new Date(START + 10 * DAY_MS).toISOString(), daysLeft: 10 },
+      },
     ]);
     h.advance(DAY_MS);
     await h.monitoring.warnIfCertificateExpiring(profile);
@@ -67,7 +70,10 @@ describe("monitoring rules", () => {
     const h = harness({ notAfter: new Date(START + 31 * DAY_MS) });
     await h.monitoring.warnIfCertificateExpiring(profile);
     expect(h.lines).toEqual([]);
-    expect(h.monitoring.certificateHealth(profile)).toEqual({ certificateNotAfter: new Date(START + 31 * DAY_MS), certificateDaysLeft: 31 });
+    expect(h.monitoring.certificateHealth(profile)).toEqual({
+      certificateNotAfter: new Date(START + 31 * DAY_MS),
+      certificateDaysLeft: 31,
+    });
   });
 
   it("warns once a day when the schedule is slower than lifetime × ratio", () => {
@@ -77,7 +83,9 @@ describe("monitoring rules", () => {
     expect(h.lines).toEqual([]);
     h.monitoring.warnIfScheduleTooSlow("skatt", token, 61_000);
     h.monitoring.warnIfScheduleTooSlow("skatt", token, 61_000);
-    expect(h.lines.map((l) => [l.event, l.fields?.["tokenLifetimeSeconds"], l.fields?.["scheduleIntervalSeconds"]])).toEqual([["renewal-schedule-too-slow", 120, 61]]);
+    expect(h.lines.map((l) => [l.event, l.fields?.["tokenLifetimeSeconds"], l.fields?.["scheduleIntervalSeconds"]])).toEqual([
+      ["renewal-schedule-too-slow", 120, 61],
+    ]);
     h.monitoring.warnIfScheduleTooSlow("skatt", undefined, 61_000);
     expect(h.lines).toHaveLength(1);
   });

@@ -102,9 +102,14 @@ describe("bounded resources under a flood of unique bad tokens", () => {
     const caller = world.callerToken([world.roleOf("skatt")]);
     await flood(2_000, async (i) => (await requestToken(runtime, caller, `warm-${i}`)).status);
     const before = heapUsedAfterGc();
-    const statuses = await flood(FLOOD, async (i) => (await requestToken(runtime, caller, `no-such-${i}-${randomBytes(8).toString("hex")}`)).status);
+    const statuses = await flood(
+      FLOOD,
+      async (i) => (await requestToken(runtime, caller, `no-such-${i}-${randomBytes(8).toString("hex")}`)).status,
+    );
     const after = heapUsedAfterGc();
-    console.info(`bounded-resources: ${FLOOD} unknown profiles; heap after gc ${(before / 2 ** 20).toFixed(1)} MiB → ${(after / 2 ** 20).toFixed(1)} MiB (${((after - before) / 2 ** 20).toFixed(2)} MiB)`);
+    console.info(
+      `bounded-resources: ${FLOOD} unknown profiles; heap after gc ${(before / 2 ** 20).toFixed(1)} MiB → ${(after / 2 ** 20).toFixed(1)} MiB (${((after - before) / 2 ** 20).toFixed(2)} MiB)`,
+    );
     expect(Object.fromEntries(statuses)).toEqual({ 404: FLOOD });
     expect(after - before).toBeLessThan(MAX_GROWTH_BYTES);
     // The one valid caller token is the one cache entry.

@@ -24,7 +24,10 @@ const ALWAYS = 1_000_000;
 let world: World;
 
 beforeAll(async () => {
-  world = await startWorld({ tokenLifetimeSeconds: LIFETIME_S, profiles: [{ name: PROFILE, clientId: "skatt-client", scope: "skatteetaten:testnorge" }] });
+  world = await startWorld({
+    tokenLifetimeSeconds: LIFETIME_S,
+    profiles: [{ name: PROFILE, clientId: "skatt-client", scope: "skatteetaten:testnorge" }],
+  });
 });
 afterAll(async () => {
   await world?.close();
@@ -69,7 +72,10 @@ async function served(s: Scenario): Promise<{ expiresAt: number; accessToken: st
 }
 
 /** During the fault: the held token is served, the renewal fails, and the failure is logged with its cause. */
-async function expectSurvivesFault(s: Scenario, expected: { code: string; message: RegExp; stage?: "issue" | "store-write" }): Promise<LogEntry> {
+async function expectSurvivesFault(
+  s: Scenario,
+  expected: { code: string; message: RegExp; stage?: "issue" | "store-write" },
+): Promise<LogEntry> {
   expect((await served(s)).expiresAt).toBe(s.heldExpiresAt);
   const [outcome] = await s.runtime.broker.renewAll("timer");
   expect(outcome).toMatchObject({ outcome: "failed", error: { code: expected.code } });
@@ -133,7 +139,12 @@ describe("Maskinporten faults", () => {
 
   it("429 with Retry-After: the wait is honoured between attempts", async () => {
     const s = await brokerWithDueToken();
-    injectMaskinporten({ kind: "status", status: 429, headers: { "retry-after": "3" }, body: { error: "slow_down", error_description: "Too many requests" } });
+    injectMaskinporten({
+      kind: "status",
+      status: 429,
+      headers: { "retry-after": "3" },
+      body: { error: "slow_down", error_description: "Too many requests" },
+    });
     await expectSurvivesFault(s, { code: ErrorCode.MaskinportenUnavailable, message: /HTTP 429/ });
     const retries = s.log.find("maskinporten-retry");
     expect(retries.length).toBeGreaterThan(0);
@@ -155,7 +166,12 @@ describe("Maskinporten faults", () => {
   it("400 invalid_grant is not retried (no hammering) and is logged with Maskinporten's words and trace id", async () => {
     const s = await brokerWithDueToken();
     const requestsBefore = world.maskinporten.counters.tokenRequests;
-    injectMaskinporten({ kind: "error", status: 400, error: "invalid_grant", description: "Invalid assertion. Client authentication failed." });
+    injectMaskinporten({
+      kind: "error",
+      status: 400,
+      error: "invalid_grant",
+      description: "Invalid assertion. Client authentication failed.",
+    });
     const failure = await expectSurvivesFault(s, { code: ErrorCode.MaskinportenRejected, message: /invalid_grant: Invalid assertion/ });
     expect(failure).toMatchObject({ status: 400, maskinportenError: "invalid_grant" });
     expect(failure.traceId).toMatch(/^[0-9a-f]{32}$/);

@@ -30,7 +30,10 @@ export async function startFunctionsHost(runtime: Runtime): Promise<FunctionsHos
   const server: Server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
     void handle(req).then(
       (result) => {
-        res.writeHead(result.status ?? 200, { ...(result.headers as Record<string, string> | undefined), "content-type": "application/json" });
+        res.writeHead(result.status ?? 200, {
+          ...(result.headers as Record<string, string> | undefined),
+          "content-type": "application/json",
+        });
         res.end(result.jsonBody === undefined ? "" : JSON.stringify(result.jsonBody));
       },
       () => res.writeHead(500).end(),
@@ -62,7 +65,9 @@ export async function startFunctionsHost(runtime: Runtime): Promise<FunctionsHos
         const request = httpRequest(`${url}${path}`, { method: "GET", headers: lines as unknown as Record<string, string> }, (response) => {
           const chunks: Buffer[] = [];
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString("utf8") }));
+          response.on("end", () =>
+            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString("utf8") }),
+          );
         });
         request.on("error", reject);
         request.end();

@@ -68,7 +68,9 @@ function flipLastCharacterBeforeEnd(segment: string): string {
 interface Row {
   name: string;
   /** Builds the request: raw header lines, path (with query) and the token(s) it carries. */
-  request: () => Promise<{ headers: Array<[string, string]>; path?: string; presented: string[] }> | { headers: Array<[string, string]>; path?: string; presented: string[] };
+  request: () =>
+    | Promise<{ headers: Array<[string, string]>; path?: string; presented: string[] }>
+    | { headers: Array<[string, string]>; path?: string; presented: string[] };
   status: 401 | 403 | 404;
 }
 
@@ -78,16 +80,46 @@ const ROWS: Row[] = [
   { name: "no Authorization header", status: 401, request: () => ({ headers: [], presented: [] }) },
   { name: "empty Authorization header", status: 401, request: () => ({ headers: [["authorization", ""]], presented: [] }) },
   { name: "Bearer without a token", status: 401, request: () => ({ headers: [["authorization", "Bearer"]], presented: [] }) },
-  { name: "valid token under the Basic scheme", status: 401, request: () => { const t = valid(); return { headers: [["authorization", `Basic ${t}`]], presented: [t] }; } },
-  { name: "valid token without a scheme", status: 401, request: () => { const t = valid(); return { headers: [["authorization", t]], presented: [t] }; } },
+  {
+    name: "valid token under the Basic scheme",
+    status: 401,
+    request: () => {
+      const t = valid();
+      return { headers: [["authorization", `Basic ${t}`]], presented: [t] };
+    },
+  },
+  {
+    name: "valid token without a scheme",
+    status: 401,
+    request: () => {
+      const t = valid();
+      return { headers: [["authorization", t]], presented: [t] };
+    },
+  },
   { name: "alg none, empty signature", status: 401, request: () => bearer(`${b64({ typ: "JWT", alg: "none" })}.${b64(claims())}.`) },
-  { name: "alg none with a signature segment", status: 401, request: () => bearer(`${b64({ typ: "JWT", alg: "none", kid: world.entra.currentKid })}.${b64(claims())}.${"A".repeat(43)}`) },
-  { name: "HS256 keyed with the tenant's public key", status: 401, request: async () => bearer(await hs256WithPublicKey(world.entra, claims())) },
+  {
+    name: "alg none with a signature segment",
+    status: 401,
+    request: () => bearer(`${b64({ typ: "JWT", alg: "none", kid: world.entra.currentKid })}.${b64(claims())}.${"A".repeat(43)}`),
+  },
+  {
+    name: "HS256 keyed with the tenant's public key",
+    status: 401,
+    request: async () => bearer(await hs256WithPublicKey(world.entra, claims())),
+  },
   { name: "RS512 instead of RS256 (header only)", status: 401, request: () => bearer(valid({ _header: { alg: "RS512" } })) },
-  { name: "kid that is not in the key set (signed with the real key)", status: 401, request: () => bearer(valid({ _header: { kid: "not-a-published-kid" } })) },
+  {
+    name: "kid that is not in the key set (signed with the real key)",
+    status: 401,
+    request: () => bearer(valid({ _header: { kid: "not-a-published-kid" } })),
+  },
   { name: "no kid", status: 401, request: () => bearer(valid({ _header: { kid: null } })) },
   { name: "signed by an unknown key under an unknown kid", status: 401, request: () => bearer(signedWithForeignKey("attacker-key-1")) },
-  { name: "signed by an unknown key under the tenant's real kid", status: 401, request: () => bearer(signedWithForeignKey(world.entra.currentKid)) },
+  {
+    name: "signed by an unknown key under the tenant's real kid",
+    status: 401,
+    request: () => bearer(signedWithForeignKey(world.entra.currentKid)),
+  },
   { name: "crit header parameter", status: 401, request: () => bearer(valid({ _header: { crit: ["b64"], b64: false } })) },
   {
     name: "tampered payload (roles added, signature kept)",
@@ -97,14 +129,37 @@ const ROWS: Row[] = [
       return bearer(`${h}.${b64(claims({ roles: [world.roleOf(PROFILE)] }))}.${s}`);
     },
   },
-  { name: "tampered signature", status: 401, request: () => { const [h, p, s] = segments(valid()); return bearer(`${h}.${p}.${flipLastCharacterBeforeEnd(s)}`); } },
-  { name: "expired an hour ago", status: 401, request: () => bearer(valid({ iat: nowSeconds() - 7200, nbf: nowSeconds() - 7200, exp: nowSeconds() - 3600 })) },
-  { name: "not yet valid (nbf in an hour)", status: 401, request: () => bearer(valid({ nbf: nowSeconds() + 3600, exp: nowSeconds() + 7200 })) },
-  { name: "lives longer than any Entra token (exp in 2 days)", status: 401, request: () => bearer(valid({ exp: nowSeconds() + 2 * 86_400 })) },
+  {
+    name: "tampered signature",
+    status: 401,
+    request: () => {
+      const [h, p, s] = segments(valid());
+      return bearer(`${h}.${p}.${flipLastCharacterBeforeEnd(s)}`);
+    },
+  },
+  {
+    name: "expired an hour ago",
+    status: 401,
+    request: () => bearer(valid({ iat: nowSeconds() - 7200, nbf: nowSeconds() - 7200, exp: nowSeconds() - 3600 })),
+  },
+  {
+    name: "not yet valid (nbf in an hour)",
+    status: 401,
+    request: () => bearer(valid({ nbf: nowSeconds() + 3600, exp: nowSeconds() + 7200 })),
+  },
+  {
+    name: "lives longer than any Entra token (exp in 2 days)",
+    status: 401,
+    request: () => bearer(valid({ exp: nowSeconds() + 2 * 86_400 })),
+  },
   { name: "wrong issuer", status: 401, request: () => bearer(valid({ iss: `https://login.microsoftonline.com/${OTHER_TENANT}/v2.0` })) },
   { name: "wrong tenant (tid)", status: 401, request: () => bearer(valid({ tid: OTHER_TENANT })) },
   { name: "wrong audience", status: 401, request: () => bearer(valid({ aud: "api://some-other-api" })) },
-  { name: "a Key Vault token (audience https://vault.azure.net)", status: 401, request: () => bearer(valid({ aud: "https://vault.azure.net" })) },
+  {
+    name: "a Key Vault token (audience https://vault.azure.net)",
+    status: 401,
+    request: () => bearer(valid({ aud: "https://vault.azure.net" })),
+  },
   { name: "no exp claim", status: 401, request: () => bearer(valid({ exp: null })) },
   { name: "no tid claim", status: 401, request: () => bearer(valid({ tid: null })) },
   {
@@ -115,29 +170,90 @@ const ROWS: Row[] = [
       return bearer(token);
     },
   },
-  { name: "oversize token (20 KiB)", status: 401, request: () => bearer(`${b64({ alg: "RS256", kid: world.entra.currentKid })}.${"A".repeat(20 * 1024)}.${"B".repeat(342)}`) },
+  {
+    name: "oversize token (20 KiB)",
+    status: 401,
+    request: () => bearer(`${b64({ alg: "RS256", kid: world.entra.currentKid })}.${"A".repeat(20 * 1024)}.${"B".repeat(342)}`),
+  },
   { name: "non-JWT garbage", status: 401, request: () => ({ headers: [["authorization", "Bearer !!not*a*token!!"]], presented: [] }) },
-  { name: "JWE (five segments)", status: 401, request: () => bearer(`${b64({ alg: "RSA-OAEP-256", enc: "A256GCM", kid: world.entra.currentKid })}.${"a".repeat(342)}.${"b".repeat(16)}.${"c".repeat(40)}.${"d".repeat(22)}`) },
-  { name: "two tokens in one header", status: 401, request: () => { const t = valid(); return { headers: [["authorization", `Bearer ${t} Bearer ${t}`]], presented: [t] }; } },
+  {
+    name: "JWE (five segments)",
+    status: 401,
+    request: () =>
+      bearer(
+        `${b64({ alg: "RSA-OAEP-256", enc: "A256GCM", kid: world.entra.currentKid })}.${"a".repeat(342)}.${"b".repeat(16)}.${"c".repeat(40)}.${"d".repeat(22)}`,
+      ),
+  },
+  {
+    name: "two tokens in one header",
+    status: 401,
+    request: () => {
+      const t = valid();
+      return { headers: [["authorization", `Bearer ${t} Bearer ${t}`]], presented: [t] };
+    },
+  },
   {
     name: "duplicate Authorization headers (valid, then forged)",
     status: 401,
     request: () => {
       const t = valid();
       const forged = `${b64({ typ: "JWT", alg: "none" })}.${b64(claims())}.`;
-      return { headers: [["authorization", `Bearer ${t}`], ["authorization", `Bearer ${forged}`]], presented: [t, forged] };
+      return {
+        headers: [
+          ["authorization", `Bearer ${t}`],
+          ["authorization", `Bearer ${forged}`],
+        ],
+        presented: [t, forged],
+      };
     },
   },
-  { name: "duplicate Authorization headers (the same valid token twice)", status: 401, request: () => { const t = valid(); return { headers: [["authorization", `Bearer ${t}`], ["authorization", `Bearer ${t}`]], presented: [t] }; } },
-  { name: "valid token in the query string only", status: 401, request: () => { const t = valid(); return { headers: [], path: `/api/token/${PROFILE}?access_token=${t}`, presented: [t] }; } },
-  { name: "forged token for an unknown profile (401, not 404: no profile probing)", status: 401, request: () => ({ ...bearer(signedWithForeignKey("x")), path: "/api/token/no-such-profile" }) },
+  {
+    name: "duplicate Authorization headers (the same valid token twice)",
+    status: 401,
+    request: () => {
+      const t = valid();
+      return {
+        headers: [
+          ["authorization", `Bearer ${t}`],
+          ["authorization", `Bearer ${t}`],
+        ],
+        presented: [t],
+      };
+    },
+  },
+  {
+    name: "valid token in the query string only",
+    status: 401,
+    request: () => {
+      const t = valid();
+      return { headers: [], path: `/api/token/${PROFILE}?access_token=${t}`, presented: [t] };
+    },
+  },
+  {
+    name: "forged token for an unknown profile (401, not 404: no profile probing)",
+    status: 401,
+    request: () => ({ ...bearer(signedWithForeignKey("x")), path: "/api/token/no-such-profile" }),
+  },
   { name: "delegated token with the role (scp)", status: 401, request: () => bearer(valid({ scp: "user_impersonation" })) },
   { name: "delegated token with the role (idtyp user)", status: 401, request: () => bearer(valid({ idtyp: "user" })) },
-  { name: "v1.0 token with the role (sts issuer, appid)", status: 401, request: () => bearer(valid({ iss: `${world.entra.authorityHost}/${world.entra.tenantId}/`, ver: "1.0", azp: null, appid: "v1-client" })) },
+  {
+    name: "v1.0 token with the role (sts issuer, appid)",
+    status: 401,
+    request: () =>
+      bearer(valid({ iss: `${world.entra.authorityHost}/${world.entra.tenantId}/`, ver: "1.0", azp: null, appid: "v1-client" })),
+  },
   { name: "valid token without roles", status: 403, request: () => bearer(world.entra.mintToken({})) },
   { name: "valid token with an empty roles list", status: 403, request: () => bearer(world.entra.mintToken({ roles: [] })) },
-  { name: "valid token with the role of another profile", status: 403, request: () => bearer(world.entra.mintToken({ roles: [world.roleOf(OTHER_PROFILE)] })) },
-  { name: "valid token with a role differing only in case", status: 403, request: () => bearer(world.entra.mintToken({ roles: [world.roleOf(PROFILE).toUpperCase()] })) },
+  {
+    name: "valid token with the role of another profile",
+    status: 403,
+    request: () => bearer(world.entra.mintToken({ roles: [world.roleOf(OTHER_PROFILE)] })),
+  },
+  {
+    name: "valid token with a role differing only in case",
+    status: 403,
+    request: () => bearer(world.entra.mintToken({ roles: [world.roleOf(PROFILE).toUpperCase()] })),
+  },
   { name: "valid token for an unknown profile", status: 404, request: () => ({ ...bearer(valid()), path: "/api/token/no-such-profile" }) },
 ];
 

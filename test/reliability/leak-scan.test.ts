@@ -22,7 +22,8 @@ afterEach(() => {
 });
 
 function tokenFromMaskinporten(accessToken: string): string {
-  return parseTokenResponse(JSON.stringify({ access_token: accessToken, token_type: "Bearer", expires_in: 120 }), 200, Date.now(), []).accessToken;
+  return parseTokenResponse(JSON.stringify({ access_token: accessToken, token_type: "Bearer", expires_in: 120 }), 200, Date.now(), [])
+    .accessToken;
 }
 
 describe("leak scanner", () => {

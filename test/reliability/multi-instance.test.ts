@@ -69,7 +69,10 @@ async function runLoad(): Promise<void> {
     // Jitter on Key Vault reads and writes (0-40 ms real = 0-0.4 s on this clock: a slow or throttled
     // vault), so that the instances' read-check-write sequences interleave.
     for (let i = 0; i < 12; i++) {
-      world.keyVault.injectFault({ match: random() < 0.5 ? "secretGet" : "secretSet", action: { type: "delay", ms: Math.floor(random() * 40) } });
+      world.keyVault.injectFault({
+        match: random() < 0.5 ? "secretGet" : "secretSet",
+        action: { type: "delay", ms: Math.floor(random() * 40) },
+      });
     }
     const requests = Array.from({ length: REQUESTS_PER_WINDOW }, async (_, i) => {
       // Spread the burst over a few real milliseconds so some requests land mid-renewal.
@@ -99,12 +102,22 @@ async function runLoad(): Promise<void> {
           (g) => g.claims?.iss === profile.clientId && g.receivedAt.getTime() >= window.startMs && g.receivedAt.getTime() <= window.endMs,
         ).length,
     );
-    return { profile: profile.name, versions: expiries.length, regressions: regressions(expiries), windowsEndingRegressed: endedRegressed.get(profile.name)!, grantsPerWindow };
+    return {
+      profile: profile.name,
+      versions: expiries.length,
+      regressions: regressions(expiries),
+      windowsEndingRegressed: endedRegressed.get(profile.name)!,
+      grantsPerWindow,
+    };
   });
   // The figures, for the report.
   console.info(
     `multi-instance figures: ${JSON.stringify(
-      figures.map((f) => ({ ...f, regressions: f.regressions.length, regressedBySeconds: f.regressions.map((r) => (r.previous - r.next) / 1000) })),
+      figures.map((f) => ({
+        ...f,
+        regressions: f.regressions.length,
+        regressedBySeconds: f.regressions.map((r) => (r.previous - r.next) / 1000),
+      })),
     )}`,
   );
 }
@@ -120,8 +133,13 @@ describe("three broker instances sharing one vault, under concurrent load with o
 
   it("send Maskinporten no burst: at most one grant per profile per instance per renewal window, all accepted", () => {
     for (const f of figures) {
-      expect(Math.max(...f.grantsPerWindow), `${f.profile}: grants per window ${f.grantsPerWindow.join(",")}`).toBeLessThanOrEqual(INSTANCES);
-      expect(f.grantsPerWindow.every((n) => n >= 1), "each window renewed").toBe(true);
+      expect(Math.max(...f.grantsPerWindow), `${f.profile}: grants per window ${f.grantsPerWindow.join(",")}`).toBeLessThanOrEqual(
+        INSTANCES,
+      );
+      expect(
+        f.grantsPerWindow.every((n) => n >= 1),
+        "each window renewed",
+      ).toBe(true);
       // Only the timer (a singleton across instances) writes the secret.
       expect(f.versions).toBeGreaterThanOrEqual(1);
     }

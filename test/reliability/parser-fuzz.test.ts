@@ -100,15 +100,30 @@ function expectSound(config: BrokerConfig): void {
 /** Values that must each be refused for the named setting, given otherwise valid settings. */
 const INVALID_VALUES: Record<string, fc.Arbitrary<string>> = {
   KEY_VAULT_URL: fc.oneof(
-    fc.constantFrom("http://broker-kv.vault.azure.net/", "https://broker-kv.vault.azure.net/secrets", "https://kv/?x=1", "vault", "https://kv/#f"),
+    fc.constantFrom(
+      "http://broker-kv.vault.azure.net/",
+      "https://broker-kv.vault.azure.net/secrets",
+      "https://kv/?x=1",
+      "vault",
+      "https://kv/#f",
+    ),
     fc.webUrl({ withQueryParameters: true }).filter((u) => new URL(u).search !== ""),
-    fc.webUrl().map((u) => u.replace(/^https:/, "http:")).filter((u) => u.startsWith("http:")),
+    fc
+      .webUrl()
+      .map((u) => u.replace(/^https:/, "http:"))
+      .filter((u) => u.startsWith("http:")),
   ),
   RENEW_BEFORE_EXPIRY_RATIO: fc.oneof(
-    fc.double({ noNaN: true }).filter((r) => !(r > 0 && r < 1)).map(String),
+    fc
+      .double({ noNaN: true })
+      .filter((r) => !(r > 0 && r < 1))
+      .map(String),
     fc.constantFrom("NaN", "half", "0", "1", "-0.5", "Infinity", "0,5"),
   ),
-  RENEW_SCHEDULE: fc.array(fc.constantFrom("0", "*/5", "*"), { minLength: 1, maxLength: 9 }).filter((f) => f.length !== 6).map((f) => f.join(" ")),
+  RENEW_SCHEDULE: fc
+    .array(fc.constantFrom("0", "*/5", "*"), { minLength: 1, maxLength: 9 })
+    .filter((f) => f.length !== 6)
+    .map((f) => f.join(" ")),
   TOKEN_PROFILES: fc.oneof(
     fc.constantFrom("Skatt", "skatt_", "-skatt", "skatt-", "skatt,skatt", "a".repeat(33), "sk att!"),
     fc.stringMatching(/^[A-Z_!.]{1,8}$/),
@@ -119,14 +134,28 @@ const INVALID_VALUES: Record<string, fc.Arbitrary<string>> = {
   SIGNING_ALGORITHM: fc.string({ minLength: 1 }).filter((s) => s.trim() !== "" && !["RS256", "RS384", "RS512"].includes(s.trim())),
   PROFILE_SKATT_CONSUMER_ORG: fc.string({ minLength: 1 }).filter((s) => s.trim() !== "" && !/^\d{9}$/.test(s.trim())),
   PROFILE_SKATT_PID: fc.string({ minLength: 1 }).filter((s) => s.trim() !== "" && !/^\d{11}$/.test(s.trim())),
-  PROFILE_SKATT_SECRET_NAME: fc.oneof(fc.constantFrom("maskinporten-sdir", "with space", "under_score", "x".repeat(128)), fc.stringMatching(/^[^0-9a-zA-Z-\s]{1,5}$/)),
+  PROFILE_SKATT_SECRET_NAME: fc.oneof(
+    fc.constantFrom("maskinporten-sdir", "with space", "under_score", "x".repeat(128)),
+    fc.stringMatching(/^[^0-9a-zA-Z-\s]{1,5}$/),
+  ),
   MASKINPORTEN_ENVIRONMENT: fc.oneof(
-    fc.constantFrom("staging", "http://maskinporten.no/", "https://ver2.maskinporten.no/", "https://oidc-ver1.difi.no/idporten-oidc-provider/"),
-    fc.webUrl().map((u) => u.replace(/^https:/, "http:")).filter((u) => u.startsWith("http:") && !/\/\/(127\.0\.0\.1|localhost|\[::1\])/.test(u)),
+    fc.constantFrom(
+      "staging",
+      "http://maskinporten.no/",
+      "https://ver2.maskinporten.no/",
+      "https://oidc-ver1.difi.no/idporten-oidc-provider/",
+    ),
+    fc
+      .webUrl()
+      .map((u) => u.replace(/^https:/, "http:"))
+      .filter((u) => u.startsWith("http:") && !/\/\/(127\.0\.0\.1|localhost|\[::1\])/.test(u)),
   ),
   PROFILE_SKATT_AUTHORIZATION_DETAILS: fc.oneof(
     fc.constantFrom("{", "[1]", '[{"typ":"x"}]', "null", '"text"', "[{}]"),
-    fc.jsonValue().filter((v) => !isDetails(v)).map((v) => JSON.stringify(v)),
+    fc
+      .jsonValue()
+      .filter((v) => !isDetails(v))
+      .map((v) => JSON.stringify(v)),
   ),
 };
 
@@ -141,7 +170,10 @@ describe("parseBrokerConfig under fuzzing", () => {
   });
 
   it("random settings: only ConfigError is thrown, and whatever is accepted is sound", () => {
-    const value = fc.oneof(fc.string(), fc.constantFrom("test", "prod", "https://kv.vault.azure.net/", "skatt", "0.5", "true", "RS256", "991825827"));
+    const value = fc.oneof(
+      fc.string(),
+      fc.constantFrom("test", "prod", "https://kv.vault.azure.net/", "skatt", "0.5", "true", "RS256", "991825827"),
+    );
     const settings = fc.dictionary(fc.constantFrom(...SETTING_NAMES), value);
     let accepted = 0;
     fc.assert(
@@ -158,7 +190,9 @@ describe("parseBrokerConfig under fuzzing", () => {
   });
 
   it("one invalid value in otherwise valid settings is refused, naming that setting", () => {
-    const corruption = fc.constantFrom(...Object.keys(INVALID_VALUES)).chain((setting) => fc.tuple(fc.constant(setting), INVALID_VALUES[setting]!));
+    const corruption = fc
+      .constantFrom(...Object.keys(INVALID_VALUES))
+      .chain((setting) => fc.tuple(fc.constant(setting), INVALID_VALUES[setting]!));
     fc.assert(
       fc.property(corruption, ([setting, value]) => {
         const outcome = parseOutcome({ ...VALID, [setting]: value });
@@ -203,7 +237,11 @@ describe("parseJavaProperties under fuzzing", () => {
     const input = fc.oneof(
       fc.string({ unit: "binary", maxLength: 400 }),
       fc.uint8Array({ maxLength: 400 }),
-      fc.array(fc.constantFrom("a=b", "\\", "\\u", "\\u12", "\\uZZZZ", "#c", "k:v", " ", "\n", "\r\n", "=", "\\\n", "\u00e6", "\t"), { maxLength: 30 }).map((p) => p.join("")),
+      fc
+        .array(fc.constantFrom("a=b", "\\", "\\u", "\\u12", "\\uZZZZ", "#c", "k:v", " ", "\n", "\r\n", "=", "\\\n", "\u00e6", "\t"), {
+          maxLength: 30,
+        })
+        .map((p) => p.join("")),
     );
     fc.assert(
       fc.property(input, (content) => {
@@ -229,7 +267,9 @@ describe("parseJavaProperties under fuzzing", () => {
     const entries = fc.dictionary(key, fc.string({ maxLength: 40 }), { maxKeys: 12 });
     fc.assert(
       fc.property(entries, (map) => {
-        const text = Object.entries(map).map(([k, v]) => `${escapeProperty(k, true)}=${escapeProperty(v, false)}`).join("\n");
+        const text = Object.entries(map)
+          .map(([k, v]) => `${escapeProperty(k, true)}=${escapeProperty(v, false)}`)
+          .join("\n");
         expect(Object.fromEntries(parseJavaProperties(text))).toEqual(map);
       }),
       { numRuns: RUNS },
@@ -299,16 +339,24 @@ describe("parseTokenResponse under fuzzing", () => {
 
   it("arbitrary text: a token or ERR_MASKINPORTEN_BAD_RESPONSE, and the text is never quoted back", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: "binary" }), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
-        const result = outcome(text);
-        if ("error" in result && text.length >= 8) expect(result.error.message).not.toContain(text);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: "binary" }),
+          fc.json(),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+        ),
+        (text) => {
+          const result = outcome(text);
+          if ("error" in result && text.length >= 8) expect(result.error.message).not.toContain(text);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   it("accepts a body exactly when it is a valid token response, and never quotes the access token in an error", () => {
-    const field = <T>(valid: fc.Arbitrary<T>) => fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: fc.jsonValue() }, { weight: 1, arbitrary: fc.constant(undefined) });
+    const field = <T>(valid: fc.Arbitrary<T>) =>
+      fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: fc.jsonValue() }, { weight: 1, arbitrary: fc.constant(undefined) });
     const body = fc.record(
       {
         access_token: field(fc.oneof(fc.stringMatching(/^[A-Za-z0-9._~+/=-]{1,60}$/), fc.string({ maxLength: 20 }))),

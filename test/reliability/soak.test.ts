@@ -50,7 +50,13 @@ describe("the soak's invariant checks", () => {
     expect(refusing.violations.some((v) => v.includes("while a valid token existed"))).toBe(true);
 
     // Serves down to the last millisecond: some tokens go out with less than the documented 15 s left.
-    const lax = await runSoak({ seed: 1, durationMs: 3_600_000, requestIntervalMs: 5_000, brokerMinServeRemainingMs: 0, maxOutageMs: 2 * 3_600_000 });
+    const lax = await runSoak({
+      seed: 1,
+      durationMs: 3_600_000,
+      requestIntervalMs: 5_000,
+      brokerMinServeRemainingMs: 0,
+      maxOutageMs: 2 * 3_600_000,
+    });
     expect(lax.servedTooCloseToExpiry + lax.expiredServed).toBeGreaterThan(0);
     expect(lax.violations.length).toBeGreaterThan(0);
   }, 90_000);

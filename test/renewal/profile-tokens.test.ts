@@ -61,7 +61,14 @@ function setup(lifetimeS = 120, forProfile: TokenProfile = profile) {
       attempts.push(options);
       await gate;
       if (failure) throw failure;
-      const token = { accessToken: `token-${issued.length + 1}`, tokenType: "Bearer", scope: "s", issuedAt: new Date(nowMs), expiresAt: new Date(nowMs + lifetimeS * 1000), fingerprint: profileFingerprint(forProfile) };
+      const token = {
+        accessToken: `token-${issued.length + 1}`,
+        tokenType: "Bearer",
+        scope: "s",
+        issuedAt: new Date(nowMs),
+        expiresAt: new Date(nowMs + lifetimeS * 1000),
+        fingerprint: profileFingerprint(forProfile),
+      };
       issued.push(token);
       return token;
     },
@@ -130,7 +137,14 @@ describe("ProfileTokens", () => {
 
   it("adopts a token another broker stored instead of asking Maskinporten", async () => {
     const { keeper, store, issued } = setup();
-    const other = { accessToken: "from-other-broker", tokenType: "Bearer", scope: "s", issuedAt: new Date(1_700_000_000_000), expiresAt: new Date(1_700_000_120_000), fingerprint };
+    const other = {
+      accessToken: "from-other-broker",
+      tokenType: "Bearer",
+      scope: "s",
+      issuedAt: new Date(1_700_000_000_000),
+      expiresAt: new Date(1_700_000_120_000),
+      fingerprint,
+    };
     await store.write("skatt", "maskinporten-skatt", other);
     expect((await keeper.serve()).accessToken).toBe("from-other-broker");
     expect(issued).toHaveLength(0);
@@ -152,9 +166,18 @@ describe("ProfileTokens", () => {
     await keeper.serve();
     advance(70_000);
     const errorUri = "https://test.maskinporten.no/errors/MP-026";
-    failWith(rejectionError(400, { error: "invalid_grant", error_description: "Invalid assertion. (trace_id: 0123abcd)", error_uri: errorUri }, undefined));
+    failWith(
+      rejectionError(
+        400,
+        { error: "invalid_grant", error_description: "Invalid assertion. (trace_id: 0123abcd)", error_uri: errorUri },
+        undefined,
+      ),
+    );
     const outcome = await keeper.renewIfDue("timer");
-    expect(outcome).toMatchObject({ outcome: "failed", error: { maskinportenError: "invalid_grant", traceId: "0123abcd", status: 400, errorUri } });
+    expect(outcome).toMatchObject({
+      outcome: "failed",
+      error: { maskinportenError: "invalid_grant", traceId: "0123abcd", status: 400, errorUri },
+    });
     expect(keeper.status().lastError?.errorUri).toBe(errorUri);
     expect((await keeper.serve()).accessToken).toBe("token-1");
     const failure = logs.find((l) => l.event === "renewal" && l.fields.outcome === "failed");
@@ -234,7 +257,14 @@ describe("ProfileTokens", () => {
     await keeper.renewIfDue("timer");
     advance(70_000);
     // A racing broker wrote an older token version last.
-    const older = { accessToken: "older", tokenType: "Bearer", scope: "s", issuedAt: new Date(1_699_999_990_000), expiresAt: new Date(1_700_000_110_000), fingerprint };
+    const older = {
+      accessToken: "older",
+      tokenType: "Bearer",
+      scope: "s",
+      issuedAt: new Date(1_699_999_990_000),
+      expiresAt: new Date(1_700_000_110_000),
+      fingerprint,
+    };
     store.versions.get("maskinporten-skatt")!.push(older);
     await keeper.renewIfDue("timer");
     expect((await keeper.serve()).accessToken).toBe("token-2");
@@ -252,7 +282,11 @@ describe("ProfileTokens", () => {
         { consumerOrg: "991825827" },
         { pid: "01017012345" },
         { issOnBehalfOf: "sub-unit" },
-        { authorizationDetails: [{ type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:991825827" } }] },
+        {
+          authorizationDetails: [
+            { type: "urn:altinn:systemuser", systemuser_org: { authority: "iso6523-actorid-upis", ID: "0192:991825827" } },
+          ],
+        },
       ];
       const fingerprints = new Set([fingerprint, ...variants.map((change) => profileFingerprint({ ...profile, ...change }))]);
       expect(fingerprints.size).toBe(variants.length + 1);
@@ -295,7 +329,9 @@ describe("ProfileTokens", () => {
       await keeper.renewIfDue("timer");
       const held = keeper.heldToken()!;
       advance(70_000);
-      store.versions.get("maskinporten-skatt")!.push({ ...held, accessToken: "old-settings", expiresAt: new Date(held.expiresAt.getTime() + 3_600_000), fingerprint: "v1.old" });
+      store.versions
+        .get("maskinporten-skatt")!
+        .push({ ...held, accessToken: "old-settings", expiresAt: new Date(held.expiresAt.getTime() + 3_600_000), fingerprint: "v1.old" });
       await keeper.renewIfDue("timer");
       expect((await keeper.serve()).accessToken).toBe("token-2");
       expect(store.versions.get("maskinporten-skatt")!.at(-1)!.accessToken).toBe("token-2");

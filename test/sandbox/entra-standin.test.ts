@@ -123,13 +123,7 @@ describe("client credentials token endpoint", () => {
   });
 
   it.each([
-    [
-      "wrong secret",
-      { client_id: CLIENT.clientId, client_secret: "wrong", scope: "api://x/.default" },
-      401,
-      "invalid_client",
-      7000215,
-    ],
+    ["wrong secret", { client_id: CLIENT.clientId, client_secret: "wrong", scope: "api://x/.default" }, 401, "invalid_client", 7000215],
     ["no secret", { client_id: CLIENT.clientId, scope: "api://x/.default" }, 401, "invalid_client", 7000218],
     ["unknown client", { client_id: "nobody", client_secret: "x", scope: "api://x/.default" }, 400, "unauthorized_client", 700016],
     ["no client_id", { client_secret: "x", scope: "api://x/.default" }, 400, "invalid_request", 900144],
@@ -138,7 +132,9 @@ describe("client credentials token endpoint", () => {
     const result = await postToken({ grant_type: "client_credentials", ...fields });
     expect(result.status).toBe(status);
     expect(result.body["error"]).toBe(error);
-    expect(result.body["error_description"]).toMatch(new RegExp(`^AADSTS${code}: .*\\r\\nTrace ID: [0-9a-f-]{36}\\r\\nCorrelation ID: `, "s"));
+    expect(result.body["error_description"]).toMatch(
+      new RegExp(`^AADSTS${code}: .*\\r\\nTrace ID: [0-9a-f-]{36}\\r\\nCorrelation ID: `, "s"),
+    );
     expect(result.body["error_codes"]).toEqual([code]);
     expect(result.body).toHaveProperty("trace_id");
     expect(JSON.stringify(result.body)).not.toContain(CLIENT.clientSecret);
@@ -336,9 +332,25 @@ describe("App Service managed identity endpoint", () => {
       audience: KEY_VAULT,
     });
     expect(protectedHeader).toEqual({ typ: "JWT", alg: "RS256", kid: standIn.currentKid });
-    expect(Object.keys(payload).sort()).toEqual(
-      ["aio", "appid", "appidacr", "aud", "exp", "iat", "idp", "idtyp", "iss", "nbf", "oid", "rh", "sub", "tid", "uti", "ver", "xms_mirid"],
-    );
+    expect(Object.keys(payload).sort()).toEqual([
+      "aio",
+      "appid",
+      "appidacr",
+      "aud",
+      "exp",
+      "iat",
+      "idp",
+      "idtyp",
+      "iss",
+      "nbf",
+      "oid",
+      "rh",
+      "sub",
+      "tid",
+      "uti",
+      "ver",
+      "xms_mirid",
+    ]);
     expect(payload).toMatchObject({
       iss: `${standIn.authorityHost}/${standIn.tenantId}/`,
       idp: standIn.v1Issuer,
@@ -400,8 +412,20 @@ describe("App Service managed identity endpoint", () => {
     ["no api-version", { "api-version": null }, undefined, 400, /api-version/],
     ["api-version 2017-09-01 (the old protocol)", { "api-version": "2017-09-01" }, undefined, 400, /2017-09-01/],
     ["no resource", { resource: null }, undefined, 400, /resource/],
-    ["an unknown resource", { resource: "https://storage.azure.com" }, undefined, 400, /^AADSTS500011: The resource principal named https:\/\/storage\.azure\.com /],
-    ["an unknown user-assigned client id", { client_id: "00000000-0000-4000-8000-000000000000" }, undefined, 400, /^Unable to load the proper Managed Identity\.$/],
+    [
+      "an unknown resource",
+      { resource: "https://storage.azure.com" },
+      undefined,
+      400,
+      /^AADSTS500011: The resource principal named https:\/\/storage\.azure\.com /,
+    ],
+    [
+      "an unknown user-assigned client id",
+      { client_id: "00000000-0000-4000-8000-000000000000" },
+      undefined,
+      400,
+      /^Unable to load the proper Managed Identity\.$/,
+    ],
     ["two identity selectors", { client_id: "a", object_id: "b" }, undefined, 400, /client_id and object_id/],
   ] as const)("refuses %s in the token endpoint's error shape", async (_name, query, header, status, message) => {
     const before = { issued: standIn.managedIdentityTokensIssued, refused: standIn.managedIdentityRequestsRefused };
@@ -456,7 +480,11 @@ describe("App Service managed identity endpoint", () => {
       const body = (await response.json()) as Record<string, unknown>;
       const issuedAt = issuedAtMs / 1000;
       expect(body["expires_on"]).toBe(String(issuedAt + 86_400));
-      expect(decodeJson(segments(body["access_token"] as string)[1])).toMatchObject({ iat: issuedAt - 300, nbf: issuedAt - 300, exp: issuedAt + 86_400 });
+      expect(decodeJson(segments(body["access_token"] as string)[1])).toMatchObject({
+        iat: issuedAt - 300,
+        nbf: issuedAt - 300,
+        exp: issuedAt + 86_400,
+      });
     } finally {
       await clocked.close();
     }
@@ -485,7 +513,10 @@ describe("createEntraAccessTokenCheck (what Key Vault checks)", () => {
   it.each([
     ["another audience", () => standIn.mintToken({ aud: standIn.audience })],
     ["an audience that differs only by a trailing slash", () => standIn.mintToken({ aud: `${KEY_VAULT}/` })],
-    ["an expired token (beyond 5 min skew)", () => standIn.mintToken({ aud: KEY_VAULT, iat: nowSeconds() - 7200, exp: nowSeconds() - 301 })],
+    [
+      "an expired token (beyond 5 min skew)",
+      () => standIn.mintToken({ aud: KEY_VAULT, iat: nowSeconds() - 7200, exp: nowSeconds() - 301 }),
+    ],
     ["a token not valid yet", () => standIn.mintToken({ aud: KEY_VAULT, nbf: nowSeconds() + 3600 })],
     ["no exp", () => standIn.mintToken({ aud: KEY_VAULT, exp: null })],
     ["another tenant's tid", () => standIn.mintToken({ aud: KEY_VAULT, tid: "9d3c5b1a-0e2f-4a6b-8c7d-1e2f3a4b5c6d" })],
@@ -493,7 +524,10 @@ describe("createEntraAccessTokenCheck (what Key Vault checks)", () => {
     ["another issuer", () => standIn.mintToken({ aud: KEY_VAULT, iss: "https://sts.windows.net/" + standIn.tenantId + "/" })],
     ["a header that lies about its algorithm", () => standIn.mintToken({ aud: KEY_VAULT, _header: { alg: "RS512" } })],
     ["an unknown kid", () => standIn.mintToken({ aud: KEY_VAULT, _header: { kid: "nope" } })],
-    ["an unsigned token", () => `${Buffer.from('{"alg":"none"}').toString("base64url")}.${segments(standIn.mintToken({ aud: KEY_VAULT }))[1]}.`],
+    [
+      "an unsigned token",
+      () => `${Buffer.from('{"alg":"none"}').toString("base64url")}.${segments(standIn.mintToken({ aud: KEY_VAULT }))[1]}.`,
+    ],
     ["not a JWT at all", () => "sandbox-access-token"],
   ])("refuses %s", async (_name, token) => {
     expect(await check(token())).toBe(false);

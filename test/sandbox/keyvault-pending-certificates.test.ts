@@ -21,7 +21,11 @@ beforeAll(async () => {
 });
 afterAll(() => kv?.close());
 
-function call(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; json: Record<string, unknown> }> {
+function call(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(
       new URL(`${path}${path.includes("?") ? "&" : "?"}api-version=7.6`, kv.url),
@@ -55,7 +59,9 @@ describe("pending certificates in the Key Vault stand-in", () => {
   it("create answers 202 with Location and the operation; the version shows disabled without cer until the merge, which answers 201", async () => {
     const created = await call("POST", "/certificates/shape/create", policy());
     expect(created.status).toBe(202);
-    expect(created.headers.location).toMatch(new RegExp(`^${kv.vaultUrl}/certificates/shape/pending\\?api-version=7\\.6&request_id=[0-9a-f]{32}$`));
+    expect(created.headers.location).toMatch(
+      new RegExp(`^${kv.vaultUrl}/certificates/shape/pending\\?api-version=7\\.6&request_id=[0-9a-f]{32}$`),
+    );
     expect(created.headers["retry-after"]).toBe("10");
     expect(created.json).toEqual({
       id: `${kv.vaultUrl}/certificates/shape/pending`,
@@ -72,17 +78,39 @@ describe("pending certificates in the Key Vault stand-in", () => {
     expect(Object.keys(latest.json).sort()).toEqual(["attributes", "id", "pending", "policy"]);
     const version = String(latest.json.id).split("/").at(-1)!;
     expect((await call("GET", `/certificates/shape/${version}`)).json).not.toHaveProperty("cer");
-    expect((await call("GET", "/certificates/shape/policy")).json).toMatchObject({ key_props: { exportable: false, key_size: 2048 }, issuer: { name: "Unknown" } });
+    expect((await call("GET", "/certificates/shape/policy")).json).toMatchObject({
+      key_props: { exportable: false, key_size: 2048 },
+      issuer: { name: "Unknown" },
+    });
     expect((await call("GET", `/keys/shape/${version}`)).json).toMatchObject({ key: { key_ops: ["sign", "verify"] } });
 
     const issued = issueForCsr(Buffer.from(String(created.json.csr), "base64"), { issuer: pki.intermediate });
-    const merged = await call("POST", "/certificates/shape/pending/merge", { x5c: [issued.leafDer.toString("base64"), pki.intermediate.certificateDer.toString("base64")] });
+    const merged = await call("POST", "/certificates/shape/pending/merge", {
+      x5c: [issued.leafDer.toString("base64"), pki.intermediate.certificateDer.toString("base64")],
+    });
     expect(merged.status).toBe(201);
-    expect(merged.json).toMatchObject({ id: `${kv.vaultUrl}/certificates/shape/${version}`, kid: `${kv.vaultUrl}/keys/shape/${version}`, cer: issued.leafDer.toString("base64"), attributes: { enabled: true } });
-    expect((await call("GET", "/certificates/shape/pending")).json).toMatchObject({ status: "completed", target: `${kv.vaultUrl}/certificates/shape` });
-    expect(await call("PATCH", "/certificates/shape/pending", { cancellation_requested: true })).toMatchObject({ status: 400, json: { error: { code: "BadParameter" } } });
+    expect(merged.json).toMatchObject({
+      id: `${kv.vaultUrl}/certificates/shape/${version}`,
+      kid: `${kv.vaultUrl}/keys/shape/${version}`,
+      cer: issued.leafDer.toString("base64"),
+      attributes: { enabled: true },
+    });
+    expect((await call("GET", "/certificates/shape/pending")).json).toMatchObject({
+      status: "completed",
+      target: `${kv.vaultUrl}/certificates/shape`,
+    });
+    expect(await call("PATCH", "/certificates/shape/pending", { cancellation_requested: true })).toMatchObject({
+      status: 400,
+      json: { error: { code: "BadParameter" } },
+    });
     expect((await call("GET", "/certificates/shape/versions")).json).toEqual({
-      value: [{ id: `${kv.vaultUrl}/certificates/shape/${version}`, x5t: expect.any(String), attributes: expect.objectContaining({ enabled: true }) }],
+      value: [
+        {
+          id: `${kv.vaultUrl}/certificates/shape/${version}`,
+          x5t: expect.any(String),
+          attributes: expect.objectContaining({ enabled: true }),
+        },
+      ],
       nextLink: null,
     });
   });
@@ -90,23 +118,47 @@ describe("pending certificates in the Key Vault stand-in", () => {
   it("answers Key Vault's errors: create or import while pending, bad x5c, cancel when not in progress, no pending", async () => {
     expect((await call("POST", "/certificates/busy/create", policy())).status).toBe(202);
     const again = await call("POST", "/certificates/busy/create", policy());
-    expect(again).toMatchObject({ status: 409, json: { error: { code: "Forbidden", message: expect.stringContaining("while a pending key vault certificate's status is inProgress") } } });
-    expect(() => kv.importCertificate("busy", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer })).toThrow(/pending/);
+    expect(again).toMatchObject({
+      status: 409,
+      json: {
+        error: { code: "Forbidden", message: expect.stringContaining("while a pending key vault certificate's status is inProgress") },
+      },
+    });
+    expect(() => kv.importCertificate("busy", { privateKey: pki.leaf.privateKey, certificateDer: pki.leaf.certificateDer })).toThrow(
+      /pending/,
+    );
     const badX5c = await call("POST", "/certificates/busy/pending/merge", { x5c: ["bm90IGEgY2VydA=="] });
-    expect(badX5c).toMatchObject({ status: 400, json: { error: { code: "BadParameter", message: "Property x5c has invalid value X5C must has at least one valid item" } } });
+    expect(badX5c).toMatchObject({
+      status: 400,
+      json: { error: { code: "BadParameter", message: "Property x5c has invalid value X5C must has at least one valid item" } },
+    });
     const wrongKey = await call("POST", "/certificates/busy/pending/merge", { x5c: [pki.leaf.certificateDer.toString("base64")] });
     expect(wrongKey).toMatchObject({ status: 400, json: { error: { code: "BadParameter" } } });
-    expect((await call("PATCH", "/certificates/busy/pending", { cancellation_requested: true })).json).toMatchObject({ cancellation_requested: true, status: "inProgress" });
+    expect((await call("PATCH", "/certificates/busy/pending", { cancellation_requested: true })).json).toMatchObject({
+      cancellation_requested: true,
+      status: "inProgress",
+    });
     expect((await call("DELETE", "/certificates/busy/pending")).status).toBe(200);
-    expect(await call("GET", "/certificates/busy/pending")).toMatchObject({ status: 404, json: { error: { code: "PendingCertificateNotFound" } } });
+    expect(await call("GET", "/certificates/busy/pending")).toMatchObject({
+      status: 404,
+      json: { error: { code: "PendingCertificateNotFound" } },
+    });
     expect((await call("GET", "/certificates/busy/")).status).toBe(404);
     expect((await call("PATCH", "/certificates/busy/pending", { cancellation_requested: true })).status).toBe(404);
     expect((await call("POST", "/certificates/self/create", policy({ issuer: { name: "Self" } }))).status).toBe(400);
   });
 
   it("the SDK sees the same protocol: a pending certificate through getCertificateOperation, cancel and delete", async () => {
-    const client = new CertificateClient(kv.url, staticCredential(), { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } });
-    const poller = await client.beginCreateCertificate("sdk", { issuerName: "Unknown", subject: "CN=sdk", exportable: false, keySize: 2048 });
+    const client = new CertificateClient(kv.url, staticCredential(), {
+      disableChallengeResourceVerification: true,
+      tlsOptions: { ca: kv.caPem },
+    });
+    const poller = await client.beginCreateCertificate("sdk", {
+      issuerName: "Unknown",
+      subject: "CN=sdk",
+      exportable: false,
+      keySize: 2048,
+    });
     expect(poller.getOperationState().isCompleted).toBeFalsy();
     await poller.cancelOperation();
     const operation = (await client.getCertificateOperation("sdk")).getOperationState().certificateOperation!;
@@ -117,7 +169,10 @@ describe("pending certificates in the Key Vault stand-in", () => {
   });
 
   it("an exportable pending certificate's secret holds its key after the merge, a non-exportable one's never; no other answer carries a key", async () => {
-    for (const [name, exportable] of [["exp", true], ["noexp", false]] as const) {
+    for (const [name, exportable] of [
+      ["exp", true],
+      ["noexp", false],
+    ] as const) {
       const created = await call("POST", `/certificates/${name}/create`, policy({ key_props: { kty: "RSA", key_size: 2048, exportable } }));
       const issued = issueForCsr(Buffer.from(String(created.json.csr), "base64"), { issuer: pki.intermediate });
       expect((await call("POST", `/certificates/${name}/pending/merge`, { x5c: [issued.leafDer.toString("base64")] })).status).toBe(201);

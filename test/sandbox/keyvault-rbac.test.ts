@@ -27,7 +27,10 @@ async function request(oid: string, method: string, path: string, body?: unknown
     headers: { authorization: `Bearer ${tokenFor(oid)}`, "content-type": "application/json" },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: response.status, body: (await response.json()) as { error?: { code: string; message: string; innererror?: { code: string } } } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { error?: { code: string; message: string; innererror?: { code: string } } },
+  };
 }
 
 function expectForbidden(result: Awaited<ReturnType<typeof request>>, action: string, resource: string) {
@@ -56,10 +59,22 @@ afterAll(() => kv?.close());
 describe("Key Vault stand-in RBAC", () => {
   it("refuses a caller without assignments everything, existing or not, lists included", async () => {
     const nobody = randomUUID();
-    expectForbidden(await request(nobody, "GET", "/secrets/token-a/"), "Microsoft.KeyVault/vaults/secrets/getSecret/action", "/secrets/token-a");
-    expectForbidden(await request(nobody, "GET", "/secrets/no-such/"), "Microsoft.KeyVault/vaults/secrets/getSecret/action", "/secrets/no-such");
+    expectForbidden(
+      await request(nobody, "GET", "/secrets/token-a/"),
+      "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+      "/secrets/token-a",
+    );
+    expectForbidden(
+      await request(nobody, "GET", "/secrets/no-such/"),
+      "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+      "/secrets/no-such",
+    );
     expectForbidden(await request(nobody, "GET", "/secrets"), "Microsoft.KeyVault/vaults/secrets/readMetadata/action", "");
-    expectForbidden(await request(nobody, "PUT", "/secrets/token-a", { value: "x" }), "Microsoft.KeyVault/vaults/secrets/setSecret/action", "/secrets/token-a");
+    expectForbidden(
+      await request(nobody, "PUT", "/secrets/token-a", { value: "x" }),
+      "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+      "/secrets/token-a",
+    );
     expect(kv.counters.forbidden).toBeGreaterThanOrEqual(4);
     expect(kv.getSecretVersions("token-a")).toHaveLength(1);
   });
@@ -71,8 +86,16 @@ describe("Key Vault stand-in RBAC", () => {
     expect(read.status).toBe(200);
     expect((await request(reader, "GET", "/secrets/TOKEN-A/")).status).toBe(200); // names are case-insensitive
     expect((await request(reader, "GET", "/secrets/token-a/versions")).status).toBe(200);
-    expectForbidden(await request(reader, "PUT", "/secrets/token-a", { value: "x" }), "Microsoft.KeyVault/vaults/secrets/setSecret/action", "/secrets/token-a");
-    expectForbidden(await request(reader, "GET", "/secrets/token-b/"), "Microsoft.KeyVault/vaults/secrets/getSecret/action", "/secrets/token-b");
+    expectForbidden(
+      await request(reader, "PUT", "/secrets/token-a", { value: "x" }),
+      "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+      "/secrets/token-a",
+    );
+    expectForbidden(
+      await request(reader, "GET", "/secrets/token-b/"),
+      "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+      "/secrets/token-b",
+    );
     expectForbidden(await request(reader, "GET", "/secrets"), "Microsoft.KeyVault/vaults/secrets/readMetadata/action", "");
     expectForbidden(await request(reader, "GET", "/keys/plain/"), "Microsoft.KeyVault/vaults/keys/read", "/keys/plain");
   });
@@ -95,8 +118,16 @@ describe("Key Vault stand-in RBAC", () => {
     const certificateUser = randomUUID();
     kv.assignRole({ principalId: certificateUser, role: "Key Vault Certificate User", scope: "/certificates/cert" });
     expect((await request(certificateUser, "GET", "/certificates/cert/")).status).toBe(200);
-    expectForbidden(await request(certificateUser, "POST", "/keys/cert//sign", SIGN), "Microsoft.KeyVault/vaults/keys/sign/action", "/keys/cert");
-    expectForbidden(await request(certificateUser, "GET", "/secrets/cert/"), "Microsoft.KeyVault/vaults/secrets/getSecret/action", "/secrets/cert");
+    expectForbidden(
+      await request(certificateUser, "POST", "/keys/cert//sign", SIGN),
+      "Microsoft.KeyVault/vaults/keys/sign/action",
+      "/keys/cert",
+    );
+    expectForbidden(
+      await request(certificateUser, "GET", "/secrets/cert/"),
+      "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+      "/secrets/cert",
+    );
   });
 
   it("Reader on the vault lists and reads metadata but never a secret value or a signature", async () => {
@@ -105,7 +136,11 @@ describe("Key Vault stand-in RBAC", () => {
     expect((await request(reader, "GET", "/secrets")).status).toBe(200);
     expect((await request(reader, "GET", "/keys/plain/")).status).toBe(200);
     expect((await request(reader, "GET", "/certificates/cert/")).status).toBe(200);
-    expectForbidden(await request(reader, "GET", "/secrets/token-a/"), "Microsoft.KeyVault/vaults/secrets/getSecret/action", "/secrets/token-a");
+    expectForbidden(
+      await request(reader, "GET", "/secrets/token-a/"),
+      "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+      "/secrets/token-a",
+    );
     expectForbidden(await request(reader, "POST", "/keys/plain//sign", SIGN), "Microsoft.KeyVault/vaults/keys/sign/action", "/keys/plain");
   });
 
@@ -133,7 +168,15 @@ describe("Key Vault stand-in RBAC", () => {
     expect(actionMatches("Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/getSecret/action")).toBe(false);
     expect(actionMatches("Microsoft.KeyVault/vaults/secrets/*", "microsoft.keyvault/vaults/secrets/setsecret/action")).toBe(true);
     expect(BUILT_IN_KEY_VAULT_ROLES.map((role) => role.name)).toEqual(
-      expect.arrayContaining(["Key Vault Secrets User", "Key Vault Secrets Officer", "Key Vault Crypto User", "Key Vault Certificate User", "Key Vault Certificates Officer", "Key Vault Reader", "Key Vault Administrator"]),
+      expect.arrayContaining([
+        "Key Vault Secrets User",
+        "Key Vault Secrets Officer",
+        "Key Vault Crypto User",
+        "Key Vault Certificate User",
+        "Key Vault Certificates Officer",
+        "Key Vault Reader",
+        "Key Vault Administrator",
+      ]),
     );
   });
 });
@@ -154,20 +197,31 @@ describe("Key Vault stand-in bearer refusals (Entra-checked)", () => {
   });
 
   const get = async (token: string) => {
-    const response = await fetchTrusting(vault.caPem)(`${vault.vaultUrl}/secrets/x/?${API}`, { headers: { authorization: `Bearer ${token}` } });
-    return { status: response.status, challenge: response.headers.get("www-authenticate"), body: (await response.json()) as { error: { code: string; message: string } } };
+    const response = await fetchTrusting(vault.caPem)(`${vault.vaultUrl}/secrets/x/?${API}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return {
+      status: response.status,
+      challenge: response.headers.get("www-authenticate"),
+      body: (await response.json()) as { error: { code: string; message: string } },
+    };
   };
 
   it("AKV10022 for a token meant for another audience, with Key Vault's wording", async () => {
     const refused = await get(entra.mintToken({ aud: "https://vault.azure.net/", oid: randomUUID(), iss: entra.v1Issuer }));
     expect(refused.status).toBe(401);
     expect(refused.challenge).toBe(vault.challenge);
-    expect(refused.body.error).toEqual({ code: "Unauthorized", message: "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://vault.azure.net/." });
+    expect(refused.body.error).toEqual({
+      code: "Unauthorized",
+      message: "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://vault.azure.net/.",
+    });
   });
 
   it("AKV10032 for another issuer or tenant, a bad signature or no token subject", async () => {
     const issuer = await get(entra.mintToken({ aud: KEY_VAULT_RESOURCE, oid: randomUUID(), iss: "https://sts.windows.net/someone/" }));
-    expect(issuer.body.error.message).toMatch(/^AKV10032: Invalid issuer\. Expected one of .*, found https:\/\/sts\.windows\.net\/someone\/\.$/);
+    expect(issuer.body.error.message).toMatch(
+      /^AKV10032: Invalid issuer\. Expected one of .*, found https:\/\/sts\.windows\.net\/someone\/\.$/,
+    );
     const token = entra.mintToken({ aud: KEY_VAULT_RESOURCE, oid: randomUUID() });
     const tampered = `${token.slice(0, -4)}AAAA`;
     expect((await get(tampered)).body.error.message).toMatch(/^AKV10032: /);

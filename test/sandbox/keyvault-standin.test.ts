@@ -52,9 +52,7 @@ function raw(method: string, path: string, options: { token?: string; body?: unk
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
-        );
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
         res.on("error", reject);
       },
     );
@@ -116,9 +114,7 @@ describe("Key Vault stand-in: authentication challenge", () => {
   it("lets the SDK complete the challenge flow, asking for the tenant and the vault scope", async () => {
     const client = secretClient();
     await client.setSecret("challenge-flow", "v1");
-    expect(credential.requests).toEqual([
-      { scopes: ["https://vault.azure.net/.default"], tenantId: TENANT, claims: undefined },
-    ]);
+    expect(credential.requests).toEqual([{ scopes: ["https://vault.azure.net/.default"], tenantId: TENANT, claims: undefined }]);
     // The first (body-less) PUT was challenged; the retry carried the token and the body.
     expect(kv.counters).toMatchObject({ challenge: 1, secretSet: 1 });
     expect(kv.getSecretVersions("challenge-flow").map((v) => v.value)).toEqual(["v1"]);
@@ -134,7 +130,9 @@ describe("Key Vault stand-in: protocol errors", () => {
   });
 
   it("surfaces a missing secret as RestError 404 SecretNotFound", async () => {
-    const error = await secretClient().getSecret("does-not-exist").catch((e: unknown) => e);
+    const error = await secretClient()
+      .getSecret("does-not-exist")
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RestError);
     expect(error).toMatchObject({ statusCode: 404, code: "SecretNotFound" });
   });
@@ -177,9 +175,7 @@ describe("Key Vault stand-in: certificates and remote signing", () => {
     expect(certificate.properties.tags).toEqual({ purpose: "maskinporten" });
     expect(certificate.policy?.exportable).toBe(false);
     expect(certificate.properties.expiresOn?.getTime()).toBe(Math.floor(Date.parse(leaf.x509.validTo) / 1000) * 1000);
-    expect(certificate.properties.x509ThumbprintString).toBe(
-      createHash("sha1").update(leaf.certificateDer).digest("hex"),
-    );
+    expect(certificate.properties.x509ThumbprintString).toBe(createHash("sha1").update(leaf.certificateDer).digest("hex"));
     expect(kv.counters.certificateGet).toBe(1);
   });
 
@@ -202,7 +198,9 @@ describe("Key Vault stand-in: certificates and remote signing", () => {
       const imported = kv.importCertificate("signing", { privateKey: leaf.privateKey, certificateDer: leaf.certificateDer });
       const crypto = new CryptographyClient(imported.keyId, credential, clientOptions());
       const message = Buffer.from("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ0ZXN0In0");
-      const digest = createHash(`sha${alg.slice(2)}`).update(message).digest();
+      const digest = createHash(`sha${alg.slice(2)}`)
+        .update(message)
+        .digest();
 
       const result = await crypto.sign(alg, digest);
 

@@ -103,7 +103,12 @@ function parseObject(text: string): Record<string, unknown> {
 }
 
 /** Asserts a Digdir-shaped rejection and returns its description without the trace id. */
-async function expectRejected(assertion: string | Promise<string>, status: number, error: string, init?: Parameters<typeof postGrant>[1]): Promise<string> {
+async function expectRejected(
+  assertion: string | Promise<string>,
+  status: number,
+  error: string,
+  init?: Parameters<typeof postGrant>[1],
+): Promise<string> {
   const answer = await postGrant(await assertion, init);
   expect(answer.body).toMatchObject({ error });
   expect(answer.status).toBe(status);
@@ -186,11 +191,19 @@ describe("valid grants get a token", () => {
     const answer = await postGrant(await kidGrant(claimsFor("kid-client")));
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ expires_in: 120, scope: "test:read" });
-    expect(standIn.verifyAccessToken(answer.body.access_token as string)).toMatchObject({ client_amr: "private_key_jwt", client_id: "kid-client" });
+    expect(standIn.verifyAccessToken(answer.body.access_token as string)).toMatchObject({
+      client_amr: "private_key_jwt",
+      client_id: "kid-client",
+    });
   });
 
   it("x5c together with a kid is accepted when the kid names the certificate's registered key", async () => {
-    standIn.registerClient({ clientId: "cert-key-client", organisationNumber: ORG, scopes: ["test:read"], keys: { "cert-key": enterprise.leaf.publicKey } });
+    standIn.registerClient({
+      clientId: "cert-key-client",
+      organisationNumber: ORG,
+      scopes: ["test:read"],
+      keys: { "cert-key": enterprise.leaf.publicKey },
+    });
     const grant = new SignJWT(claimsFor("cert-key-client") as JWTPayload)
       .setProtectedHeader({ alg: "RS256", kid: "cert-key", x5c: x5cOf(enterprise.leaf) })
       .sign(enterprise.leaf.privateKey);
@@ -199,17 +212,26 @@ describe("valid grants get a token", () => {
 
   it("a client locked to a certificate must name it by kid (Digdir): x5c alone is refused, kid with or without x5c accepted", async () => {
     const unregistered = issueCertificate({ commonName: "Another", organisationNumber: ORG, issuer: enterprise.intermediate });
-    standIn.registerClient({ clientId: "pinned-client", organisationNumber: ORG, scopes: ["test:read"], certificates: [enterprise.leaf.certificateDer] });
+    standIn.registerClient({
+      clientId: "pinned-client",
+      organisationNumber: ORG,
+      scopes: ["test:read"],
+      certificates: [enterprise.leaf.certificateDer],
+    });
     const kid = registeredCertificateKid(enterprise.leaf.certificateDer);
     const withKid = (x5c: boolean, key = enterprise.leaf.privateKey, leaf = enterprise.leaf) =>
-      new SignJWT(claimsFor("pinned-client") as JWTPayload).setProtectedHeader({ alg: "RS256", kid, ...(x5c ? { x5c: x5cOf(leaf) } : {}) }).sign(key);
+      new SignJWT(claimsFor("pinned-client") as JWTPayload)
+        .setProtectedHeader({ alg: "RS256", kid, ...(x5c ? { x5c: x5cOf(leaf) } : {}) })
+        .sign(key);
     expect((await postGrant(await withKid(false))).status).toBe(200);
     expect((await postGrant(await withKid(true))).status).toBe(200);
     const description = await expectRejected(x5cGrant(claimsFor("pinned-client"), { x5c: x5cOf(enterprise.leaf) }), 400, "invalid_grant");
     expect(description).toMatch(/no key identifier \(kid\) provided/);
     await expectRejected(withKid(true, unregistered.privateKey, unregistered), 400, "invalid_grant");
     const unknown = await expectRejected(
-      new SignJWT(claimsFor("pinned-client") as JWTPayload).setProtectedHeader({ alg: "RS256", kid: registeredCertificateKid(unregistered.certificateDer) }).sign(unregistered.privateKey),
+      new SignJWT(claimsFor("pinned-client") as JWTPayload)
+        .setProtectedHeader({ alg: "RS256", kid: registeredCertificateKid(unregistered.certificateDer) })
+        .sign(unregistered.privateKey),
       400,
       "invalid_grant",
     );
@@ -255,7 +277,9 @@ describe("valid grants get a token", () => {
     const answer = await postGrant(await x5cGrant(claimsFor("x5c-client")));
     const token = answer.body.access_token as string;
     const [header, payload, signature] = token.split(".") as [string, string, string];
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), scope: "test:write" })).toString("base64url");
+    const forged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), scope: "test:write" }),
+    ).toString("base64url");
     expect(standIn.verifyAccessToken(`${header}.${forged}.${signature}`)).toBeUndefined();
     expect(standIn.verifyAccessToken("IxC0B76vlWl3fiQhAwZUmD0hr_PPwC9hSIXRdoUslPU=")).toBeUndefined();
   });
@@ -271,7 +295,9 @@ describe("bad grants are rejected the way Maskinporten rejects them", () => {
   it("aud without the trailing slash", async () => {
     const answer = await postGrant(await x5cGrant(claimsFor("x5c-client", { aud: standIn.issuer.slice(0, -1) })));
     expect(answer.status).toBe(400);
-    expect(answer.body.error_description).toMatch(/^Invalid assertion\. Client authentication failed\. Invalid JWT claim aud\. \(trace_id: [0-9a-f]{32}\)$/);
+    expect(answer.body.error_description).toMatch(
+      /^Invalid assertion\. Client authentication failed\. Invalid JWT claim aud\. \(trace_id: [0-9a-f]{32}\)$/,
+    );
     expect(answer.body.error_uri).toBe(`${standIn.issuer}errors/MP-110`);
   });
 
@@ -343,7 +369,9 @@ describe("bad grants are rejected the way Maskinporten rejects them", () => {
   it("x5c as a string instead of an array", async () => {
     const header = JSON.stringify({ alg: "RS256", x5c: enterprise.leaf.certificateDer.toString("base64") });
     const grant = handAssembled(header, JSON.stringify(claimsFor("x5c-client")), rs256(enterprise.leaf.privateKey));
-    expect(await expectRejected(grant, 400, "invalid_grant")).toBe("Invalid assertion. Client authentication failed. Invalid JWT header x5c.");
+    expect(await expectRejected(grant, 400, "invalid_grant")).toBe(
+      "Invalid assertion. Client authentication failed. Invalid JWT header x5c.",
+    );
   });
 
   it("x5c in base64url rather than standard base64", async () => {
@@ -359,13 +387,18 @@ describe("bad grants are rejected the way Maskinporten rejects them", () => {
       400,
       "invalid_grant",
     );
-    expect(description).toBe("Invalid assertion. Client authentication failed. Invalid JWT. Invalid organization number for client. Does not match certificate orgno.");
+    expect(description).toBe(
+      "Invalid assertion. Client authentication failed. Invalid JWT. Invalid organization number for client. Does not match certificate orgno.",
+    );
   });
 
   it("certificate from an untrusted CA", async () => {
     const untrusted = issueEnterpriseCertificate({ organisationNumber: ORG });
     const description = await expectRejected(
-      x5cGrant(claimsFor("x5c-client"), { key: untrusted.leaf.privateKey, x5c: x5cOf(untrusted.leaf, untrusted.intermediate, untrusted.root) }),
+      x5cGrant(claimsFor("x5c-client"), {
+        key: untrusted.leaf.privateKey,
+        x5c: x5cOf(untrusted.leaf, untrusted.intermediate, untrusted.root),
+      }),
       400,
       "invalid_grant",
     );
@@ -433,7 +466,11 @@ describe("bad grants are rejected the way Maskinporten rejects them", () => {
   });
 
   it.each([["foo"], ["nbf"], ["client_id"]])("undocumented claim %s", async (claim) => {
-    const description = await expectRejected(x5cGrant(claimsFor("x5c-client", { [claim]: claim === "nbf" ? 1 : "x" })), 400, "invalid_request");
+    const description = await expectRejected(
+      x5cGrant(claimsFor("x5c-client", { [claim]: claim === "nbf" ? 1 : "x" })),
+      400,
+      "invalid_request",
+    );
     expect(description).toBe("Invalid assertion. Invalid parameter value.");
   });
 
@@ -469,7 +506,7 @@ describe("bad grants are rejected the way Maskinporten rejects them", () => {
     await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: [RESOURCE, "https://other.example.no/"] })), 400, "invalid_target");
   });
 
-  it("resource as a single string, even an allowed one (Digdir: \"currently only array supported\")", async () => {
+  it('resource as a single string, even an allowed one (Digdir: "currently only array supported")', async () => {
     await expectRejected(x5cGrant(claimsFor("x5c-client", { resource: RESOURCE })), 400, "invalid_request");
     expect(lastReason()).toMatch(/a single string is not supported/);
   });
@@ -541,7 +578,9 @@ describe("bad grants are rejected the way Maskinporten rejects them", () => {
   });
 
   it("form content type with a charset is fine", async () => {
-    const answer = await postGrant(await x5cGrant(claimsFor("x5c-client")), { contentType: "application/x-www-form-urlencoded; charset=UTF-8" });
+    const answer = await postGrant(await x5cGrant(claimsFor("x5c-client")), {
+      contentType: "application/x-www-form-urlencoded; charset=UTF-8",
+    });
     expect(answer.status).toBe(200);
   });
 
@@ -559,10 +598,18 @@ describe("bad grants are rejected the way Maskinporten rejects them", () => {
     try {
       logged.registerClient({ clientId: "x5c-client", organisationNumber: ORG, scopes: ["test:read"] });
       const grant = await x5cGrant({ ...claimsFor("x5c-client"), aud: logged.issuer, scope: "test:write" });
-      const response = await fetch(logged.tokenEndpoint, { method: "POST", body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: grant }) });
+      const response = await fetch(logged.tokenEndpoint, {
+        method: "POST",
+        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: grant }),
+      });
       expect(response.status).toBe(400);
       expect(logged.grants).toEqual([
-        expect.objectContaining({ outcome: "rejected", error: "invalid_scope", reason: expect.stringContaining("test:write"), header: expect.any(Object) }),
+        expect.objectContaining({
+          outcome: "rejected",
+          error: "invalid_scope",
+          reason: expect.stringContaining("test:write"),
+          header: expect.any(Object),
+        }),
       ]);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain("invalid_scope");
@@ -592,7 +639,10 @@ describe("counters and clock", () => {
     try {
       shifted.registerClient({ clientId: "x5c-client", organisationNumber: ORG, scopes: ["test:read"] });
       const post = async (claims: Claims) =>
-        fetch(shifted.tokenEndpoint, { method: "POST", body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await x5cGrant(claims) }) });
+        fetch(shifted.tokenEndpoint, {
+          method: "POST",
+          body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await x5cGrant(claims) }),
+        });
       const at = (ms: number) => ({ ...claimsFor("x5c-client", {}, ms), aud: shifted.issuer });
 
       // A grant made on the real clock is 30 days old to the stand-in.
@@ -618,7 +668,10 @@ describe("fault injection", () => {
     standIn.resetCounters();
     standIn.injectFault({ kind: "status", status: 503, body: { message: "maintenance" }, headers: { "retry-after": "5" } });
     const grant = await x5cGrant(claimsFor("x5c-client"));
-    const faulted = await fetch(standIn.tokenEndpoint, { method: "POST", body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: grant }) });
+    const faulted = await fetch(standIn.tokenEndpoint, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: grant }),
+    });
     expect(faulted.status).toBe(503);
     expect(faulted.headers.get("retry-after")).toBe("5");
     expect(await faulted.json()).toEqual({ message: "maintenance" });
@@ -631,12 +684,17 @@ describe("fault injection", () => {
     standIn.injectFault({ kind: "status", status: 502 }, { times: 2 });
     standIn.injectFault({ kind: "error", error: "temporarily_unavailable", description: "Try later", status: 503 });
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await postGrant(await x5cGrant(claimsFor("x5c-client"))).catch(() => ({ status: -1 }))).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push((await postGrant(await x5cGrant(claimsFor("x5c-client"))).catch(() => ({ status: -1 }))).status);
     expect(statuses).toEqual([502, 502, 503, 200]);
   });
 
   it("error: a Digdir-shaped OAuth error with a trace id", async () => {
-    standIn.injectFault({ kind: "error", error: "invalid_grant", description: "Invalid assertion. Client authentication failed. Expired key." });
+    standIn.injectFault({
+      kind: "error",
+      error: "invalid_grant",
+      description: "Invalid assertion. Client authentication failed. Expired key.",
+    });
     const description = await expectRejected(x5cGrant(claimsFor("x5c-client")), 400, "invalid_grant");
     expect(description).toBe("Invalid assertion. Client authentication failed. Expired key.");
   });
@@ -709,7 +767,9 @@ describe("close", () => {
     // A request whose body is still arriving, as from a stalled client.
     const stalled = connect(closing.port, "127.0.0.1");
     await once(stalled, "connect");
-    stalled.write(`POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=`);
+    stalled.write(
+      `POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=`,
+    );
     const stalledClosed = once(stalled, "close");
 
     // A request held for a minute by a delay fault.

@@ -18,12 +18,19 @@ const claims = { audience: "https://test.maskinporten.no/", clientId: "client-1"
 
 describe("createLocalKeySigner", () => {
   it("puts the leaf alone in x5c (as the seed tool does) and signs so the leaf's key verifies", async () => {
-    const signer = createLocalKeySigner({ privateKey: leaf.privateKey, certificateChain: [leaf.certificateDer, intermediate.certificateDer, root.certificateDer] });
+    const signer = createLocalKeySigner({
+      privateKey: leaf.privateKey,
+      certificateChain: [leaf.certificateDer, intermediate.certificateDer, root.certificateDer],
+    });
     const grant = await createGrant(claims, signer);
     const header = decodeProtectedHeader(grant);
     expect(header).toEqual({ alg: "RS256", x5c: [leaf.certificateDer.toString("base64")] });
     const verified = await compactVerify(grant, await importX509(leaf.certificatePem, "RS256"));
-    expect(JSON.parse(new TextDecoder().decode(verified.payload))).toMatchObject({ aud: claims.audience, iss: "client-1", scope: "digdir:test" });
+    expect(JSON.parse(new TextDecoder().decode(verified.payload))).toMatchObject({
+      aud: claims.audience,
+      iss: "client-1",
+      scope: "digdir:test",
+    });
     const key = await signer.currentKey();
     expect(key.certificateNotAfter?.getTime()).toBe(new Date(leaf.x509.validTo).getTime());
   });

@@ -54,7 +54,9 @@ describe("what brings Node 22", () => {
   it("tells which Node versions are supported", () => {
     for (const ok of ["22.12.0", "22.23.3", "24.0.0", "26.1.0"]) expect(nodeVersionProblem(ok)).toBeUndefined();
     for (const bad of ["20.20.2", "22.9.0", "22.11.1", "23.5.0", "18.19.1"]) {
-      expect(nodeVersionProblem(bad)).toMatch(new RegExp(`needs Node\\.js 22\\.12 or later.*this is Node ${bad.replace(/\./g, "\\.")}.*npm`));
+      expect(nodeVersionProblem(bad)).toMatch(
+        new RegExp(`needs Node\\.js 22\\.12 or later.*this is Node ${bad.replace(/\./g, "\\.")}.*npm`),
+      );
     }
   });
 
@@ -69,26 +71,29 @@ describe("what brings Node 22", () => {
     expect(result.stderr).toContain(`this is Node ${old!.version}`);
   });
 
-  it.skipIf(!old)(`the Maskinporten stand-in refuses to start on the older Node (${old?.version ?? "none"}) instead of answering 500`, async () => {
-    const entry = join(work, "start-standin.mjs");
-    await build({
-      stdin: {
-        contents: `import { startMaskinportenStandIn } from ${JSON.stringify(join(root, "sandbox/maskinporten/index.ts"))};
+  it.skipIf(!old)(
+    `the Maskinporten stand-in refuses to start on the older Node (${old?.version ?? "none"}) instead of answering 500`,
+    async () => {
+      const entry = join(work, "start-standin.mjs");
+      await build({
+        stdin: {
+          contents: `import { startMaskinportenStandIn } from ${JSON.stringify(join(root, "sandbox/maskinporten/index.ts"))};
           startMaskinportenStandIn().then(async (s) => { await s.close(); console.log("started"); }, (e) => { console.error(e.message); process.exit(3); });`,
-        resolveDir: root,
-        loader: "ts",
-      },
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      outfile: entry,
-      logLevel: "silent",
-    });
-    const refused = spawnSync(old!.path, [entry], { encoding: "utf8", timeout: 20_000 });
-    expect(refused.status, refused.stderr).toBe(3);
-    expect(refused.stderr).toMatch(/needs Node\.js 22\.10 or later \(X509Certificate\.validFromDate\); this is Node 20/);
-    // The same bundle starts on the project's Node.
-    const started = spawnSync(process.execPath, [entry], { encoding: "utf8", timeout: 20_000 });
-    expect(started.stdout.trim(), started.stderr).toBe("started");
-  });
+          resolveDir: root,
+          loader: "ts",
+        },
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        outfile: entry,
+        logLevel: "silent",
+      });
+      const refused = spawnSync(old!.path, [entry], { encoding: "utf8", timeout: 20_000 });
+      expect(refused.status, refused.stderr).toBe(3);
+      expect(refused.stderr).toMatch(/needs Node\.js 22\.10 or later \(X509Certificate\.validFromDate\); this is Node 20/);
+      // The same bundle starts on the project's Node.
+      const started = spawnSync(process.execPath, [entry], { encoding: "utf8", timeout: 20_000 });
+      expect(started.stdout.trim(), started.stderr).toBe("started");
+    },
+  );
 });

@@ -7,7 +7,11 @@ import type { GrantSigner, KeyIdentification, SigningAlgorithm } from "../../src
 
 const HASH: Record<SigningAlgorithm, string> = { RS256: "sha256", RS384: "sha384", RS512: "sha512" };
 
-export function inProcessSigner(privateKey: KeyObject, identification: KeyIdentification, alg: SigningAlgorithm = "RS256"): GrantSigner & { signCount: number } {
+export function inProcessSigner(
+  privateKey: KeyObject,
+  identification: KeyIdentification,
+  alg: SigningAlgorithm = "RS256",
+): GrantSigner & { signCount: number } {
   const signer = {
     signCount: 0,
     async currentKey() {

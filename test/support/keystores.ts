@@ -134,12 +134,24 @@ const nullValue = (): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, 
 const der = (item: Asn1): Buffer => Buffer.from(asn1.toDer(item).getBytes(), "binary");
 
 function pkcs12Kdf(password: string, salt: Buffer, id: number, iterations: number, length: number): Buffer {
-  const key = forge.pkcs12.generateKey(password, forge.util.createBuffer(salt.toString("binary")), id, iterations, length, forge.md.sha1.create());
+  const key = forge.pkcs12.generateKey(
+    password,
+    forge.util.createBuffer(salt.toString("binary")),
+    id,
+    iterations,
+    length,
+    forge.md.sha1.create(),
+  );
   return Buffer.from(key.getBytes(), "binary");
 }
 
 /** Encrypts with the profile's scheme; returns the AlgorithmIdentifier and ciphertext. */
-function pbeEncrypt(plain: Buffer, password: string, scheme: "pbes2" | "3des" | "rc2-40", iterations: number): { algorithm: Asn1; encrypted: Buffer } {
+function pbeEncrypt(
+  plain: Buffer,
+  password: string,
+  scheme: "pbes2" | "3des" | "rc2-40",
+  iterations: number,
+): { algorithm: Asn1; encrypted: Buffer } {
   const salt = randomBytes(scheme === "pbes2" ? 16 : 8);
   if (scheme === "pbes2") {
     const iv = randomBytes(16);
@@ -194,7 +206,12 @@ export function makePkcs12(spec: Pkcs12Spec): Buffer {
   const certBags: Asn1[] = [];
   const keyBags: Asn1[] = [];
   spec.keys.forEach((key, index) => {
-    const localKeyId = profile === "keytool" ? Buffer.from(`Time ${Date.now() + index}`) : createHash("sha1").update(key.chain[0] ?? Buffer.alloc(0)).digest();
+    const localKeyId =
+      profile === "keytool"
+        ? Buffer.from(`Time ${Date.now() + index}`)
+        : createHash("sha1")
+            .update(key.chain[0] ?? Buffer.alloc(0))
+            .digest();
     const friendlyName = key.friendlyName === null ? undefined : (key.friendlyName ?? key.alias);
     key.chain.forEach((certificate, position) => {
       const isLeaf = position === 0;
@@ -217,7 +234,12 @@ export function makePkcs12(spec: Pkcs12Spec): Buffer {
   const certSafe = pbeEncrypt(der(seq(...certBags)), spec.storePassword, certScheme, iterations);
   const encryptedCertSafe = seq(
     oid(OIDS.encryptedData),
-    explicit0(seq(integer(0), seq(oid(OIDS.data), certSafe.algorithm, asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, certSafe.encrypted.toString("binary"))))),
+    explicit0(
+      seq(
+        integer(0),
+        seq(oid(OIDS.data), certSafe.algorithm, asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, certSafe.encrypted.toString("binary"))),
+      ),
+    ),
   );
   const keySafe = seq(oid(OIDS.data), explicit0(octet(der(seq(...keyBags)))));
   const authSafe = der(seq(encryptedCertSafe, keySafe));
@@ -272,7 +294,18 @@ export function opensslPkcs12(options: { key: KeyEntrySpec; storePassword: strin
     writeFileSync(join(dir, "leaf.pem"), leaf ? pem(leaf) : "");
     writeFileSync(join(dir, "chain.pem"), rest.map(pem).join(""));
     writeFileSync(join(dir, "pass"), options.storePassword);
-    const args = ["pkcs12", "-export", "-inkey", join(dir, "key.pem"), "-in", join(dir, "leaf.pem"), "-out", join(dir, "out.p12"), "-passout", `file:${join(dir, "pass")}`];
+    const args = [
+      "pkcs12",
+      "-export",
+      "-inkey",
+      join(dir, "key.pem"),
+      "-in",
+      join(dir, "leaf.pem"),
+      "-out",
+      join(dir, "out.p12"),
+      "-passout",
+      `file:${join(dir, "pass")}`,
+    ];
     if (rest.length > 0) args.push("-certfile", join(dir, "chain.pem"));
     if (options.name !== null) args.push("-name", options.name ?? options.key.alias);
     if (options.legacy) args.push("-legacy");
@@ -285,15 +318,35 @@ export function opensslPkcs12(options: { key: KeyEntrySpec; storePassword: strin
  * Converts a TS-made PKCS#12 into the given store type with `keytool -importkeystore`, so the
  * result is byte-for-byte what Java writes. keytool takes passwords on argv only: test values.
  */
-export function keytoolImport(options: { source: Buffer; sourcePassword: string; storeType: "JKS" | "PKCS12"; storePassword: string; alias: string; keyPassword?: string }): Buffer {
+export function keytoolImport(options: {
+  source: Buffer;
+  sourcePassword: string;
+  storeType: "JKS" | "PKCS12";
+  storePassword: string;
+  alias: string;
+  keyPassword?: string;
+}): Buffer {
   return withTempDir((dir) => {
     writeFileSync(join(dir, "in.p12"), options.source);
     const args = [
-      "-importkeystore", "-noprompt",
-      "-srckeystore", join(dir, "in.p12"), "-srcstoretype", "PKCS12", "-srcstorepass", options.sourcePassword,
-      "-srcalias", options.alias,
-      "-destkeystore", join(dir, "out.ks"), "-deststoretype", options.storeType, "-deststorepass", options.storePassword,
-      "-destalias", options.alias,
+      "-importkeystore",
+      "-noprompt",
+      "-srckeystore",
+      join(dir, "in.p12"),
+      "-srcstoretype",
+      "PKCS12",
+      "-srcstorepass",
+      options.sourcePassword,
+      "-srcalias",
+      options.alias,
+      "-destkeystore",
+      join(dir, "out.ks"),
+      "-deststoretype",
+      options.storeType,
+      "-deststorepass",
+      options.storePassword,
+      "-destalias",
+      options.alias,
     ];
     if (options.keyPassword !== undefined && options.storeType === "JKS") args.push("-destkeypass", options.keyPassword);
     execFileSync("keytool", args, { stdio: "pipe" });

@@ -38,7 +38,9 @@ vi.mock("../../src/logging.js", async (importOriginal) => {
         scan.record("log-line", line);
         (write ?? console.log)(line);
       }),
-    silentLogger: { log: (level, event, fields) => scan.record("log-line", original.formatLogLine(level, event, fields)) } satisfies typeof original.silentLogger,
+    silentLogger: {
+      log: (level, event, fields) => scan.record("log-line", original.formatLogLine(level, event, fields)),
+    } satisfies typeof original.silentLogger,
   };
 });
 
@@ -57,7 +59,8 @@ vi.mock("../../src/errors.js", async (importOriginal) => {
 vi.mock("../../src/http/responses.js", async (importOriginal) => {
   const original = await importOriginal<typeof import("../../src/http/responses.js")>();
   const { leakScan: scan } = await import("./leak-scan.js");
-  const recorded = <A extends unknown[]>(make: (...args: A) => import("../../src/http/responses.js").HttpResult) =>
+  const recorded =
+    <A extends unknown[]>(make: (...args: A) => import("../../src/http/responses.js").HttpResult) =>
     (...args: A) => {
       const result = make(...args);
       const { access_token: _product, ...rest } = result.body;
@@ -229,13 +232,14 @@ afterAll(async () => {
   const findings = leakScan.scan();
   // LEAK_SCAN_STATS=<file>: one JSON line per test file, to show how much the scan covered.
   const statsFile = process.env.LEAK_SCAN_STATS;
-  if (statsFile) appendFileSync(statsFile, JSON.stringify({ file: expect.getState().testPath, ...leakScan.stats(), findings: findings.length }) + "\n");
+  if (statsFile)
+    appendFileSync(statsFile, JSON.stringify({ file: expect.getState().testPath, ...leakScan.stats(), findings: findings.length }) + "\n");
   expect(findings, "secrets found in logs, console output, error messages or HTTP error bodies").toEqual([]);
 });
 
 function safeInspect(value: unknown): string {
   try {
-    return value instanceof Error ? `${value.name}: ${value.message}\n${value.stack ?? ""}` : JSON.stringify(value) ?? String(value);
+    return value instanceof Error ? `${value.name}: ${value.message}\n${value.stack ?? ""}` : (JSON.stringify(value) ?? String(value));
   } catch {
     return String(value);
   }

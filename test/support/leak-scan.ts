@@ -8,7 +8,8 @@
  * Findings never carry the secret itself: a report that printed the leaked token would be a leak.
  */
 
-export type SecretKind = "maskinporten-token" | "altinn-token" | "caller-token" | "grant" | "signature" | "password" | "stored-token" | "planted";
+export type SecretKind =
+  "maskinporten-token" | "altinn-token" | "caller-token" | "grant" | "signature" | "password" | "stored-token" | "planted";
 
 /** Where a scanned text came from: a console stream, a logger, an error message, an HTTP body. */
 export type Channel = "console" | "stdout" | "stderr" | "log-line" | "error-message" | "http-body" | (string & {});

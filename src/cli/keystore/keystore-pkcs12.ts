@@ -167,8 +167,7 @@ interface PbeCipher {
   finish(): boolean;
   output: forgeTypes.util.ByteStringBuffer;
 }
-const getCipher = (forge.pki as unknown as { pbe: { getCipher(oid: string, params: Asn1, password: string): PbeCipher } }).pbe
-  .getCipher;
+const getCipher = (forge.pki as unknown as { pbe: { getCipher(oid: string, params: Asn1, password: string): PbeCipher } }).pbe.getCipher;
 
 function decryptSafeContents(encryptedData: Asn1 | undefined, password: string): Buffer {
   const [, encryptedContentInfo] = children(encryptedData);
@@ -248,7 +247,8 @@ function pbeParameters(algorithm: string, params: Asn1): PbeParameters | undefin
   const [keyDerivation, encryptionScheme] = children(params);
   const [kdfOid, kdfParams] = children(keyDerivation);
   const [encryptionOid, iv] = children(encryptionScheme);
-  if (!kdfOid || oidOf(kdfOid) !== PBE_OID.pbkdf2 || !kdfParams || !encryptionOid || !iv || iv.type !== asn1.Type.OCTETSTRING) return undefined;
+  if (!kdfOid || oidOf(kdfOid) !== PBE_OID.pbkdf2 || !kdfParams || !encryptionOid || !iv || iv.type !== asn1.Type.OCTETSTRING)
+    return undefined;
   const [salt, iterations, ...optional] = children(kdfParams);
   // The salt may be an AlgorithmIdentifier ("otherSource") instead of octets: left to forge.
   if (!salt || salt.type !== asn1.Type.OCTETSTRING || !iterations) return undefined;

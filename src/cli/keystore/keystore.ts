@@ -5,15 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
 import { BrokerError, ErrorCode } from "../../errors.js";
-import {
-  JCEKS_MAGIC,
-  JKS_MAGIC,
-  JksFormatError,
-  JksIntegrityError,
-  JksKeyPasswordError,
-  readJks,
-  recoverJksKey,
-} from "./keystore-jks.js";
+import { JCEKS_MAGIC, JKS_MAGIC, JksFormatError, JksIntegrityError, JksKeyPasswordError, readJks, recoverJksKey } from "./keystore-jks.js";
 // Type only: the PKCS#12 reader (and node-forge under it) is imported when a PKCS#12 file is read,
 // so that a JKS run of the CLI never loads it.
 import type { Pkcs12Contents } from "./keystore-pkcs12.js";
@@ -159,7 +151,9 @@ function pickEntry<E extends { alias: string }>(
       const only = entries.find((entry) => entry.alias === privateKeys[0]?.alias);
       if (only) return only;
     }
-    return fail(`keystore.alias is required when the keystore holds ${privateKeys.length} private keys${listAliases(entries, privateKeys)}`);
+    return fail(
+      `keystore.alias is required when the keystore holds ${privateKeys.length} private keys${listAliases(entries, privateKeys)}`,
+    );
   }
   const wanted = alias.toLowerCase();
   const found = entries.find((entry) => entry.alias === alias) ?? entries.find((entry) => entry.alias.toLowerCase() === wanted);
@@ -193,7 +187,11 @@ function toPrivateKey(pkcs8: Buffer, fail: Fail): KeyObject {
  * issuers found by subject/issuer and signature, as Java builds a PKCS#12 chain.
  */
 function pkcs12Chain(contents: Pkcs12Contents, localKeyId: Buffer | undefined, privateKey: KeyObject): Buffer[] {
-  const parsed = contents.certificates.map((certificate) => ({ der: certificate.der, localKeyId: certificate.localKeyId, x509: tryX509(certificate.der) }));
+  const parsed = contents.certificates.map((certificate) => ({
+    der: certificate.der,
+    localKeyId: certificate.localKeyId,
+    x509: tryX509(certificate.der),
+  }));
   const publicKeyDer = createPublicKey(privateKey).export({ type: "spki", format: "der" });
   const leaf =
     (localKeyId && parsed.find((candidate) => candidate.localKeyId?.equals(localKeyId))) ||
@@ -204,7 +202,11 @@ function pkcs12Chain(contents: Pkcs12Contents, localKeyId: Buffer | undefined, p
   while (current.x509 && current.x509.issuer !== current.x509.subject && chain.length < 10) {
     const currentX509: X509Certificate = current.x509;
     const issuer = parsed.find(
-      (candidate) => !chain.includes(candidate) && candidate.x509 && currentX509.checkIssued(candidate.x509) && currentX509.verify(candidate.x509.publicKey),
+      (candidate) =>
+        !chain.includes(candidate) &&
+        candidate.x509 &&
+        currentX509.checkIssued(candidate.x509) &&
+        currentX509.verify(candidate.x509.publicKey),
     );
     if (!issuer) break;
     chain.push(issuer);

@@ -52,7 +52,10 @@ export function pkcs12Kdf(password: string, salt: Buffer, id: 1 | 2 | 3, iterati
     return out;
   };
   const D = Buffer.alloc(v, id);
-  const I = Buffer.concat([repeatTo(salt, v * Math.ceil(salt.length / v)), repeatTo(passwordBytes, v * Math.ceil(passwordBytes.length / v))]);
+  const I = Buffer.concat([
+    repeatTo(salt, v * Math.ceil(salt.length / v)),
+    repeatTo(passwordBytes, v * Math.ceil(passwordBytes.length / v)),
+  ]);
   const blocks: Buffer[] = [];
   for (let produced = 0; produced < length; produced += u) {
     let A = createHash(digest).update(D).update(I).digest();

@@ -3,7 +3,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { BrokerError } from "../../../src/errors.js";
 import { detectKeystoreFormat, loadKeystoreKey, type KeystoreRequest } from "../../../src/cli/keystore/keystore.js";
 import { issueCertificate, issueEnterpriseCertificate, type IssuedCertificate } from "../../../sandbox/pki.js";
-import { hasKeytool, hasOpenssl, keytoolImport, makeJks, makePkcs12, opensslPkcs12, type KeyEntrySpec, type Pkcs12Profile } from "../../support/keystores.js";
+import {
+  hasKeytool,
+  hasOpenssl,
+  keytoolImport,
+  makeJks,
+  makePkcs12,
+  opensslPkcs12,
+  type KeyEntrySpec,
+  type Pkcs12Profile,
+} from "../../support/keystores.js";
 
 let leaf: IssuedCertificate;
 let intermediate: IssuedCertificate;
@@ -14,7 +23,11 @@ let entry: KeyEntrySpec;
 beforeAll(() => {
   ({ leaf, intermediate, root } = issueEnterpriseCertificate({ organisationNumber: "910000001" }));
   other = issueCertificate({ commonName: "Other key" });
-  entry = { alias: "Virksomhet", privateKey: leaf.privateKey, chain: [leaf.certificateDer, intermediate.certificateDer, root.certificateDer] };
+  entry = {
+    alias: "Virksomhet",
+    privateKey: leaf.privateKey,
+    chain: [leaf.certificateDer, intermediate.certificateDer, root.certificateDer],
+  };
 });
 
 function spki(key: Parameters<typeof createPublicKey>[0]): Buffer {
@@ -75,7 +88,11 @@ describe("JKS", () => {
 
   it("names a wrong store password without printing it", async () => {
     const bytes = makeJks("right-store-pass", [entry]);
-    await expectKeystoreError({ bytes, storePassword: "wrong-store-pass", alias: "virksomhet" }, /wrong keystore password \(keystore\.password\)/, ["right-store-pass"]);
+    await expectKeystoreError(
+      { bytes, storePassword: "wrong-store-pass", alias: "virksomhet" },
+      /wrong keystore password \(keystore\.password\)/,
+      ["right-store-pass"],
+    );
   });
 
   it("hints at whitespace kept at the end of a password", async () => {
@@ -93,7 +110,11 @@ describe("JKS", () => {
   });
 
   it("lists the aliases that exist when the alias is unknown", async () => {
-    const bytes = makeJks("pw", [entry, { alias: "second", privateKey: other.privateKey, chain: [other.certificateDer] }], [{ alias: "root-ca", certificate: root.certificateDer }]);
+    const bytes = makeJks(
+      "pw",
+      [entry, { alias: "second", privateKey: other.privateKey, chain: [other.certificateDer] }],
+      [{ alias: "root-ca", certificate: root.certificateDer }],
+    );
     const error = await expectKeystoreError({ bytes, storePassword: "pw", alias: "nope" }, /no entry with alias "nope"/);
     expect(error.message).toContain('"virksomhet" (private key)');
     expect(error.message).toContain('"second" (private key)');
@@ -103,7 +124,10 @@ describe("JKS", () => {
 
   it("refuses a trusted-certificate alias: there is no private key under it", async () => {
     const bytes = makeJks("pw", [entry], [{ alias: "root-ca", certificate: root.certificateDer }]);
-    await expectKeystoreError({ bytes, storePassword: "pw", alias: "root-ca" }, /"root-ca" is a trusted certificate, not a private key entry/);
+    await expectKeystoreError(
+      { bytes, storePassword: "pw", alias: "root-ca" },
+      /"root-ca" is a trusted certificate, not a private key entry/,
+    );
   });
 
   it("requires an alias when there are several keys", async () => {
@@ -144,16 +168,23 @@ describe("PKCS#12", () => {
     });
   }
 
-  it("names keys without friendlyName the way Java does: \"1\", \"2\", …", async () => {
+  it('names keys without friendlyName the way Java does: "1", "2", …', async () => {
     const bytes = makePkcs12({ storePassword: "pw", keys: [{ ...entry, friendlyName: null }] });
     expect((await loadKeystoreKey({ bytes, storePassword: "pw", alias: "1" })).alias).toBe("1");
-    await expectKeystoreError({ bytes, storePassword: "pw", alias: "virksomhet" }, /no entry with alias "virksomhet"; aliases in the keystore: "1" \(private key\)/);
+    await expectKeystoreError(
+      { bytes, storePassword: "pw", alias: "virksomhet" },
+      /no entry with alias "virksomhet"; aliases in the keystore: "1" \(private key\)/,
+    );
   });
 
   it("decrypts the key with keystore.alias.password, and says so when it is wrong", async () => {
     const bytes = makePkcs12({ storePassword: "store-pw", keys: [{ ...entry, keyPassword: "key-pw" }] });
     expectLeafKey(await loadKeystoreKey({ bytes, storePassword: "store-pw", alias: "virksomhet", keyPassword: "key-pw" }));
-    await expectKeystoreError({ bytes, storePassword: "store-pw", alias: "virksomhet", keyPassword: "nope-pw" }, /wrong key password for alias "Virksomhet"/, ["key-pw"]);
+    await expectKeystoreError(
+      { bytes, storePassword: "store-pw", alias: "virksomhet", keyPassword: "nope-pw" },
+      /wrong key password for alias "Virksomhet"/,
+      ["key-pw"],
+    );
   });
 
   it("falls back to the store password for the key, as keytool-made files need", async () => {
@@ -169,10 +200,7 @@ describe("PKCS#12", () => {
   it("picks the right key among several, with its own chain", async () => {
     const bytes = makePkcs12({
       storePassword: "pw",
-      keys: [
-        { alias: "other", privateKey: other.privateKey, chain: [other.certificateDer] },
-        entry,
-      ],
+      keys: [{ alias: "other", privateKey: other.privateKey, chain: [other.certificateDer] }, entry],
     });
     expectLeafKey(await loadKeystoreKey({ bytes, storePassword: "pw", alias: "virksomhet" }));
     const second = await loadKeystoreKey({ bytes, storePassword: "pw", alias: "other" });
@@ -192,12 +220,18 @@ describe("files that are not keystores", () => {
     ["an empty file", () => Buffer.alloc(0)],
     ["a bare DER certificate (a SEQUENCE, but not a PFX)", () => leaf.certificateDer],
   ])("refuses %s", async (_name, makeBytes) => {
-    await expectKeystoreError({ bytes: makeBytes(), storePassword: "pw", declaredType: "PKCS12", source: "client.p12" }, /^client\.p12: not a JKS or PKCS#12 keystore \(keystore\.type is PKCS12\)/);
+    await expectKeystoreError(
+      { bytes: makeBytes(), storePassword: "pw", declaredType: "PKCS12", source: "client.p12" },
+      /^client\.p12: not a JKS or PKCS#12 keystore \(keystore\.type is PKCS12\)/,
+    );
   });
 
   it("explains that JCEKS needs converting", async () => {
     const bytes = Buffer.concat([Buffer.from([0xce, 0xce, 0xce, 0xce, 0, 0, 0, 2]), Buffer.alloc(40)]);
-    await expectKeystoreError({ bytes, storePassword: "pw" }, /JCEKS keystores are not supported; convert it with `keytool -importkeystore/);
+    await expectKeystoreError(
+      { bytes, storePassword: "pw" },
+      /JCEKS keystores are not supported; convert it with `keytool -importkeystore/,
+    );
   });
 });
 
@@ -211,7 +245,7 @@ describe.skipIf(!hasOpenssl)("PKCS#12 made by the openssl command", () => {
     await expectKeystoreError({ bytes, storePassword: "not-it-42", alias: "Virksomhet" }, /wrong keystore password/);
   });
 
-  it("reads a file made without -name under Java's alias \"1\"", async () => {
+  it('reads a file made without -name under Java\'s alias "1"', async () => {
     const bytes = opensslPkcs12({ key: entry, storePassword: "pw", name: null });
     expectLeafKey(await loadKeystoreKey({ bytes, storePassword: "pw", alias: "1" }));
   });
@@ -220,16 +254,32 @@ describe.skipIf(!hasOpenssl)("PKCS#12 made by the openssl command", () => {
 describe.skipIf(!hasKeytool)("keystores written by Java's keytool", () => {
   it("reads -storetype JKS with its own key password", async () => {
     const source = makePkcs12({ storePassword: "source-pw", keys: [entry] });
-    const bytes = keytoolImport({ source, sourcePassword: "source-pw", storeType: "JKS", storePassword: "jks-store", alias: "virksomhet", keyPassword: "jks-key" });
+    const bytes = keytoolImport({
+      source,
+      sourcePassword: "source-pw",
+      storeType: "JKS",
+      storePassword: "jks-store",
+      alias: "virksomhet",
+      keyPassword: "jks-key",
+    });
     expect(detectKeystoreFormat(bytes)).toBe("JKS");
     expectLeafKey(await loadKeystoreKey({ bytes, storePassword: "jks-store", alias: "Virksomhet", keyPassword: "jks-key" }));
     await expectKeystoreError({ bytes, storePassword: "jks-store", alias: "virksomhet", keyPassword: "bad-key" }, /wrong key password/);
-    await expectKeystoreError({ bytes, storePassword: "bad-store", alias: "virksomhet", keyPassword: "jks-key" }, /wrong keystore password/);
+    await expectKeystoreError(
+      { bytes, storePassword: "bad-store", alias: "virksomhet", keyPassword: "jks-key" },
+      /wrong keystore password/,
+    );
   });
 
   it("reads -storetype PKCS12", async () => {
     const source = makePkcs12({ storePassword: "source-pw", keys: [entry] });
-    const bytes = keytoolImport({ source, sourcePassword: "source-pw", storeType: "PKCS12", storePassword: "p12-store", alias: "virksomhet" });
+    const bytes = keytoolImport({
+      source,
+      sourcePassword: "source-pw",
+      storeType: "PKCS12",
+      storePassword: "p12-store",
+      alias: "virksomhet",
+    });
     expect(detectKeystoreFormat(bytes)).toBe("PKCS12");
     expectLeafKey(await loadKeystoreKey({ bytes, storePassword: "p12-store", alias: "virksomhet" }));
   });

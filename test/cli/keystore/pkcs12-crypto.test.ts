@@ -4,9 +4,21 @@ import { describe, expect, it } from "vitest";
 import { decryptNatively, DecryptionFailed, PBE_OID, pkcs12Kdf } from "../../../src/cli/keystore/pkcs12-crypto.js";
 
 /** forge's PKCS#12 KDF, which the reader used before: the reference. */
-function forgeKdf(password: string, salt: Buffer, id: number, iterations: number, length: number, digest: "sha1" | "sha256" | "sha512"): Buffer {
-  const md = { sha1: () => forge.md.sha1.create(), sha256: () => forge.md.sha256.create(), sha512: () => forge.md.sha512.create() }[digest]();
-  return Buffer.from(forge.pkcs12.generateKey(password, forge.util.createBuffer(salt.toString("binary")), id, iterations, length, md).getBytes(), "binary");
+function forgeKdf(
+  password: string,
+  salt: Buffer,
+  id: number,
+  iterations: number,
+  length: number,
+  digest: "sha1" | "sha256" | "sha512",
+): Buffer {
+  const md = { sha1: () => forge.md.sha1.create(), sha256: () => forge.md.sha256.create(), sha512: () => forge.md.sha512.create() }[
+    digest
+  ]();
+  return Buffer.from(
+    forge.pkcs12.generateKey(password, forge.util.createBuffer(salt.toString("binary")), id, iterations, length, md).getBytes(),
+    "binary",
+  );
 }
 
 describe("pkcs12Kdf (RFC 7292 B.2)", () => {
@@ -55,7 +67,13 @@ describe("decryptNatively", () => {
   });
 
   it("leaves PBES2 schemes it does not know to forge", () => {
-    const parameters = { scheme: PBE_OID.pbes2, salt: randomBytes(8), iterations: 1, encryptionOid: "1.2.840.113549.3.2", iv: randomBytes(8) } as const;
+    const parameters = {
+      scheme: PBE_OID.pbes2,
+      salt: randomBytes(8),
+      iterations: 1,
+      encryptionOid: "1.2.840.113549.3.2",
+      iv: randomBytes(8),
+    } as const;
     expect(decryptNatively(parameters, "pw", randomBytes(16))).toBeUndefined();
   });
 });
