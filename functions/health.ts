@@ -1,6 +1,6 @@
 import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { handleHealthRequest } from "../src/http/health-endpoint.js";
-import { withRuntime } from "./http-result.js";
+import { withRuntime } from "./with-runtime.js";
 
 export function healthHandler(request: HttpRequest): Promise<HttpResponseInit> {
   return withRuntime((runtime) => handleHealthRequest(request.headers, runtime), { route: "health" });

@@ -1,6 +1,6 @@
 import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { handleTokenRequest } from "../src/http/token-endpoint.js";
-import { withRuntime } from "./http-result.js";
+import { withRuntime } from "./with-runtime.js";
 
 export function tokenHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const profile = request.params.profile;

@@ -73,7 +73,7 @@ describe("the dependency rule check", () => {
     const planted = tree({
       "src/renewal/bad.ts": `import { SecretClient } from "@azure/keyvault-secrets";\nimport type { X } from "../keyvault/token-store.js";\n`,
       "src/http/bad.ts": `import type { Broker } from "../broker.js";\n`,
-      "src/cli/bad.ts": `import { withRuntime } from "../../functions/http-result.js";\n`,
+      "src/cli/bad.ts": `import { withRuntime } from "../../functions/with-runtime.js";\n`,
       "src/errors.ts": `import { startSandbox } from "../sandbox/sandbox.js";\n`,
       "functions/bad.ts": `import { helper } from "../test/support/credentials.js";\n`,
       "bin/bad.js": `await import("../bench/main.js");\n`,
@@ -91,7 +91,7 @@ describe("the dependency rule check", () => {
         "bin/bad.js ../bench/main.js: what ships (src/, functions/, bin/) never imports sandbox/, test/, bench/ or soak/",
         "functions/bad.ts ../test/support/credentials.js: what ships (src/, functions/, bin/) never imports sandbox/, test/, bench/ or soak/",
         "scripts/bad.mjs ../sandbox/main.js: only sandbox/, test/, bench/ and soak/ import sandbox/",
-        "src/cli/bad.ts ../../functions/http-result.js: src/ never imports functions/ (function files are the thin edge)",
+        "src/cli/bad.ts ../../functions/with-runtime.js: src/ never imports functions/ (function files are the thin edge)",
         "src/errors.ts ../sandbox/sandbox.js: only sandbox/, test/, bench/ and soak/ import sandbox/",
         "src/errors.ts ../sandbox/sandbox.js: what ships (src/, functions/, bin/) never imports sandbox/, test/, bench/ or soak/",
         "src/http/bad.ts ../broker.js: the core never imports an adapter",
