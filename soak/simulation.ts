@@ -21,7 +21,7 @@ import { DEFAULT_MIN_SERVE_REMAINING_MS } from "../src/renewal/policy.js";
 import type { Fault as KeyVaultFault } from "../sandbox/keyvault/index.js";
 import type { Fault as MaskinportenFault } from "../sandbox/maskinporten/index.js";
 import { LeakScanner } from "../test/support/leak-scan.js";
-import { trackHttpActivity } from "./harness/http-activity.js";
+import { trackHttpActivity, type HttpActivity } from "./harness/http-activity.js";
 import { seededRandom } from "./harness/prng.js";
 import { startWorld, type World } from "./harness/world.js";
 
@@ -254,298 +254,466 @@ type Event =
   | { at: number; order: number; type: "outage-start" | "outage-end"; outage: Outage }
   | { at: number; order: number; type: "remint" };
 
+/** The options with their defaults applied, and the simulated day they describe. */
+interface SoakSettings {
+  seed: number;
+  durationMs: number;
+  lifetimeS: number;
+  lifetimeMs: number;
+  schedule: string;
+  requestIntervalMs: number;
+  timeoutMs: number;
+  meanOutageGapMs: number;
+  maxOutageMs: number;
+  random: () => number;
+  startMs: number;
+  endMs: number;
+}
+
+/** What the simulation drives and watches: the stand-ins, the broker, its HTTP and its log. */
+interface Rig {
+  world: World;
+  runtime: Runtime;
+  activity: HttpActivity;
+  scanner: LeakScanner;
+  logLines: string[];
+  profiles: string[];
+}
+
+/** What the run observed, filled in as events happen. */
+interface Tally {
+  results: Array<{ at: number; profile: string; status: number }>;
+  unexpected: Record<string, number>;
+  served: number;
+  expiredServed: number;
+  tooClose: number;
+  refusedWhileValid: number;
+  refusedWithoutValid: number;
+  ticks: number;
+  violations: string[];
+  /**
+   * When every profile's held token became valid (true) or stopped being valid (false): the
+   * recovery figures come from these, sampled after every step of the simulation.
+   */
+  heldValidChanges: Array<{ at: number; valid: boolean }>;
+}
+
+/** What changes as the events play out: the outages in force and each profile's caller token. */
+interface RunState {
+  active: Set<Outage>;
+  callers: Map<string, string>;
+}
+
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const realStart = performance.now();
-  const durationMs = options.durationMs ?? 24 * HOUR_MS;
-  const lifetimeS = options.tokenLifetimeSeconds ?? 600;
-  const lifetimeMs = lifetimeS * 1000;
-  const schedule = options.renewSchedule ?? DEFAULT_RENEW_SCHEDULE;
-  const requestIntervalMs = options.requestIntervalMs ?? 10_000;
-  // Real time: long enough that a slow (50 ms) answer never times out under load, short enough
-  // that a timeout outage costs little real time.
-  const timeoutMs = options.maskinportenTimeoutMs ?? 300;
-  const random = seededRandom(options.seed);
-  // The day starts at the next midnight UTC, so the report's times read as times of day.
-  const startMs = Math.ceil(Date.now() / 86_400_000) * 86_400_000;
-
-  const world: World = await startWorld({ startMs, tokenLifetimeSeconds: lifetimeS, settings: { RENEW_SCHEDULE: schedule } });
+  const settings = resolveSettings(options);
+  const world: World = await startWorld({
+    startMs: settings.startMs,
+    tokenLifetimeSeconds: settings.lifetimeS,
+    settings: { RENEW_SCHEDULE: settings.schedule },
+  });
   const activity = trackHttpActivity();
   const logLines: string[] = [];
   const scanner = new LeakScanner();
   try {
-    const runtime: Runtime = world.runtime({
-      logger: jsonLogger((line) => logLines.push(line)),
-      timeoutMs,
-      ...(options.brokerMinServeRemainingMs !== undefined ? { minServeRemainingMs: options.brokerMinServeRemainingMs } : {}),
-    });
-    const ratio = runtime.config.renewal.renewWhenRemainingRatio;
-    const profiles = world.profiles.map((p) => p.name);
-    const minServe = DEFAULT_MIN_SERVE_REMAINING_MS;
-    const endMs = startMs + durationMs;
-
-    // ------------------------------------------------------------ the plan
+    const rig = startBroker(world, activity, logLines, scanner, settings, options.brokerMinServeRemainingMs);
     const outages = planOutages(
-      random,
-      startMs,
-      durationMs,
-      lifetimeMs,
-      options.meanOutageGapMs ?? 100 * MINUTE_MS,
-      options.maxOutageMs ?? 2.5 * lifetimeMs,
+      settings.random,
+      settings.startMs,
+      settings.durationMs,
+      settings.lifetimeMs,
+      settings.meanOutageGapMs,
+      settings.maxOutageMs,
     );
-    const events: Event[] = [];
-    let order = 0;
-    const cron = new Cron(schedule, { paused: true, timezone: "UTC" });
-    for (let next = cron.nextRun(new Date(startMs - 1)); next && next.getTime() < endMs; next = cron.nextRun(next)) {
-      events.push({ at: next.getTime(), order: order++, type: "tick" });
-    }
-    for (const profile of profiles) {
-      for (
-        let t = startMs + Math.round(random() * requestIntervalMs);
-        t < endMs;
-        t += Math.round(requestIntervalMs * (0.8 + 0.4 * random()))
-      ) {
-        events.push({ at: t, order: order++, type: "request", profile });
-      }
-    }
-    for (const outage of outages) {
-      events.push({ at: outage.startMs, order: order++, type: "outage-start", outage });
-      events.push({ at: Math.min(outage.endMs, endMs), order: order++, type: "outage-end", outage });
-    }
-    for (let t = startMs; t < endMs; t += 30 * MINUTE_MS) events.push({ at: t, order: order++, type: "remint" });
-    // At equal times: remint, then outage changes, then the timer, then callers.
-    const rank = { remint: 0, "outage-end": 1, "outage-start": 2, tick: 3, request: 4 } as const;
-    events.sort((a, b) => a.at - b.at || rank[a.type] - rank[b.type] || a.order - b.order);
-
-    // ------------------------------------------------------------ the run
-    const active = new Set<Outage>();
-    const callers = new Map<string, string>();
-    const results: Array<{ at: number; profile: string; status: number }> = [];
-    const unexpected: Record<string, number> = {};
-    let served = 0;
-    let expiredServed = 0;
-    let tooClose = 0;
-    let refusedWhileValid = 0;
-    let refusedWithoutValid = 0;
-    let ticks = 0;
-    const violations: string[] = [];
-
-    const applyFaults = (dependency: Dependency) => {
-      // One outage per dependency at a time (the plan never overlaps them).
-      if (dependency === "maskinporten") world.maskinporten.clearFaults();
-      else world.keyVault.clearFaults();
-      for (const outage of active) {
-        if (outage.dependency !== dependency) continue;
-        if (outage.degradation) {
-          if (dependency === "maskinporten") world.maskinporten.injectFault({ kind: "delay", ms: 50 }, { times: Infinity });
-          else world.keyVault.injectFault({ match: "any", action: { type: "delay", ms: 30 }, times: Number.MAX_SAFE_INTEGER });
-        } else if (dependency === "maskinporten") {
-          const fault = MASKINPORTEN_FAULTS.find((f) => outage.kind.startsWith(f.kind))!.fault(timeoutMs);
-          world.maskinporten.injectFault(fault, { times: Infinity });
-          // A real outage takes the metadata document down too.
-          world.maskinporten.injectFault({ kind: "status", status: 503 }, { times: Infinity, target: "metadata" });
-        } else {
-          const chosen = KEY_VAULT_FAULTS.find((f) => f.kind === outage.kind)!;
-          world.keyVault.injectFault({ ...chosen.fault, times: Number.MAX_SAFE_INTEGER });
-        }
-      }
-    };
-
-    const secretReadable = () => ![...active].some((o) => o.blocksSecretReads);
-    const latestStoredExpiry = (profile: string): number => {
-      const versions = world.keyVault.getSecretVersions(world.secretName(profile));
-      const latest = versions.at(-1);
-      return latest ? Date.parse(latest.tags?.expires_at ?? "") || 0 : 0;
-    };
-
-    // When every profile's held token became valid (true) or stopped being valid (false): the
-    // recovery figures come from these, sampled after every step of the simulation.
-    const heldValidChanges: Array<{ at: number; valid: boolean }> = [];
-    const sampleHeld = async () => {
-      const at = world.clock.now();
-      const health = await runtime.broker.health();
-      const valid = profiles.every((p) => (health.find((h) => h.profile === p)?.expiresAt?.getTime() ?? 0) - at > minServe);
-      if (heldValidChanges.at(-1)?.valid !== valid) heldValidChanges.push({ at, valid });
-    };
-
-    let lastProgress = 0;
-    for (const event of events) {
-      // The broker's own timers (background recovery) fire at their simulated time, before the event.
-      for (let due = world.clock.nextTimerAt(); due !== undefined && due <= event.at; due = world.clock.nextTimerAt()) {
-        world.clock.advanceTo(due);
-        world.clock.runDueTimers();
-        await activity.settle();
-        await sampleHeld();
-      }
-      world.clock.advanceTo(event.at);
-      switch (event.type) {
-        case "remint":
-          for (const profile of profiles) {
-            const token = world.callerToken([world.roleOf(profile)]);
-            scanner.addToken(token, "caller-token");
-            callers.set(profile, token);
-          }
-          break;
-        case "outage-start":
-          active.add(event.outage);
-          applyFaults(event.outage.dependency);
-          break;
-        case "outage-end":
-          active.delete(event.outage);
-          applyFaults(event.outage.dependency);
-          break;
-        case "tick":
-          ticks++;
-          await runtime.broker.renewAll("timer");
-          break;
-        case "request": {
-          const headers = new Headers({ authorization: `Bearer ${callers.get(event.profile)}` });
-          const result = await handleTokenRequest({ headers, profile: event.profile }, runtime);
-          const at = world.clock.now();
-          results.push({ at, profile: event.profile, status: result.status });
-          if (result.status === 200) {
-            served++;
-            const expiresAt = Date.parse(String(result.body.expires_at));
-            const claims = world.maskinporten.verifyAccessToken(String(result.body.access_token));
-            if (!(expiresAt > at) || !claims || claims.exp * 1000 <= at) {
-              expiredServed++;
-              violations.push(`expired token served for ${event.profile} at ${iso(at)}`);
-            } else if (expiresAt - at <= minServe) {
-              tooClose++;
-              violations.push(`token with ${(expiresAt - at) / 1000} s left served for ${event.profile} at ${iso(at)}`);
-            }
-          } else {
-            scanner.record("http-body", JSON.stringify(result.body));
-            if (result.status !== 503) unexpected[result.status] = (unexpected[result.status] ?? 0) + 1;
-            const held = (await runtime.broker.health()).find((h) => h.profile === event.profile)?.expiresAt?.getTime() ?? 0;
-            const stored = secretReadable() ? latestStoredExpiry(event.profile) : 0;
-            if (held - at > minServe || stored - at > minServe) {
-              refusedWhileValid++;
-              violations.push(
-                `refused ${event.profile} at ${iso(at)} (HTTP ${result.status}) while a valid token existed: held until ${iso(held)}, stored until ${iso(stored)}`,
-              );
-            } else {
-              refusedWithoutValid++;
-            }
-          }
-          break;
-        }
-      }
-      await activity.settle();
-      await sampleHeld();
-      const fraction = (event.at - startMs) / durationMs;
-      if (options.onProgress && fraction - lastProgress >= 0.05) {
-        lastProgress = fraction;
-        options.onProgress(fraction);
-      }
-    }
+    const events = scheduleEvents(settings, rig.profiles, outages);
+    const tally = emptyTally();
+    await playEvents(rig, settings, events, tally, options.onProgress);
     await activity.settle();
-
-    // ------------------------------------------------------------ figures
-    // Outages less than the recovery target apart are one window: between them the broker had no
-    // chance to recover, so they are judged together (back-to-back outages).
-    const merged = mergeOutages(
-      outages.filter((o) => o.blocksRenewal),
-      endMs,
-      RECOVERY_TARGET_MS,
-    );
-    const windows: OutageWindow[] = merged.map((w, i) => {
-      const nextStart = merged[i + 1]?.startMs ?? endMs;
-      const refusals = results.filter((r) => r.status !== 200 && r.at >= w.startMs && r.at <= w.endMs).length;
-      const after = results.filter((r) => r.at > w.endMs && r.at < nextStart);
-      // Recovery: from the window's end until every profile's held token is valid again.
-      const validAtEnd = heldValidChanges.filter((c) => c.at <= w.endMs).at(-1)?.valid ?? false;
-      const regained = heldValidChanges.find((c) => c.at > w.endMs && c.at < nextStart && c.valid)?.at;
-      const recoveryMs = validAtEnd ? 0 : regained !== undefined ? regained - w.endMs : undefined;
-      const late = after.filter((r) => r.status !== 200 && r.at > w.endMs + RECOVERY_TARGET_MS);
-      const judged = w.endMs + RECOVERY_TARGET_MS <= Math.min(nextStart, endMs);
-      if (judged && (recoveryMs === undefined || recoveryMs > RECOVERY_TARGET_MS)) {
-        violations.push(
-          `no valid token held within ${RECOVERY_TARGET_MS / 1000} s of the outage that ended at ${iso(w.endMs)} (${recoveryMs === undefined ? "not recovered" : `${recoveryMs / 1000} s`})`,
-        );
-      }
-      for (const r of late)
-        violations.push(
-          `refused ${r.profile} at ${iso(r.at)}, more than ${RECOVERY_TARGET_MS / 1000} s after the outage ended at ${iso(w.endMs)}`,
-        );
-      return { ...w, refusals, refusalsAfter: after.filter((r) => r.status !== 200).length, refusalsLate: late.length, recoveryMs, judged };
-    });
-    const judgedRecoveries = windows.filter((w) => w.judged).map((w) => w.recoveryMs ?? Number.POSITIVE_INFINITY);
-    const survived = windows.filter((w) => w.refusals + w.refusalsAfter === 0).sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs));
-    const longOnes = windows.filter((w) => w.endMs - w.startMs > lifetimeMs && w.judged);
-    // Tokens the broker received, told apart by profile and expiry: a renewal that stored its token
-    // logs it as `expiresAt`, one whose write failed logs it as `keptTokenExpiresAt`.
-    const received = new Set<string>();
-    for (const line of logLines) {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      if (entry.event !== "renewal") continue;
-      if (entry.outcome === "renewed") received.add(`${String(entry.profile)} ${String(entry.expiresAt)}`);
-      if (entry.outcome === "failed" && entry.stage === "store-write" && entry.keptTokenExpiresAt)
-        received.add(`${String(entry.profile)} ${String(entry.keptTokenExpiresAt)}`);
-    }
-    const tokensReceived = received.size;
-
-    const secretVersions = profiles.reduce((sum, p) => sum + world.keyVault.getSecretVersions(world.secretName(p)).length, 0);
-    const issued = world.maskinporten.issuedTokens;
-    const grants = world.maskinporten.grants;
-    const perHour = new Map<number, number>();
-    for (const g of grants)
-      perHour.set(Math.floor(g.receivedAt.getTime() / HOUR_MS), (perHour.get(Math.floor(g.receivedAt.getTime() / HOUR_MS)) ?? 0) + 1);
-
-    for (const token of issued) scanner.addToken(token.access_token, "maskinporten-token");
-    for (const line of logLines) scanner.record("log-line", line);
-    const leaks = scanner.scan();
-    for (const leak of leaks) violations.push(`leak of a ${leak.kind} in ${leak.channel}: ${leak.context}`);
-    if (activity.gaveUp > 0) violations.push(`the simulation gave up waiting for HTTP to go quiet ${activity.gaveUp} times`);
-    const unexpectedCount = Object.values(unexpected).reduce((a, b) => a + b, 0);
-    if (unexpectedCount > 0) violations.push(`unexpected statuses: ${JSON.stringify(unexpected)}`);
-
-    return {
-      seed: options.seed,
-      startIso: iso(startMs),
-      simulatedMs: durationMs,
-      realMs: Math.round(performance.now() - realStart),
-      config: {
-        profiles,
-        tokenLifetimeSeconds: lifetimeS,
-        renewSchedule: schedule,
-        renewWhenRemainingRatio: ratio,
-        requestIntervalMs,
-        minServeRemainingMs: minServe,
-      },
-      requests: results.length,
-      served,
-      refused: results.length - served,
-      unexpectedStatuses: unexpected,
-      expiredServed,
-      servedTooCloseToExpiry: tooClose,
-      refusedWhileValidTokenExisted: refusedWhileValid,
-      refusalsWithoutValidToken: refusedWithoutValid,
-      timerTicks: ticks,
-      outages,
-      windows,
-      longestOutageSurvivedMs: survived[0] ? survived[0].endMs - survived[0].startMs : 0,
-      longestOutageSurvived: survived[0],
-      recoveriesAfterOutagesLongerThanLifetimeMs: longOnes.map((o) => o.recoveryMs ?? Number.POSITIVE_INFINITY),
-      maxRecoveryMs: judgedRecoveries.length === 0 ? undefined : Math.max(...judgedRecoveries),
-      recoveryTargetMs: RECOVERY_TARGET_MS,
-      secretVersions,
-      tokensIssued: issued.length,
-      tokensReceived,
-      secretVersionsPerTokenIssued: issued.length === 0 ? 0 : secretVersions / issued.length,
-      secretVersionsPerTokenReceived: tokensReceived === 0 ? 0 : secretVersions / tokensReceived,
-      maskinportenTokenRequests: world.maskinporten.counters.tokenRequests,
-      maxMaskinportenRequestsPerHour: Math.max(0, ...perHour.values()),
-      renewalFailuresLogged: logLines.filter((l) => l.includes('"event":"renewal"') && l.includes('"outcome":"failed"')).length,
-      leaks: leaks.length,
-      logLines: logLines.length,
-      quiescenceGaveUp: activity.gaveUp,
-      refusals: results.filter((r) => r.status !== 200).map((r) => ({ at: iso(r.at), profile: r.profile, status: r.status })),
-      violations,
-    };
+    const windows = judgeOutageWindows(outages, tally, settings);
+    const leaks = scanRunForLeaks(rig, tally);
+    return assembleReport(rig, settings, tally, outages, windows, leaks, realStart);
   } finally {
     activity.stop();
     await world.close();
   }
+}
+
+function resolveSettings(options: SoakOptions): SoakSettings {
+  const durationMs = options.durationMs ?? 24 * HOUR_MS;
+  const lifetimeS = options.tokenLifetimeSeconds ?? 600;
+  const lifetimeMs = lifetimeS * 1000;
+  const random = seededRandom(options.seed);
+  // The day starts at the next midnight UTC, so the report's times read as times of day.
+  const startMs = Math.ceil(Date.now() / 86_400_000) * 86_400_000;
+  return {
+    seed: options.seed,
+    durationMs,
+    lifetimeS,
+    lifetimeMs,
+    schedule: options.renewSchedule ?? DEFAULT_RENEW_SCHEDULE,
+    requestIntervalMs: options.requestIntervalMs ?? 10_000,
+    // Real time: long enough that a slow (50 ms) answer never times out under load, short enough
+    // that a timeout outage costs little real time.
+    timeoutMs: options.maskinportenTimeoutMs ?? 300,
+    meanOutageGapMs: options.meanOutageGapMs ?? 100 * MINUTE_MS,
+    maxOutageMs: options.maxOutageMs ?? 2.5 * lifetimeMs,
+    random,
+    startMs,
+    endMs: startMs + durationMs,
+  };
+}
+
+/** The broker as Azure would create it, logging into `logLines`. */
+function startBroker(
+  world: World,
+  activity: HttpActivity,
+  logLines: string[],
+  scanner: LeakScanner,
+  settings: SoakSettings,
+  brokerMinServeRemainingMs: number | undefined,
+): Rig {
+  const runtime: Runtime = world.runtime({
+    logger: jsonLogger((line) => logLines.push(line)),
+    timeoutMs: settings.timeoutMs,
+    ...(brokerMinServeRemainingMs !== undefined ? { minServeRemainingMs: brokerMinServeRemainingMs } : {}),
+  });
+  return { world, runtime, activity, scanner, logLines, profiles: world.profiles.map((p) => p.name) };
+}
+
+/** Timer ticks, callers' requests, outage starts and ends, caller-token remints: in the order they play. */
+function scheduleEvents(settings: SoakSettings, profiles: string[], outages: Outage[]): Event[] {
+  const { startMs, endMs, requestIntervalMs, random } = settings;
+  const events: Event[] = [];
+  let order = 0;
+  const cron = new Cron(settings.schedule, { paused: true, timezone: "UTC" });
+  for (let next = cron.nextRun(new Date(startMs - 1)); next && next.getTime() < endMs; next = cron.nextRun(next)) {
+    events.push({ at: next.getTime(), order: order++, type: "tick" });
+  }
+  for (const profile of profiles) {
+    for (
+      let t = startMs + Math.round(random() * requestIntervalMs);
+      t < endMs;
+      t += Math.round(requestIntervalMs * (0.8 + 0.4 * random()))
+    ) {
+      events.push({ at: t, order: order++, type: "request", profile });
+    }
+  }
+  for (const outage of outages) {
+    events.push({ at: outage.startMs, order: order++, type: "outage-start", outage });
+    events.push({ at: Math.min(outage.endMs, endMs), order: order++, type: "outage-end", outage });
+  }
+  for (let t = startMs; t < endMs; t += 30 * MINUTE_MS) events.push({ at: t, order: order++, type: "remint" });
+  // At equal times: remint, then outage changes, then the timer, then callers.
+  const rank = { remint: 0, "outage-end": 1, "outage-start": 2, tick: 3, request: 4 } as const;
+  events.sort((a, b) => a.at - b.at || rank[a.type] - rank[b.type] || a.order - b.order);
+  return events;
+}
+
+function emptyTally(): Tally {
+  return {
+    results: [],
+    unexpected: {},
+    served: 0,
+    expiredServed: 0,
+    tooClose: 0,
+    refusedWhileValid: 0,
+    refusedWithoutValid: 0,
+    ticks: 0,
+    violations: [],
+    heldValidChanges: [],
+  };
+}
+
+/** The simulated day: every event at its time, the broker's own timers in between, quiet HTTP after each step. */
+async function playEvents(
+  rig: Rig,
+  settings: SoakSettings,
+  events: Event[],
+  tally: Tally,
+  onProgress: ((fraction: number) => void) | undefined,
+): Promise<void> {
+  const { world, activity } = rig;
+  const state: RunState = { active: new Set(), callers: new Map() };
+  let lastProgress = 0;
+  for (const event of events) {
+    await runBrokerTimersUntil(rig, tally, event.at);
+    world.clock.advanceTo(event.at);
+    await playEvent(rig, settings, state, tally, event);
+    await activity.settle();
+    await sampleHeld(rig, tally);
+    const fraction = (event.at - settings.startMs) / settings.durationMs;
+    if (onProgress && fraction - lastProgress >= 0.05) {
+      lastProgress = fraction;
+      onProgress(fraction);
+    }
+  }
+}
+
+/** The broker's own timers (background recovery) fire at their simulated time, before the next event. */
+async function runBrokerTimersUntil(rig: Rig, tally: Tally, until: number): Promise<void> {
+  const { clock } = rig.world;
+  for (let due = clock.nextTimerAt(); due !== undefined && due <= until; due = clock.nextTimerAt()) {
+    clock.advanceTo(due);
+    clock.runDueTimers();
+    await rig.activity.settle();
+    await sampleHeld(rig, tally);
+  }
+}
+
+async function playEvent(rig: Rig, settings: SoakSettings, state: RunState, tally: Tally, event: Event): Promise<void> {
+  switch (event.type) {
+    case "remint":
+      remintCallerTokens(rig, state);
+      break;
+    case "outage-start":
+      state.active.add(event.outage);
+      applyFaults(rig.world, state.active, event.outage.dependency, settings.timeoutMs);
+      break;
+    case "outage-end":
+      state.active.delete(event.outage);
+      applyFaults(rig.world, state.active, event.outage.dependency, settings.timeoutMs);
+      break;
+    case "tick":
+      tally.ticks++;
+      await rig.runtime.broker.renewAll("timer");
+      break;
+    case "request":
+      await callTokenEndpoint(rig, state, tally, event.profile);
+      break;
+  }
+}
+
+/** Fresh caller tokens for every profile (each one known to the leak scanner). */
+function remintCallerTokens(rig: Rig, state: RunState): void {
+  for (const profile of rig.profiles) {
+    const token = rig.world.callerToken([rig.world.roleOf(profile)]);
+    rig.scanner.addToken(token, "caller-token");
+    state.callers.set(profile, token);
+  }
+}
+
+/** Sets each stand-in's faults to those of the outages in force for `dependency`. */
+function applyFaults(world: World, active: Set<Outage>, dependency: Dependency, timeoutMs: number): void {
+  // One outage per dependency at a time (the plan never overlaps them).
+  if (dependency === "maskinporten") world.maskinporten.clearFaults();
+  else world.keyVault.clearFaults();
+  for (const outage of active) {
+    if (outage.dependency !== dependency) continue;
+    if (outage.degradation) {
+      if (dependency === "maskinporten") world.maskinporten.injectFault({ kind: "delay", ms: 50 }, { times: Infinity });
+      else world.keyVault.injectFault({ match: "any", action: { type: "delay", ms: 30 }, times: Number.MAX_SAFE_INTEGER });
+    } else if (dependency === "maskinporten") {
+      const fault = MASKINPORTEN_FAULTS.find((f) => outage.kind.startsWith(f.kind))!.fault(timeoutMs);
+      world.maskinporten.injectFault(fault, { times: Infinity });
+      // A real outage takes the metadata document down too.
+      world.maskinporten.injectFault({ kind: "status", status: 503 }, { times: Infinity, target: "metadata" });
+    } else {
+      const chosen = KEY_VAULT_FAULTS.find((f) => f.kind === outage.kind)!;
+      world.keyVault.injectFault({ ...chosen.fault, times: Number.MAX_SAFE_INTEGER });
+    }
+  }
+}
+
+/** One caller asks for `profile`'s token; the answer is checked against the invariants. */
+async function callTokenEndpoint(rig: Rig, state: RunState, tally: Tally, profile: string): Promise<void> {
+  const headers = new Headers({ authorization: `Bearer ${state.callers.get(profile)}` });
+  const result = await handleTokenRequest({ headers, profile }, rig.runtime);
+  const at = rig.world.clock.now();
+  tally.results.push({ at, profile, status: result.status });
+  if (result.status === 200) checkServedToken(rig, tally, profile, at, result.body);
+  else await checkRefusal(rig, state, tally, profile, at, result.status, result.body);
+}
+
+/** A served token must be unexpired (by its answer and its claims) and have more than minServe left. */
+function checkServedToken(rig: Rig, tally: Tally, profile: string, at: number, body: Record<string, unknown>): void {
+  tally.served++;
+  const expiresAt = Date.parse(String(body.expires_at));
+  const claims = rig.world.maskinporten.verifyAccessToken(String(body.access_token));
+  if (!(expiresAt > at) || !claims || claims.exp * 1000 <= at) {
+    tally.expiredServed++;
+    tally.violations.push(`expired token served for ${profile} at ${iso(at)}`);
+  } else if (expiresAt - at <= DEFAULT_MIN_SERVE_REMAINING_MS) {
+    tally.tooClose++;
+    tally.violations.push(`token with ${(expiresAt - at) / 1000} s left served for ${profile} at ${iso(at)}`);
+  }
+}
+
+/** A refusal is a violation while the broker held, or Key Vault readably stored, a valid token. */
+async function checkRefusal(
+  rig: Rig,
+  state: RunState,
+  tally: Tally,
+  profile: string,
+  at: number,
+  status: number,
+  body: unknown,
+): Promise<void> {
+  const minServe = DEFAULT_MIN_SERVE_REMAINING_MS;
+  rig.scanner.record("http-body", JSON.stringify(body));
+  if (status !== 503) tally.unexpected[status] = (tally.unexpected[status] ?? 0) + 1;
+  const held = (await rig.runtime.broker.health()).find((h) => h.profile === profile)?.expiresAt?.getTime() ?? 0;
+  const secretReadable = ![...state.active].some((o) => o.blocksSecretReads);
+  const stored = secretReadable ? latestStoredExpiry(rig.world, profile) : 0;
+  if (held - at > minServe || stored - at > minServe) {
+    tally.refusedWhileValid++;
+    tally.violations.push(
+      `refused ${profile} at ${iso(at)} (HTTP ${status}) while a valid token existed: held until ${iso(held)}, stored until ${iso(stored)}`,
+    );
+  } else {
+    tally.refusedWithoutValid++;
+  }
+}
+
+function latestStoredExpiry(world: World, profile: string): number {
+  const versions = world.keyVault.getSecretVersions(world.secretName(profile));
+  const latest = versions.at(-1);
+  return latest ? Date.parse(latest.tags?.expires_at ?? "") || 0 : 0;
+}
+
+/** Notes when "the broker holds a valid token for every profile" changes. */
+async function sampleHeld(rig: Rig, tally: Tally): Promise<void> {
+  const at = rig.world.clock.now();
+  const health = await rig.runtime.broker.health();
+  const valid = rig.profiles.every(
+    (p) => (health.find((h) => h.profile === p)?.expiresAt?.getTime() ?? 0) - at > DEFAULT_MIN_SERVE_REMAINING_MS,
+  );
+  if (tally.heldValidChanges.at(-1)?.valid !== valid) tally.heldValidChanges.push({ at, valid });
+}
+
+/** The outage windows with their refusals and recovery; a slow recovery or a late refusal is a violation. */
+function judgeOutageWindows(outages: Outage[], tally: Tally, settings: SoakSettings): OutageWindow[] {
+  const { endMs } = settings;
+  const { results, heldValidChanges, violations } = tally;
+  // Outages less than the recovery target apart are one window: between them the broker had no
+  // chance to recover, so they are judged together (back-to-back outages).
+  const merged = mergeOutages(
+    outages.filter((o) => o.blocksRenewal),
+    endMs,
+    RECOVERY_TARGET_MS,
+  );
+  return merged.map((w, i) => {
+    const nextStart = merged[i + 1]?.startMs ?? endMs;
+    const refusals = results.filter((r) => r.status !== 200 && r.at >= w.startMs && r.at <= w.endMs).length;
+    const after = results.filter((r) => r.at > w.endMs && r.at < nextStart);
+    // Recovery: from the window's end until every profile's held token is valid again.
+    const validAtEnd = heldValidChanges.filter((c) => c.at <= w.endMs).at(-1)?.valid ?? false;
+    const regained = heldValidChanges.find((c) => c.at > w.endMs && c.at < nextStart && c.valid)?.at;
+    const recoveryMs = validAtEnd ? 0 : regained !== undefined ? regained - w.endMs : undefined;
+    const late = after.filter((r) => r.status !== 200 && r.at > w.endMs + RECOVERY_TARGET_MS);
+    const judged = w.endMs + RECOVERY_TARGET_MS <= Math.min(nextStart, endMs);
+    if (judged && (recoveryMs === undefined || recoveryMs > RECOVERY_TARGET_MS)) {
+      violations.push(
+        `no valid token held within ${RECOVERY_TARGET_MS / 1000} s of the outage that ended at ${iso(w.endMs)} (${recoveryMs === undefined ? "not recovered" : `${recoveryMs / 1000} s`})`,
+      );
+    }
+    for (const r of late)
+      violations.push(
+        `refused ${r.profile} at ${iso(r.at)}, more than ${RECOVERY_TARGET_MS / 1000} s after the outage ended at ${iso(w.endMs)}`,
+      );
+    return { ...w, refusals, refusalsAfter: after.filter((r) => r.status !== 200).length, refusalsLate: late.length, recoveryMs, judged };
+  });
+}
+
+/**
+ * Scans logs and refusal bodies for caller and Maskinporten tokens, and turns leaks, stuck HTTP and
+ * unexpected statuses into violations; returns the leaks.
+ */
+function scanRunForLeaks(rig: Rig, tally: Tally): ReturnType<LeakScanner["scan"]> {
+  const { scanner, activity, logLines } = rig;
+  for (const token of rig.world.maskinporten.issuedTokens) scanner.addToken(token.access_token, "maskinporten-token");
+  for (const line of logLines) scanner.record("log-line", line);
+  const leaks = scanner.scan();
+  for (const leak of leaks) tally.violations.push(`leak of a ${leak.kind} in ${leak.channel}: ${leak.context}`);
+  if (activity.gaveUp > 0) tally.violations.push(`the simulation gave up waiting for HTTP to go quiet ${activity.gaveUp} times`);
+  const unexpectedCount = Object.values(tally.unexpected).reduce((a, b) => a + b, 0);
+  if (unexpectedCount > 0) tally.violations.push(`unexpected statuses: ${JSON.stringify(tally.unexpected)}`);
+  return leaks;
+}
+
+/**
+ * Tokens the broker received, told apart by profile and expiry: a renewal that stored its token
+ * logs it as `expiresAt`, one whose write failed logs it as `keptTokenExpiresAt`.
+ */
+function countTokensReceived(logLines: string[]): number {
+  const received = new Set<string>();
+  for (const line of logLines) {
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    if (entry.event !== "renewal") continue;
+    if (entry.outcome === "renewed") received.add(`${String(entry.profile)} ${String(entry.expiresAt)}`);
+    if (entry.outcome === "failed" && entry.stage === "store-write" && entry.keptTokenExpiresAt)
+      received.add(`${String(entry.profile)} ${String(entry.keptTokenExpiresAt)}`);
+  }
+  return received.size;
+}
+
+/** The most token requests (grants) Maskinporten received in one clock hour. */
+function maxGrantsPerHour(grants: ReadonlyArray<{ receivedAt: Date }>): number {
+  const perHour = new Map<number, number>();
+  for (const g of grants)
+    perHour.set(Math.floor(g.receivedAt.getTime() / HOUR_MS), (perHour.get(Math.floor(g.receivedAt.getTime() / HOUR_MS)) ?? 0) + 1);
+  return Math.max(0, ...perHour.values());
+}
+
+function assembleReport(
+  rig: Rig,
+  settings: SoakSettings,
+  tally: Tally,
+  outages: Outage[],
+  windows: OutageWindow[],
+  leaks: unknown[],
+  realStart: number,
+): SoakReport {
+  const { world, runtime, profiles, logLines, activity } = rig;
+  const { results } = tally;
+  const judgedRecoveries = windows.filter((w) => w.judged).map((w) => w.recoveryMs ?? Number.POSITIVE_INFINITY);
+  const survived = windows.filter((w) => w.refusals + w.refusalsAfter === 0).sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs));
+  const longOnes = windows.filter((w) => w.endMs - w.startMs > settings.lifetimeMs && w.judged);
+  const tokensReceived = countTokensReceived(logLines);
+  const secretVersions = profiles.reduce((sum, p) => sum + world.keyVault.getSecretVersions(world.secretName(p)).length, 0);
+  const issued = world.maskinporten.issuedTokens;
+  return {
+    seed: settings.seed,
+    startIso: iso(settings.startMs),
+    simulatedMs: settings.durationMs,
+    realMs: Math.round(performance.now() - realStart),
+    config: {
+      profiles,
+      tokenLifetimeSeconds: settings.lifetimeS,
+      renewSchedule: settings.schedule,
+      renewWhenRemainingRatio: runtime.config.renewal.renewWhenRemainingRatio,
+      requestIntervalMs: settings.requestIntervalMs,
+      minServeRemainingMs: DEFAULT_MIN_SERVE_REMAINING_MS,
+    },
+    requests: results.length,
+    served: tally.served,
+    refused: results.length - tally.served,
+    unexpectedStatuses: tally.unexpected,
+    expiredServed: tally.expiredServed,
+    servedTooCloseToExpiry: tally.tooClose,
+    refusedWhileValidTokenExisted: tally.refusedWhileValid,
+    refusalsWithoutValidToken: tally.refusedWithoutValid,
+    timerTicks: tally.ticks,
+    outages,
+    windows,
+    longestOutageSurvivedMs: survived[0] ? survived[0].endMs - survived[0].startMs : 0,
+    longestOutageSurvived: survived[0],
+    recoveriesAfterOutagesLongerThanLifetimeMs: longOnes.map((o) => o.recoveryMs ?? Number.POSITIVE_INFINITY),
+    maxRecoveryMs: judgedRecoveries.length === 0 ? undefined : Math.max(...judgedRecoveries),
+    recoveryTargetMs: RECOVERY_TARGET_MS,
+    secretVersions,
+    tokensIssued: issued.length,
+    tokensReceived,
+    secretVersionsPerTokenIssued: issued.length === 0 ? 0 : secretVersions / issued.length,
+    secretVersionsPerTokenReceived: tokensReceived === 0 ? 0 : secretVersions / tokensReceived,
+    maskinportenTokenRequests: world.maskinporten.counters.tokenRequests,
+    maxMaskinportenRequestsPerHour: maxGrantsPerHour(world.maskinporten.grants),
+    renewalFailuresLogged: logLines.filter((l) => l.includes('"event":"renewal"') && l.includes('"outcome":"failed"')).length,
+    leaks: leaks.length,
+    logLines: logLines.length,
+    quiescenceGaveUp: activity.gaveUp,
+    refusals: results.filter((r) => r.status !== 200).map((r) => ({ at: iso(r.at), profile: r.profile, status: r.status })),
+    violations: tally.violations,
+  };
 }
 
 /** Overlapping outages, or ones less than `gapMs` apart, become one window; windows are cut at the end of the run. */
