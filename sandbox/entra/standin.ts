@@ -115,251 +115,110 @@ export interface EntraStandIn {
 }
 
 export async function startEntraStandIn(options: EntraStandInOptions = {}): Promise<EntraStandIn> {
-  const tenantId = (options.tenantId ?? DEFAULT_TENANT_ID).toLowerCase();
-  const audience = options.audience ?? DEFAULT_AUDIENCE;
-  const audienceUris = options.audienceUris ?? [`api://${audience}`];
-  const defaultCallerAppId = options.defaultCallerAppId ?? DEFAULT_CALLER_APP_ID;
-  const now = options.now ?? Date.now;
+  const settings = resolveSettings(options);
+  const directory = new EntraDirectory(settings.tenantId);
+  directory.registerResource({ appId: settings.audience, identifierUris: settings.audienceUris });
+  const counters = newCounters();
 
-  const directory = new EntraDirectory(tenantId);
-  directory.registerResource({ appId: audience, identifierUris: audienceUris });
-  const counters = {
+  // The issuer depends on the port, known only after listen(); the key ring needs it for the JWKS.
+  let context: StandInContext | undefined;
+  const current = () => context;
+
+  const tls = standInTls(options.ca, "login.sandbox.localhost");
+  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, entraRequestHandler(current, settings.now));
+  // App Service's identity endpoint is plain HTTP on the instance; it gets its own listener here.
+  const managedIdentityServer = createHttpServer(managedIdentityRequestHandler(current));
+  const port = await listen(server, options.port ?? 0);
+  const managedIdentityPort = await listen(managedIdentityServer, 0);
+
+  const urls = endpointUrls(`https://127.0.0.1:${port}`, settings.tenantId, `http://127.0.0.1:${managedIdentityPort}`);
+  context = {
+    ...settings,
+    directory,
+    counters,
+    urls,
+    keyRing: new EntraKeyRing(urls.issuer),
+    managedIdentities: new AppServiceManagedIdentities(directory, urls.managedIdentityEndpoint),
+  };
+  return standInApi(context, tls.caPem, async () => {
+    await Promise.all([close(server), close(managedIdentityServer)]);
+  });
+}
+
+/** The options with their defaults applied. */
+interface StandInSettings {
+  readonly tenantId: string;
+  readonly audience: string;
+  readonly audienceUris: string[];
+  readonly defaultCallerAppId: string;
+  readonly now: () => number;
+}
+
+/** What the stand-in counts, for the getters of EntraStandIn. */
+interface StandInCounters {
+  jwksRequests: number;
+  metadataRequests: number;
+  tokensIssued: number;
+  tokensMinted: number;
+  managedIdentityTokensIssued: number;
+  managedIdentityRequestsRefused: number;
+  readonly managedIdentityTokensByClient: Map<string, number>;
+}
+
+type EndpointUrls = ReturnType<typeof endpointUrls>;
+
+/** The state every handler works on, complete once both servers listen. */
+interface StandInContext extends StandInSettings {
+  readonly directory: EntraDirectory;
+  readonly counters: StandInCounters;
+  readonly urls: EndpointUrls;
+  readonly keyRing: EntraKeyRing;
+  readonly managedIdentities: AppServiceManagedIdentities;
+}
+
+function resolveSettings(options: EntraStandInOptions): StandInSettings {
+  const audience = options.audience ?? DEFAULT_AUDIENCE;
+  return {
+    tenantId: (options.tenantId ?? DEFAULT_TENANT_ID).toLowerCase(),
+    audience,
+    audienceUris: options.audienceUris ?? [`api://${audience}`],
+    defaultCallerAppId: options.defaultCallerAppId ?? DEFAULT_CALLER_APP_ID,
+    now: options.now ?? Date.now,
+  };
+}
+
+function newCounters(): StandInCounters {
+  return {
     jwksRequests: 0,
     metadataRequests: 0,
     tokensIssued: 0,
     tokensMinted: 0,
     managedIdentityTokensIssued: 0,
     managedIdentityRequestsRefused: 0,
+    managedIdentityTokensByClient: new Map<string, number>(),
   };
-  const managedIdentityTokensByClient = new Map<string, number>();
+}
 
-  // The issuer depends on the port, known only after listen(); the key ring needs it for the JWKS.
-  let urls: ReturnType<typeof endpointUrls> | undefined;
-  let keyRing: EntraKeyRing | undefined;
-  let managedIdentities: AppServiceManagedIdentities | undefined;
-  const ready = () => {
-    if (urls === undefined || keyRing === undefined || managedIdentities === undefined) {
-      throw new Error("Entra stand-in is not listening yet");
-    }
-    return { urls, keyRing, managedIdentities };
-  };
-
-  function mintToken(body: Record<string, unknown>): string {
-    const { urls, keyRing } = ready();
-    const { [MINT_HEADER_MEMBER]: header, ...given } = body;
-    if (header !== undefined && (typeof header !== "object" || header === null || Array.isArray(header))) {
-      throw new EntraProtocolError(400, "invalid_request", 900144, `'${MINT_HEADER_MEMBER}' must be a JSON object`);
-    }
-    const issuedAt = typeof given["iat"] === "number" ? given["iat"] : Math.floor(now() / 1000);
-    const defaults: Record<string, unknown> = {
-      iss: urls.issuer,
-      aud: audience,
-      tid: tenantId,
-      iat: issuedAt,
-      nbf: issuedAt,
-      exp: issuedAt + TOKEN_LIFETIME_SECONDS,
-      azp: defaultCallerAppId,
-      ver: "2.0",
-    };
-    const claims: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries({ ...defaults, ...given })) {
-      if (value !== null) claims[name] = value;
-    }
-    counters.tokensMinted++;
-    return keyRing.signCompact(claims, header as Record<string, unknown> | undefined);
-  }
-
-  function issueClientCredentialsToken(form: URLSearchParams, authorization: string | undefined): Record<string, unknown> {
-    const { urls, keyRing } = ready();
-    const grantType = form.get("grant_type");
-    if (grantType === null) throw missingParameter("grant_type");
-    if (grantType !== "client_credentials") {
-      throw new EntraProtocolError(400, "unsupported_grant_type", 70003, `The app requested an unsupported grant type '${grantType}'.`);
-    }
-    const basic = parseBasicAuthorization(authorization);
-    const clientId = form.get("client_id") ?? basic?.clientId;
-    if (clientId === undefined || clientId === "") throw missingParameter("client_id");
-    const scope = form.get("scope");
-    if (scope === null || scope === "") throw missingParameter("scope");
-    const clientSecret = form.get("client_secret") ?? basic?.clientSecret;
-
-    const grant = directory.grantClientCredentials({ clientId, scope, ...(clientSecret !== undefined ? { clientSecret } : {}) });
-    const issuedAt = Math.floor(now() / 1000);
-    const expiresAt = issuedAt + TOKEN_LIFETIME_SECONDS;
-    // The claims of a real v2.0 app-only token (client credentials, secret), `idtyp` included as
-    // if the optional claim were configured; `aio` and `rh` are opaque in Entra and random here.
-    const claims: Record<string, unknown> = {
-      aud: grant.resource.appId,
-      iss: urls.issuer,
-      iat: issuedAt,
-      nbf: issuedAt,
-      exp: expiresAt,
-      aio: opaque(40),
-      azp: grant.client.clientId,
-      azpacr: "1",
-      idtyp: "app",
-      oid: grant.client.objectId,
-      rh: `1.${opaque(60)}.`,
-      ...(grant.roles.length > 0 ? { roles: grant.roles } : {}),
-      sub: grant.client.objectId,
-      tid: tenantId,
-      uti: opaque(22),
-      ver: "2.0",
-    };
-    const accessToken = keyRing.signCompact(claims);
-    counters.tokensIssued++;
-    const expiresIn = expiresAt - Math.floor(now() / 1000);
-    return { token_type: "Bearer", expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken };
-  }
-
-  /** The App Service token endpoint; refusals use its own error shape, not Entra's. */
-  function serveManagedIdentityToken(request: IncomingMessage, response: ServerResponse, query: URLSearchParams): void {
-    const { urls, keyRing, managedIdentities } = ready();
-    const correlationId = randomUUID();
-    const headers = { "x-correlation-id": correlationId };
-    try {
-      if (request.method !== "GET") throw new ManagedIdentityError(405, "The token endpoint only answers GET.");
-      const header = request.headers["x-identity-header"];
-      const grant = managedIdentities.grant({ identityHeader: Array.isArray(header) ? header[0] : header, query });
-      const claims = managedIdentityTokenClaims(grant, {
-        v1Issuer: urls.v1Issuer,
-        // The broker's app asks for v2.0 tokens (requestedAccessTokenVersion 2): Entra issues
-        // those for it, whichever endpoint the caller used.
-        v2: { issuer: urls.issuer, resources: [audience, ...audienceUris] },
-        tenantId,
-        nowSeconds: Math.floor(now() / 1000),
-      });
-      const accessToken = keyRing.signCompact(claims);
-      counters.managedIdentityTokensIssued++;
-      const clientId = grant.identity.clientId.toLowerCase();
-      managedIdentityTokensByClient.set(clientId, (managedIdentityTokensByClient.get(clientId) ?? 0) + 1);
-      sendJson(
-        response,
-        200,
-        {
-          access_token: accessToken,
-          expires_on: String(claims["exp"]),
-          resource: grant.requestedResource,
-          token_type: "Bearer",
-          client_id: grant.identity.clientId,
-        },
-        headers,
-      );
-    } catch (error) {
-      if (!(error instanceof ManagedIdentityError)) throw error;
-      counters.managedIdentityRequestsRefused++;
-      sendJson(response, error.status, error.body(correlationId), headers);
-    }
-  }
-
-  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const { urls, keyRing } = ready();
-    const url = new URL(request.url ?? "/", urls.authorityHost);
-    const path = url.pathname;
-    const method = request.method ?? "GET";
-
-    if (path === "/mint") {
-      if (method !== "POST") return sendJson(response, 405, { error: "invalid_request", error_description: "POST only" });
-      const body = await readBody(request);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString("utf8"));
-      } catch {
-        throw new EntraProtocolError(400, "invalid_request", 900144, "The mint body must be a JSON object of claims.");
-      }
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-        throw new EntraProtocolError(400, "invalid_request", 900144, "The mint body must be a JSON object of claims.");
-      }
-      return sendJson(response, 200, { access_token: mintToken(parsed as Record<string, unknown>) });
-    }
-
-    const match = /^\/([^/]+)\/(.+)$/.exec(path);
-    const tenantSegment = match?.[1];
-    const rest = match?.[2];
-    if (tenantSegment === undefined || rest === undefined) return sendNotFound(response);
-    const knownRoute = ["v2.0/.well-known/openid-configuration", "discovery/v2.0/keys", "discovery/keys", "oauth2/v2.0/token"];
-    if (!knownRoute.includes(rest)) return sendNotFound(response);
-    const tenant = safeDecode(tenantSegment);
-    if (tenant.toLowerCase() !== tenantId) {
-      throw new EntraProtocolError(
-        400,
-        "invalid_tenant",
-        90002,
-        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
-      );
-    }
-
-    if (rest === "oauth2/v2.0/token") {
-      if (method !== "POST") {
-        throw new EntraProtocolError(405, "invalid_request", 900561, "The endpoint only accepts POST, OPTIONS requests.");
-      }
-      const contentType = (request.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
-      const body = await readBody(request);
-      if (contentType !== "application/x-www-form-urlencoded") throw missingParameter("grant_type");
-      const tokenResponse = issueClientCredentialsToken(new URLSearchParams(body.toString("utf8")), request.headers.authorization);
-      return sendJson(response, 200, tokenResponse, { "cache-control": "no-store, no-cache", pragma: "no-cache" });
-    }
-    if (method !== "GET") return sendJson(response, 405, { error: "invalid_request", error_description: "GET only" });
-    if (rest === "v2.0/.well-known/openid-configuration") {
-      counters.metadataRequests++;
-      return sendJson(response, 200, openIdConfiguration(urls, tenantId));
-    }
-    counters.jwksRequests++;
-    return sendJson(response, 200, keyRing.jwks());
-  }
-
-  const tls = standInTls(options.ca, "login.sandbox.localhost");
-  const handler = (request: IncomingMessage, response: ServerResponse) => {
-    route(request, response).catch((error: unknown) => {
-      const protocolError =
-        error instanceof EntraProtocolError
-          ? error
-          : error instanceof BodyTooLargeError
-            ? new EntraProtocolError(413, "invalid_request", 900144, "The request body is too large.")
-            : new EntraProtocolError(500, "server_error", 90000, "The stand-in failed to handle the request.");
-      if (!response.headersSent) {
-        sendJson(response, protocolError.status, protocolError.body(urls?.authorityHost ?? "", now()));
-      } else {
-        response.destroy();
-      }
-    });
-  };
-  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, handler);
-  // App Service's identity endpoint is plain HTTP on the instance; it gets its own listener here.
-  const managedIdentityServer = createHttpServer((request, response) => {
-    const url = new URL(request.url ?? "/", "http://127.0.0.1");
-    if (url.pathname !== MANAGED_IDENTITY_PATH) return sendNotFound(response);
-    try {
-      serveManagedIdentityToken(request, response, url.searchParams);
-    } catch {
-      if (!response.headersSent) sendJson(response, 500, { statusCode: 500, message: "The stand-in failed to handle the request." });
-    }
-  });
-  const port = await listen(server, options.port ?? 0);
-  const managedIdentityPort = await listen(managedIdentityServer, 0);
-  urls = endpointUrls(`https://127.0.0.1:${port}`, tenantId, `http://127.0.0.1:${managedIdentityPort}`);
-  keyRing = new EntraKeyRing(urls.issuer);
-  const ring = keyRing;
-  managedIdentities = new AppServiceManagedIdentities(directory, urls.managedIdentityEndpoint);
-  const identities = managedIdentities;
-
+/** The EntraStandIn the tests and the sandbox hold: the URLs, the directory's operations and the counters. */
+function standInApi(context: StandInContext, caPem: string, closeServers: () => Promise<void>): EntraStandIn {
+  const { urls, directory, keyRing, managedIdentities, counters } = context;
   return {
     ...urls,
-    caPem: tls.caPem,
-    fetch: fetchTrusting(tls.caPem),
-    tenantId,
-    audience,
-    audienceUris: [...audienceUris],
-    defaultCallerAppId,
+    caPem,
+    fetch: fetchTrusting(caPem),
+    tenantId: context.tenantId,
+    audience: context.audience,
+    audienceUris: [...context.audienceUris],
+    defaultCallerAppId: context.defaultCallerAppId,
     get currentKid() {
-      return ring.currentKid;
+      return keyRing.currentKid;
     },
     registerClient: (registration) => directory.registerClient(registration),
     registerResource: (resource) => directory.registerResource(resource),
-    mintToken,
-    enableManagedIdentity: (identityOptions) => identities.enable(identityOptions),
-    rotateKeys: () => ring.rotate(),
-    retireOldKeys: () => ring.retireOldKeys(),
+    mintToken: (body) => mintToken(context, body),
+    enableManagedIdentity: (identityOptions) => managedIdentities.enable(identityOptions),
+    rotateKeys: () => keyRing.rotate(),
+    retireOldKeys: () => keyRing.retireOldKeys(),
     get jwksRequests() {
       return counters.jwksRequests;
     },
@@ -378,11 +237,266 @@ export async function startEntraStandIn(options: EntraStandInOptions = {}): Prom
     get managedIdentityRequestsRefused() {
       return counters.managedIdentityRequestsRefused;
     },
-    managedIdentityTokensIssuedFor: (clientId) => managedIdentityTokensByClient.get(clientId.toLowerCase()) ?? 0,
-    close: async () => {
-      await Promise.all([close(server), close(managedIdentityServer)]);
-    },
+    managedIdentityTokensIssuedFor: (clientId) => counters.managedIdentityTokensByClient.get(clientId.toLowerCase()) ?? 0,
+    close: closeServers,
   };
+}
+
+/** The HTTPS listener's request handler: routes, and answers any failure in Entra's error shape. */
+function entraRequestHandler(
+  current: () => StandInContext | undefined,
+  now: () => number,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    const routed = (async () => routeEntraRequest(listening(current()), request, response))();
+    routed.catch((error: unknown) => {
+      const protocolError = asEntraProtocolError(error);
+      if (!response.headersSent) {
+        sendJson(response, protocolError.status, protocolError.body(current()?.urls.authorityHost ?? "", now()));
+      } else {
+        response.destroy();
+      }
+    });
+  };
+}
+
+function listening(context: StandInContext | undefined): StandInContext {
+  if (context === undefined) throw new Error("Entra stand-in is not listening yet");
+  return context;
+}
+
+function asEntraProtocolError(error: unknown): EntraProtocolError {
+  if (error instanceof EntraProtocolError) return error;
+  if (error instanceof BodyTooLargeError) return new EntraProtocolError(413, "invalid_request", 900144, "The request body is too large.");
+  return new EntraProtocolError(500, "server_error", 90000, "The stand-in failed to handle the request.");
+}
+
+/** The routes of the HTTPS listener: /mint and the tenant's metadata, keys and token endpoint. */
+async function routeEntraRequest(context: StandInContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const path = new URL(request.url ?? "/", context.urls.authorityHost).pathname;
+  const method = request.method ?? "GET";
+
+  if (path === "/mint") return serveMint(context, request, response);
+
+  const route = parseTenantRoute(path);
+  if (route === undefined) return sendNotFound(response);
+  assertOwnTenant(context, route.tenant);
+
+  if (route.endpoint === "oauth2/v2.0/token") return serveTokenEndpoint(context, request, response);
+  if (method !== "GET") return sendJson(response, 405, { error: "invalid_request", error_description: "GET only" });
+  if (route.endpoint === "v2.0/.well-known/openid-configuration") return serveOpenIdConfiguration(context, response);
+  return serveJwks(context, response);
+}
+
+const TENANT_ENDPOINTS = ["v2.0/.well-known/openid-configuration", "discovery/v2.0/keys", "discovery/keys", "oauth2/v2.0/token"];
+
+/** `/{tenant}/{endpoint}` for the endpoints served, the tenant segment decoded; undefined for anything else. */
+function parseTenantRoute(path: string): { tenant: string; endpoint: string } | undefined {
+  const match = /^\/([^/]+)\/(.+)$/.exec(path);
+  const tenantSegment = match?.[1];
+  const endpoint = match?.[2];
+  if (tenantSegment === undefined || endpoint === undefined || !TENANT_ENDPOINTS.includes(endpoint)) return undefined;
+  return { tenant: safeDecode(tenantSegment), endpoint };
+}
+
+function assertOwnTenant(context: StandInContext, tenant: string): void {
+  if (tenant.toLowerCase() !== context.tenantId) {
+    throw new EntraProtocolError(
+      400,
+      "invalid_tenant",
+      90002,
+      `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+    );
+  }
+}
+
+function serveOpenIdConfiguration(context: StandInContext, response: ServerResponse): void {
+  context.counters.metadataRequests++;
+  sendJson(response, 200, openIdConfiguration(context.urls, context.tenantId));
+}
+
+function serveJwks(context: StandInContext, response: ServerResponse): void {
+  context.counters.jwksRequests++;
+  sendJson(response, 200, context.keyRing.jwks());
+}
+
+/** POST /mint: a JSON object of claims in, `{ access_token }` out. */
+async function serveMint(context: StandInContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if ((request.method ?? "GET") !== "POST") return sendJson(response, 405, { error: "invalid_request", error_description: "POST only" });
+  const claims = await readMintBody(request);
+  sendJson(response, 200, { access_token: mintToken(context, claims) });
+}
+
+async function readMintBody(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const body = await readBody(request);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new EntraProtocolError(400, "invalid_request", 900144, "The mint body must be a JSON object of claims.");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new EntraProtocolError(400, "invalid_request", 900144, "The mint body must be a JSON object of claims.");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Signs the given claims over the stand-in's defaults; a `null` claim removes the default, `_header` sets header parameters. */
+function mintToken(context: StandInContext, body: Record<string, unknown>): string {
+  const { [MINT_HEADER_MEMBER]: header, ...given } = body;
+  if (header !== undefined && (typeof header !== "object" || header === null || Array.isArray(header))) {
+    throw new EntraProtocolError(400, "invalid_request", 900144, `'${MINT_HEADER_MEMBER}' must be a JSON object`);
+  }
+  const issuedAt = typeof given["iat"] === "number" ? given["iat"] : Math.floor(context.now() / 1000);
+  const defaults: Record<string, unknown> = {
+    iss: context.urls.issuer,
+    aud: context.audience,
+    tid: context.tenantId,
+    iat: issuedAt,
+    nbf: issuedAt,
+    exp: issuedAt + TOKEN_LIFETIME_SECONDS,
+    azp: context.defaultCallerAppId,
+    ver: "2.0",
+  };
+  const claims: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries({ ...defaults, ...given })) {
+    if (value !== null) claims[name] = value;
+  }
+  context.counters.tokensMinted++;
+  return context.keyRing.signCompact(claims, header as Record<string, unknown> | undefined);
+}
+
+/** POST /{tenant}/oauth2/v2.0/token: a form in, Entra's token response out. */
+async function serveTokenEndpoint(context: StandInContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (request.method !== "POST") {
+    throw new EntraProtocolError(405, "invalid_request", 900561, "The endpoint only accepts POST, OPTIONS requests.");
+  }
+  const form = await readTokenForm(request);
+  const tokenResponse = issueClientCredentialsToken(context, parseClientCredentialsRequest(form, request.headers.authorization));
+  sendJson(response, 200, tokenResponse, { "cache-control": "no-store, no-cache", pragma: "no-cache" });
+}
+
+/** The form body; Entra reads no parameters from any other content type, so grant_type is what it misses. */
+async function readTokenForm(request: IncomingMessage): Promise<URLSearchParams> {
+  const contentType = (request.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
+  const body = await readBody(request);
+  if (contentType !== "application/x-www-form-urlencoded") throw missingParameter("grant_type");
+  return new URLSearchParams(body.toString("utf8"));
+}
+
+interface ClientCredentialsRequest {
+  readonly clientId: string;
+  readonly scope: string;
+  readonly clientSecret?: string;
+}
+
+/** The client credentials parameters, from the form or (client_secret_basic) the Authorization header. */
+function parseClientCredentialsRequest(form: URLSearchParams, authorization: string | undefined): ClientCredentialsRequest {
+  const grantType = form.get("grant_type");
+  if (grantType === null) throw missingParameter("grant_type");
+  if (grantType !== "client_credentials") {
+    throw new EntraProtocolError(400, "unsupported_grant_type", 70003, `The app requested an unsupported grant type '${grantType}'.`);
+  }
+  const basic = parseBasicAuthorization(authorization);
+  const clientId = form.get("client_id") ?? basic?.clientId;
+  if (clientId === undefined || clientId === "") throw missingParameter("client_id");
+  const scope = form.get("scope");
+  if (scope === null || scope === "") throw missingParameter("scope");
+  const clientSecret = form.get("client_secret") ?? basic?.clientSecret;
+  return { clientId, scope, ...(clientSecret !== undefined ? { clientSecret } : {}) };
+}
+
+function issueClientCredentialsToken(context: StandInContext, request: ClientCredentialsRequest): Record<string, unknown> {
+  const grant = context.directory.grantClientCredentials(request);
+  const issuedAt = Math.floor(context.now() / 1000);
+  const expiresAt = issuedAt + TOKEN_LIFETIME_SECONDS;
+  // The claims of a real v2.0 app-only token (client credentials, secret), `idtyp` included as
+  // if the optional claim were configured; `aio` and `rh` are opaque in Entra and random here.
+  const claims: Record<string, unknown> = {
+    aud: grant.resource.appId,
+    iss: context.urls.issuer,
+    iat: issuedAt,
+    nbf: issuedAt,
+    exp: expiresAt,
+    aio: opaque(40),
+    azp: grant.client.clientId,
+    azpacr: "1",
+    idtyp: "app",
+    oid: grant.client.objectId,
+    rh: `1.${opaque(60)}.`,
+    ...(grant.roles.length > 0 ? { roles: grant.roles } : {}),
+    sub: grant.client.objectId,
+    tid: context.tenantId,
+    uti: opaque(22),
+    ver: "2.0",
+  };
+  const accessToken = context.keyRing.signCompact(claims);
+  context.counters.tokensIssued++;
+  const expiresIn = expiresAt - Math.floor(context.now() / 1000);
+  return { token_type: "Bearer", expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken };
+}
+
+/** The plain-HTTP listener's request handler: only the managed identity endpoint. */
+function managedIdentityRequestHandler(
+  current: () => StandInContext | undefined,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    if (url.pathname !== MANAGED_IDENTITY_PATH) return sendNotFound(response);
+    try {
+      serveManagedIdentityToken(listening(current()), request, response, url.searchParams);
+    } catch {
+      if (!response.headersSent) sendJson(response, 500, { statusCode: 500, message: "The stand-in failed to handle the request." });
+    }
+  };
+}
+
+/** The App Service token endpoint; refusals use its own error shape, not Entra's. */
+function serveManagedIdentityToken(
+  context: StandInContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  query: URLSearchParams,
+): void {
+  const correlationId = randomUUID();
+  const headers = { "x-correlation-id": correlationId };
+  try {
+    if (request.method !== "GET") throw new ManagedIdentityError(405, "The token endpoint only answers GET.");
+    const header = request.headers["x-identity-header"];
+    const grant = context.managedIdentities.grant({ identityHeader: Array.isArray(header) ? header[0] : header, query });
+    const claims = managedIdentityTokenClaims(grant, {
+      v1Issuer: context.urls.v1Issuer,
+      // The broker's app asks for v2.0 tokens (requestedAccessTokenVersion 2): Entra issues
+      // those for it, whichever endpoint the caller used.
+      v2: { issuer: context.urls.issuer, resources: [context.audience, ...context.audienceUris] },
+      tenantId: context.tenantId,
+      nowSeconds: Math.floor(context.now() / 1000),
+    });
+    const accessToken = context.keyRing.signCompact(claims);
+    countManagedIdentityToken(context.counters, grant.identity.clientId);
+    sendJson(
+      response,
+      200,
+      {
+        access_token: accessToken,
+        expires_on: String(claims["exp"]),
+        resource: grant.requestedResource,
+        token_type: "Bearer",
+        client_id: grant.identity.clientId,
+      },
+      headers,
+    );
+  } catch (error) {
+    if (!(error instanceof ManagedIdentityError)) throw error;
+    context.counters.managedIdentityRequestsRefused++;
+    sendJson(response, error.status, error.body(correlationId), headers);
+  }
+}
+
+function countManagedIdentityToken(counters: StandInCounters, clientId: string): void {
+  counters.managedIdentityTokensIssued++;
+  const key = clientId.toLowerCase();
+  counters.managedIdentityTokensByClient.set(key, (counters.managedIdentityTokensByClient.get(key) ?? 0) + 1);
 }
 
 function listen(server: Server | HttpsServer, port: number): Promise<number> {
@@ -416,7 +530,7 @@ function endpointUrls(authorityHost: string, tenantId: string, managedIdentityBa
 }
 
 /** The members of Entra's v2.0 tenant metadata; endpoints other than token and keys are not served. */
-function openIdConfiguration(urls: ReturnType<typeof endpointUrls>, tenantId: string): Record<string, unknown> {
+function openIdConfiguration(urls: EndpointUrls, tenantId: string): Record<string, unknown> {
   const base = `${urls.authorityHost}/${tenantId}`;
   return {
     token_endpoint: urls.tokenUrl,
