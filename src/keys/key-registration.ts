@@ -164,10 +164,13 @@ export function createKeyRegistration(options: KeyRegistrationOptions): KeyRegis
           reasons: plan.reasons,
         });
       }
-      status.lastSyncAt = new Date(at);
+      // Days left are counted from when Digdir's answer arrived, not from the start of the pass:
+      // a key posted during the pass then shows 364 days, however long the requests took.
+      const seenAt = now();
+      status.lastSyncAt = new Date(seenAt);
       if (registeredAt) status.registeredAt = registeredAt;
       else delete status.registeredAt;
-      status.keys = keys.map((key) => describe(key, current.kid, baseKid, at));
+      status.keys = keys.map((key) => describe(key, current.kid, baseKid, seenAt));
       delete status.lastError;
       warnOfExpiry(profile, status.keys);
       return {
