@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSandbox, type Sandbox, type SandboxEnv } from "../../sandbox/sandbox.js";
+import { sandboxCallerToken } from "../support/sandbox-caller.js";
 
 let sandbox: Sandbox;
 const envFile = join(tmpdir(), `customers-sandbox-${process.pid}.json`);
@@ -21,18 +22,7 @@ afterAll(async () => {
   await rm(envFile, { force: true });
 });
 
-async function callerToken(): Promise<string> {
-  const response = await sandbox.entra.fetch(env.entraTokenUrl, {
-    method: "POST",
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: env.caller.clientId,
-      client_secret: env.caller.clientSecret,
-      scope: env.caller.scope,
-    }),
-  });
-  return ((await response.json()) as { access_token: string }).access_token;
-}
+const callerToken = () => sandboxCallerToken(sandbox);
 
 async function get(path: string, token: string) {
   const response = await fetch(`${env.brokerUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });

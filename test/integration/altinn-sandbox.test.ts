@@ -13,23 +13,11 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatLogLine, type Logger } from "../../src/logging.js";
 import { startSandbox, type Sandbox, type SandboxEnv } from "../../sandbox/sandbox.js";
+import { sandboxCallerToken } from "../support/sandbox-caller.js";
 
 const YEARLY = "0 0 0 1 1 *"; // the timer runs only when a test ticks it
 
-async function callerToken(sandbox: Sandbox): Promise<string> {
-  const { caller, entraTokenUrl } = sandbox.env;
-  const response = await sandbox.entra.fetch(entraTokenUrl, {
-    method: "POST",
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: caller.clientId,
-      client_secret: caller.clientSecret,
-      scope: caller.scope,
-    }),
-  });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
+const callerToken = sandboxCallerToken;
 
 const get = (env: SandboxEnv, path: string, token: string) =>
   fetch(`${env.brokerUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });

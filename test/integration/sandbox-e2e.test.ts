@@ -8,6 +8,7 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatLogLine, type Logger } from "../../src/logging.js";
 import { startSandbox, type Sandbox } from "../../sandbox/sandbox.js";
+import { sandboxCallerToken } from "../support/sandbox-caller.js";
 
 let sandbox: Sandbox;
 const logLines: string[] = [];
@@ -24,20 +25,7 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox?.close());
 
-async function callerToken(): Promise<string> {
-  const { caller, entraTokenUrl } = sandbox.env;
-  const response = await sandbox.entra.fetch(entraTokenUrl, {
-    method: "POST",
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: caller.clientId,
-      client_secret: caller.clientSecret,
-      scope: caller.scope,
-    }),
-  });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
+const callerToken = () => sandboxCallerToken(sandbox);
 
 async function mint(claims: Record<string, unknown>): Promise<string> {
   const response = await sandbox.entra.fetch(sandbox.env.entraMintUrl, {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { formatLogLine, type Logger } from "../../src/logging.js";
 import { startSandbox, type Sandbox } from "../../sandbox/sandbox.js";
+import { sandboxCallerToken } from "../support/sandbox-caller.js";
 
 let sandbox: Sandbox;
 const logLines: string[] = [];
@@ -22,17 +23,8 @@ it("registers the kid profile's key at the first tick and serves its token", asy
   expect(registered.map((k) => k.kid)).toEqual([expect.stringMatching(/^sandbox-kid\.[0-9a-f]{32}$/)]);
   expect(logLines.some((line) => line.includes('"event":"key-registration-posted"'))).toBe(true);
 
-  const { caller, entraTokenUrl, brokerUrl } = sandbox.env;
-  const tokenResponse = await sandbox.entra.fetch(entraTokenUrl, {
-    method: "POST",
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: caller.clientId,
-      client_secret: caller.clientSecret,
-      scope: caller.scope,
-    }),
-  });
-  const { access_token: callerToken } = (await tokenResponse.json()) as { access_token: string };
+  const { brokerUrl } = sandbox.env;
+  const callerToken = await sandboxCallerToken(sandbox);
   const served = await fetch(`${brokerUrl}/api/token/kid`, { headers: { authorization: `Bearer ${callerToken}` } });
   expect(served.status).toBe(200);
   const grant = sandbox.maskinporten.grants.filter((g) => g.claims?.iss === "sandbox-kid-client").at(-1)!;

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { METRIC_NAMES } from "../../src/app/otel-metrics.js";
 import { formatLogLine, type Logger } from "../../src/logging.js";
 import { startSandbox, type Sandbox } from "../../sandbox/sandbox.js";
+import { sandboxCallerToken } from "../support/sandbox-caller.js";
 
 const YEARLY = "0 0 0 1 1 *"; // the timer runs only when the test ticks it
 
@@ -62,19 +63,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => sandbox?.close());
 
-async function callerToken(): Promise<string> {
-  const { caller, entraTokenUrl } = sandbox.env;
-  const response = await sandbox.entra.fetch(entraTokenUrl, {
-    method: "POST",
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: caller.clientId,
-      client_secret: caller.clientSecret,
-      scope: caller.scope,
-    }),
-  });
-  return ((await response.json()) as { access_token: string }).access_token;
-}
+const callerToken = () => sandboxCallerToken(sandbox);
 
 function metric(name: string): MetricData {
   const found = metrics.find((m) => m.descriptor.name === name);
