@@ -58,17 +58,8 @@ const VALUE_OPTIONS = new Set([
 ]);
 const FLAG_OPTIONS = new Set(["--hsm", "--csr"]);
 const ALLOWED: Record<Parsed["action"], string[]> = {
-  csr: [
-    "--vault",
-    "--name",
-    "--organisation-number",
-    "--organisation-name",
-    "--key-size",
-    "--key-usage",
-    "--validity-months",
-    "--out",
-    "--hsm",
-  ],
+  // csr takes every value option, and --hsm.
+  csr: [...VALUE_OPTIONS, "--hsm"],
   status: ["--vault", "--name", "--csr"],
   merge: ["--vault", "--name", "--organisation-number"],
   cancel: ["--vault", "--name"],
