@@ -8,6 +8,7 @@ import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetry, type RetryHooks, type
 import { parseAltinnAnswer, type AltinnToken } from "./altinn-token.js";
 import { AltinnExchangeError, altinnRejection } from "./errors.js";
 import type { AltinnExchangeTarget } from "../config/domain.js";
+import { describeFetchFailure } from "../fetch-failure.js";
 
 export type { AltinnToken } from "./altinn-token.js";
 export { AltinnExchangeError } from "./errors.js";
@@ -68,8 +69,7 @@ export function createAltinnExchange(options: AltinnExchangeOptions = {}): Altin
 }
 
 function networkError(url: string, error: unknown, timeoutMs: number): AltinnExchangeError {
-  const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  const { cause, detail } = describeFetchFailure(error, timeoutMs);
   if (cause instanceof Error && /redirect/i.test(cause.message)) {
     // Not transient: the URL is wrong (a portal page, a moved host), and following would hand the token on.
     return new AltinnExchangeError(
@@ -79,11 +79,6 @@ function networkError(url: string, error: unknown, timeoutMs: number): AltinnExc
       { cause: error },
     );
   }
-  const detail = timedOut
-    ? `no answer within ${timeoutMs} ms`
-    : cause instanceof Error
-      ? ((cause as NodeJS.ErrnoException).code ?? cause.message)
-      : String(cause);
   return new AltinnExchangeError(
     ErrorCode.AltinnUnavailable,
     `Altinn token exchange could not be reached at ${new URL(url).origin}: ${detail}`,

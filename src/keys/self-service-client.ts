@@ -13,6 +13,7 @@ import { ErrorCode } from "../errors.js";
 import { scrubSecrets } from "../logging.js";
 import { SelfServiceError, type SelfServiceClient } from "./ports.js";
 import { parseRegisteredKeySet, type RegisteredKeySet } from "./registered-keys.js";
+import { describeFetchFailure } from "../fetch-failure.js";
 
 export type FetchPort = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -55,13 +56,7 @@ export function createSelfServiceClient(options: SelfServiceClientOptions): Self
       });
       text = await response.text();
     } catch (error) {
-      const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
-      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-      const detail = timedOut
-        ? `no answer within ${timeoutMs} ms`
-        : cause instanceof Error
-          ? ((cause as NodeJS.ErrnoException).code ?? cause.message)
-          : String(cause);
+      const { detail } = describeFetchFailure(error, timeoutMs);
       throw new SelfServiceError(
         ErrorCode.SelfServiceUnavailable,
         `Digdir's self-service API could not be reached at ${new URL(url).origin} (${what}): ${detail}`,

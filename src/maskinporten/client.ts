@@ -7,6 +7,7 @@ import { maskinportenUrlProblem, metadataUrlOf } from "../config/environments.js
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetry, type RetryHooks, type RetryPolicy } from "../retry.js";
 import { MaskinportenError, rejectionError } from "./errors.js";
 import { parseTokenResponse, type IssuedToken } from "./token-response.js";
+import { describeFetchFailure } from "../fetch-failure.js";
 
 export type { IssuedToken } from "./token-response.js";
 export { MaskinportenError } from "./errors.js";
@@ -204,11 +205,7 @@ async function readBody(response: Response, timeoutMs: number): Promise<string> 
 }
 
 function networkError(url: string, error: unknown, timeoutMs: number): MaskinportenError {
-  const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-  const detail = timedOut
-    ? `no answer within ${timeoutMs} ms`
-    : `${cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause)}`;
+  const { detail } = describeFetchFailure(error, timeoutMs);
   return new MaskinportenError(
     ErrorCode.MaskinportenUnavailable,
     `Maskinporten could not be reached at ${new URL(url).origin}: ${detail}`,

@@ -16,6 +16,7 @@ export const CORE = [
   "src/maskinporten-error",
   "src/rules",
   "src/retry",
+  "src/fetch-failure",
   "src/logging",
   "src/config/",
   "src/grant/",
