@@ -11,7 +11,7 @@ import { startEntraStandIn, type EntraStandIn } from "../../sandbox/entra/standi
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
 import { issueEnterpriseCertificate } from "../../sandbox/pki.js";
-import { staticCredential } from "../support/credentials.js";
+import { standInRuntimeOptions, standInSettings } from "../support/stand-in-runtime.js";
 
 const ORG = "991825827";
 const A = "310000019";
@@ -61,11 +61,8 @@ function newRuntime(overrides: Record<string, string> = {}, sleepAdvancesClock =
   const n = ++counter;
   return createRuntime({
     settings: {
-      KEY_VAULT_URL: kv.url,
-      MASKINPORTEN_ENVIRONMENT: mp.issuer,
+      ...standInSettings({ kv, mp, entra, pki }),
       TOKEN_PROFILES: "sup,su,plain",
-      SIGNING_CERTIFICATE_NAME: "cert",
-      SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
       PROFILE_SUP_CLIENT_ID: "supplier",
       PROFILE_SUP_SCOPES: "s:read",
       PROFILE_SUP_SECRET_NAME: `sup-${n}`,
@@ -79,14 +76,9 @@ function newRuntime(overrides: Record<string, string> = {}, sleepAdvancesClock =
       PROFILE_PLAIN_CLIENT_ID: "plain",
       PROFILE_PLAIN_SCOPES: "p:read",
       PROFILE_PLAIN_SECRET_NAME: `plain-${n}`,
-      CALLER_TENANT_ID: entra.tenantId,
-      CALLER_AUDIENCES: entra.audience,
-      CALLER_AUTHORITY_HOST: entra.authorityHost,
       ...overrides,
     },
-    credential: staticCredential(),
-    callerKeySetFetch: entra.fetch,
-    keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
+    ...standInRuntimeOptions({ kv, entra }),
     logger,
     now: () => nowMs,
     maskinporten: { sleep: async () => {}, retry: { maxAttempts: 3 } },

@@ -12,7 +12,7 @@ import { startEntraStandIn, type EntraStandIn } from "../../sandbox/entra/standi
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvault/index.js";
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
 import { issueEnterpriseCertificate } from "../../sandbox/pki.js";
-import { staticCredential } from "../support/credentials.js";
+import { standInRuntimeOptions, standInSettings } from "../support/stand-in-runtime.js";
 
 const ORG = "991825827";
 const pki = issueEnterpriseCertificate({ organisationNumber: ORG });
@@ -40,21 +40,13 @@ let secretCounter = 0;
 function newRuntime(secretName = `token-${++secretCounter}`): Runtime {
   return createRuntime({
     settings: {
-      KEY_VAULT_URL: kv.url,
-      MASKINPORTEN_ENVIRONMENT: mp.issuer,
+      ...standInSettings({ kv, mp, entra, pki }),
       TOKEN_PROFILES: "p",
-      SIGNING_CERTIFICATE_NAME: "cert",
-      SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
       PROFILE_P_CLIENT_ID: "c",
       PROFILE_P_SCOPES: "s:read",
       PROFILE_P_SECRET_NAME: secretName,
-      CALLER_TENANT_ID: entra.tenantId,
-      CALLER_AUDIENCES: entra.audience,
-      CALLER_AUTHORITY_HOST: entra.authorityHost,
     },
-    credential: staticCredential(),
-    callerKeySetFetch: entra.fetch,
-    keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
+    ...standInRuntimeOptions({ kv, entra }),
     logger,
     now: () => nowMs,
     maskinporten: { sleep: async () => {}, retry: { maxAttempts: 2 } },
@@ -132,21 +124,13 @@ describe("token endpoint over a real broker", () => {
   it("keeps Maskinporten's error_uri with the trace id in the failure log and in health details", async () => {
     const runtime = createRuntime({
       settings: {
-        KEY_VAULT_URL: kv.url,
-        MASKINPORTEN_ENVIRONMENT: mp.issuer,
+        ...standInSettings({ kv, mp, entra, pki }),
         TOKEN_PROFILES: "p",
-        SIGNING_CERTIFICATE_NAME: "cert",
-        SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
         PROFILE_P_CLIENT_ID: "c",
         PROFILE_P_SCOPES: "s:not-registered",
         PROFILE_P_SECRET_NAME: `token-${++secretCounter}`,
-        CALLER_TENANT_ID: entra.tenantId,
-        CALLER_AUDIENCES: entra.audience,
-        CALLER_AUTHORITY_HOST: entra.authorityHost,
       },
-      credential: staticCredential(),
-      callerKeySetFetch: entra.fetch,
-      keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
+      ...standInRuntimeOptions({ kv, entra }),
       logger,
       now: () => nowMs,
     });
@@ -192,9 +176,7 @@ describe("token endpoint over a real broker", () => {
         PROFILE_P_CLIENT_ID: "c",
         PROFILE_P_SCOPES: "s:read",
       },
-      credential: staticCredential(),
-      callerKeySetFetch: entra.fetch,
-      keyVaultClientOptions: { disableChallengeResourceVerification: true, tlsOptions: { ca: kv.caPem } },
+      ...standInRuntimeOptions({ kv, entra }),
       logger,
       now: () => nowMs,
     });

@@ -14,6 +14,7 @@ import { startKeyVaultStandIn, type KeyVaultStandIn } from "../../sandbox/keyvau
 import { startMaskinportenStandIn, type MaskinportenStandIn } from "../../sandbox/maskinporten/index.js";
 import { issueEnterpriseCertificate } from "../../sandbox/pki.js";
 import { staticCredential } from "../support/credentials.js";
+import { standInRuntimeOptions, standInSettings } from "../support/stand-in-runtime.js";
 
 const ORG = "991825827";
 const SECRET = "maskinporten-p";
@@ -38,20 +39,12 @@ afterAll(async () => {
 function brokerRun(settings: Record<string, string>): Runtime {
   return createRuntime({
     settings: {
-      KEY_VAULT_URL: kv.url,
-      MASKINPORTEN_ENVIRONMENT: mp.issuer,
+      ...standInSettings({ kv, mp, entra, pki }),
       TOKEN_PROFILES: "p",
-      SIGNING_CERTIFICATE_NAME: "cert",
-      SIGNING_CHAIN: pki.intermediate.certificateDer.toString("base64"),
       PROFILE_P_CLIENT_ID: "c",
-      CALLER_TENANT_ID: entra.tenantId,
-      CALLER_AUDIENCES: entra.audience,
-      CALLER_AUTHORITY_HOST: entra.authorityHost,
       ...settings,
     },
-    credential: staticCredential(),
-    callerKeySetFetch: entra.fetch,
-    keyVaultClientOptions: keyVaultClientOptions(),
+    ...standInRuntimeOptions({ kv, entra }),
     logger: silentLogger,
     maskinporten: { sleep: async () => {}, retry: { maxAttempts: 2 } },
   });
