@@ -3,7 +3,7 @@
  * .cpuprofile files (open them in Chrome DevTools or VS Code). Same profiler as `node --cpu-prof`,
  * limited to the run in question so the stand-ins' start-up and the other runs stay out of it.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { join } from "node:path";
 
@@ -15,6 +15,7 @@ export async function profiled<T>(directory: string, name: string, work: () => P
     await session.post("Profiler.start");
     const result = await work();
     const { profile } = await session.post("Profiler.stop");
+    mkdirSync(directory, { recursive: true });
     writeFileSync(join(directory, `${name}.cpuprofile`), JSON.stringify(profile));
     return result;
   } finally {
