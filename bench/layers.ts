@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import { hostHeaders, writeFunctionResponse } from "../sandbox/functions-host-io.js";
 import { runLoad } from "./load.js";
 import { median } from "./renewal.js";
 
@@ -24,7 +25,7 @@ export interface Layer {
 
 export interface LayerOptions {
   /** The real handler (functions/token.ts), already wired to a runtime. */
-  tokenHandler: (request: HttpRequest) => Promise<HttpResponseInit>;
+  tokenHandler: (request: HttpRequest) => HttpResponseInit | Promise<HttpResponseInit>;
   profile: string;
   body: string;
   headers: Record<string, string>;
@@ -49,13 +50,11 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
     new functions.HttpRequest({
       method: "GET",
       url: `http://127.0.0.1${request.url ?? "/"}`,
-      headers: headersOf(request),
+      headers: hostHeaders(request),
       params: { profile },
     });
-  const answer = (response: ServerResponse, result: HttpResponseInit) => {
-    response.writeHead(result.status ?? 200, result.headers as Record<string, string>);
-    response.end(JSON.stringify(result.jsonBody));
-  };
+  // As the worker answers (a string body as it is, jsonBody serialised): the same for every layer.
+  const answer = writeFunctionResponse;
   const layers: [LayerId, string, Handler][] = [
     ["bare-http", "bare node:http, fixed body", (_request, response) => response.writeHead(200, headers).end(body)],
     [
@@ -63,7 +62,7 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
       "+ adapter: async, headers to a record, JSON body",
       (request, response) =>
         void (async () => {
-          headersOf(request);
+          hostHeaders(request);
           // The microtask hop every async handler pays, deliberately.
           await Promise.resolve();
           answer(response, { status: 200, headers, jsonBody });
@@ -83,7 +82,11 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
     [
       "token-handler",
       "+ the real token handler",
-      (request, response) => void tokenHandler(requestFor(request)).then((result) => answer(response, result)),
+      // As the worker calls a handler: one await of whatever it returns (the baseline's one microtask hop).
+      (request, response) =>
+        void (async () => {
+          answer(response, await tokenHandler(requestFor(request)));
+        })(),
     ],
   ];
 
@@ -131,13 +134,4 @@ export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
       server.close();
     }
   }
-}
-
-/** As the sandbox (and the Functions host) hand headers on: one string per name. */
-function headersOf(request: IncomingMessage): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined) result[name] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return result;
 }

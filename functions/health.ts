@@ -1,9 +1,11 @@
 import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { handleHealthRequest } from "../src/http/health-endpoint.js";
-import { withRuntime } from "./with-runtime.js";
+import { withRuntime, type RequestRoute } from "./with-runtime.js";
 
-export function healthHandler(request: HttpRequest): Promise<HttpResponseInit> {
-  return withRuntime((runtime) => handleHealthRequest(request.headers, runtime), { route: "health" });
+const HEALTH_ROUTE: RequestRoute = Object.freeze({ route: "health" });
+
+export function healthHandler(request: HttpRequest): HttpResponseInit | Promise<HttpResponseInit> {
+  return withRuntime(handleHealthRequest, request.headers, HEALTH_ROUTE);
 }
 
 // @azure/functions is CommonJS without detectable named exports: take `app` from the default export.

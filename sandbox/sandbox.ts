@@ -9,12 +9,12 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import functions, { type HttpResponseInit } from "@azure/functions";
 import { Cron } from "croner";
-import type { IMetricReader } from "@opentelemetry/sdk-metrics";
 import { createRuntime, setRuntimeFactory } from "../src/app/runtime.js";
 import { parseBrokerConfig } from "../src/config/settings.js";
 import { jsonLogger, type Logger } from "../src/logging.js";
-import { createOtelMetrics } from "../src/app/otel-metrics.js";
+import { createOtelMetrics, type MetricReaderFactory } from "../src/app/otel-metrics.js";
 import { PullMetricReader, prometheusText } from "./metrics-endpoint.js";
+import { hostHeaders, writeFunctionResponse } from "./functions-host-io.js";
 import { startAltinnStandIn, type AltinnStandIn } from "./altinn/standin.js";
 import { startCertificateTools, type CertificateTools } from "./certificate-tools.js";
 import { createEntraBearerAuthenticator } from "./entra/access-token-check.js";
@@ -57,7 +57,7 @@ export interface SandboxOptions {
   /** How often the broker looks for a renewed certificate version; hourly (as in Azure) unless given. */
   signingKeyRefreshMs?: number;
   /** More readers of the broker's metrics (tests: an InMemoryMetricExporter's), beside GET /metrics. */
-  metricReaders?: IMetricReader[];
+  metricReaders?: MetricReaderFactory[];
   /**
    * Adds profile "kid": a plain Key Vault key named by kid, which the broker registers on its client
    * through the self-service API stand-in (README "Key registration"). Off by default.
@@ -267,8 +267,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   assignKeyVaultRoles(keyVault, rbacRoles, "deployer", operatorPrincipal.objectId, objects);
 
   // The broker's metrics, as production records them; GET /metrics shows them (Prometheus text).
-  const pullReader = new PullMetricReader();
-  const telemetry = createOtelMetrics({ readers: [pullReader, ...(options.metricReaders ?? [])] });
+  const telemetry = createOtelMetrics({
+    readers: [(producers) => new PullMetricReader(producers), ...(options.metricReaders ?? [])],
+  });
+  const pullReader = telemetry.readers[0]!;
   setRuntimeFactory(() =>
     createRuntime({
       settings,
@@ -416,11 +418,7 @@ async function importFunctionHandlers() {
 
 async function route(request: IncomingMessage, response: ServerResponse, handlers: Handlers): Promise<void> {
   const url = new URL(request.url ?? "/", "http://127.0.0.1");
-  // Repeated headers joined with ", " as the Functions host does (Node keeps only the first Authorization).
-  const headers: Record<string, string> = {};
-  for (const [name, values] of Object.entries(request.headersDistinct)) {
-    if (values !== undefined) headers[name] = values.join(", ");
-  }
+  const headers = hostHeaders(request);
   const tokenRoute = /^\/api\/token(?:\/([^/]+))?\/?$/.exec(url.pathname);
   let result: HttpResponseInit;
   if (request.method === "GET" && tokenRoute) {
@@ -431,12 +429,7 @@ async function route(request: IncomingMessage, response: ServerResponse, handler
   } else {
     result = { status: 404, jsonBody: { error: "not_found", error_description: "No such route." } };
   }
-  const body = result.jsonBody === undefined ? "" : JSON.stringify(result.jsonBody);
-  response.writeHead(result.status ?? 200, {
-    ...(result.headers as Record<string, string> | undefined),
-    ...(result.jsonBody === undefined ? {} : { "content-type": "application/json" }),
-  });
-  response.end(body);
+  writeFunctionResponse(response, result);
 }
 
 function listen(server: Server, port: number): Promise<void> {

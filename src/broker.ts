@@ -251,15 +251,20 @@ export function createBroker(options: BrokerOptions): Broker {
     now,
   });
 
+  // Looked up twice per served request (the handler, the HTTP metric): a Map, not a scan.
+  const profilesByName = new Map(config.profiles.map((profile) => [profile.name, profile]));
   return {
     config,
     profile(name) {
-      return config.profiles.find((p) => p.name === (name ?? config.defaultProfile));
+      return profilesByName.get(name ?? config.defaultProfile);
     },
     serve(profileName) {
       const tokens = profileTokens.get(profileName);
       if (!tokens) throw new BrokerError(ErrorCode.UnknownProfile, `Unknown token profile "${profileName}"`);
       return tokens.serve();
+    },
+    servableFromMemory(profileName) {
+      return profileTokens.get(profileName)?.servableFromMemory();
     },
     serveCustomer(profileName, request) {
       const cache = customerCaches.get(profileName);

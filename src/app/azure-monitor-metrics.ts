@@ -28,7 +28,6 @@ export function startAzureMonitorMetrics(options: AzureMonitorMetricsOptions): O
     credential: options.credential,
     ...(options.tlsOptions ? { tlsOptions: options.tlsOptions } : {}),
   });
-  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: EXPORT_INTERVAL_MS });
   // Cloud role name and instance, as the Functions host reports its own telemetry.
   const site = options.settings.WEBSITE_SITE_NAME;
   const instance = options.settings.WEBSITE_INSTANCE_ID;
@@ -36,5 +35,8 @@ export function startAzureMonitorMetrics(options: AzureMonitorMetricsOptions): O
     "service.name": site ?? "maskinporten-broker",
     ...(instance ? { "service.instance.id": instance } : {}),
   });
-  return createOtelMetrics({ readers: [reader], resource });
+  return createOtelMetrics({
+    readers: [(producers) => new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: EXPORT_INTERVAL_MS, ...producers })],
+    resource,
+  });
 }

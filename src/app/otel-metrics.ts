@@ -5,8 +5,9 @@
  */
 import type { Attributes, Meter } from "@opentelemetry/api";
 import type { Resource } from "@opentelemetry/resources";
-import { MeterProvider, type IMetricReader } from "@opentelemetry/sdk-metrics";
-import { statusClassOf, type HeldToken, type Metrics } from "../metrics.js";
+import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentelemetry/sdk-metrics";
+import { PreAggregatedHistogram, type HistogramSeries } from "./pre-aggregated-histogram.js";
+import { statusClassOf, type HeldToken, type HttpRoute, type Metrics } from "../metrics.js";
 
 export const METRIC_NAMES = {
   renewals: "maskinporten_broker.renewals",
@@ -31,7 +32,21 @@ const MISS: Attributes = { result: "miss" };
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export function otelMetrics(meter: Meter, now: () => number = Date.now): Metrics {
+/** The HTTP request duration histogram, recorded outside the SDK (see pre-aggregated-histogram.ts). */
+export function httpDurationHistogram(now: () => number = Date.now): PreAggregatedHistogram {
+  return new PreAggregatedHistogram(
+    {
+      meterName: METER_NAME,
+      name: METRIC_NAMES.httpRequestDuration,
+      unit: "s",
+      description: "HTTP request handling time by route, status class and profile",
+      boundaries: DURATION_BUCKETS,
+    },
+    now,
+  );
+}
+
+export function otelMetrics(meter: Meter, httpDuration: PreAggregatedHistogram, now: () => number = Date.now): Metrics {
   const seconds = (description: string) => ({ unit: "s", description, advice: { explicitBucketBoundaries: DURATION_BUCKETS } });
   const renewals = meter.createCounter(METRIC_NAMES.renewals, {
     description: "Token renewals by profile, outcome (renewed, adopted, fresh, failed), trigger and failed stage",
@@ -44,18 +59,22 @@ export function otelMetrics(meter: Meter, now: () => number = Date.now): Metrics
     METRIC_NAMES.maskinportenRequestDuration,
     seconds("One token request to Maskinporten, by status class and OAuth error"),
   );
-  const httpDuration = meter.createHistogram(
-    METRIC_NAMES.httpRequestDuration,
-    seconds("HTTP request handling time by route, status class and profile"),
-  );
   // The two per-request counters are totals kept here and observed at each collection: a counter's
   // add() hashes its attributes every call, which was most of the metrics' cost per request
   // (`npm run bench`). Same data points (monotonic sums), same attributes.
-  const requestTotals = new Map<string, { attributes: Attributes; count: number }>();
+  // The duration histogram is kept the same way, beside its count (pre-aggregated-histogram.ts).
+  // Found by route, profile ("" for none) and status: keys the request already has, so no key string is built per request.
+  interface RequestTotal {
+    attributes: Attributes;
+    count: number;
+    duration: HistogramSeries;
+  }
+  const requestTotals: Record<HttpRoute, Map<string, Map<number, RequestTotal>>> = { token: new Map(), health: new Map() };
   meter
     .createObservableCounter(METRIC_NAMES.httpRequests, { description: "HTTP requests by route, status code, status class and profile" })
     .addCallback((result) => {
-      for (const { attributes, count } of requestTotals.values()) result.observe(count, attributes);
+      for (const byProfile of Object.values(requestTotals))
+        for (const byStatus of byProfile.values()) for (const { attributes, count } of byStatus.values()) result.observe(count, attributes);
     });
   const cacheTotals = { hit: 0, miss: 0 };
   meter
@@ -66,8 +85,6 @@ export function otelMetrics(meter: Meter, now: () => number = Date.now): Metrics
       if (cacheTotals.hit > 0) result.observe(cacheTotals.hit, HIT);
       if (cacheTotals.miss > 0) result.observe(cacheTotals.miss, MISS);
     });
-  // One attributes object per (route, status, profile), reused for the histogram too.
-  const durationAttributes = new Map<string, Attributes>();
   const keyVaultOperations = meter.createCounter(METRIC_NAMES.keyVaultOperations, {
     description: "Key Vault operations by kind and status class",
   });
@@ -110,16 +127,17 @@ export function otelMetrics(meter: Meter, now: () => number = Date.now): Metrics
       maskinportenDuration.record(durationMs / 1000, { status_class: statusClassOf(status), ...(error ? { error } : {}) });
     },
     httpRequest({ route, status, profile, durationMs }) {
-      const key = `${route} ${status} ${profile ?? ""}`;
-      let total = requestTotals.get(key);
+      const byProfile = requestTotals[route];
+      let byStatus = byProfile.get(profile ?? "");
+      if (byStatus === undefined) byProfile.set(profile ?? "", (byStatus = new Map()));
+      let total = byStatus.get(status);
       if (total === undefined) {
         const common: Attributes = { route, status_class: statusClassOf(status), ...(profile ? { profile } : {}) };
-        total = { attributes: { ...common, "http.response.status_code": status }, count: 0 };
-        requestTotals.set(key, total);
-        durationAttributes.set(key, common);
+        total = { attributes: { ...common, "http.response.status_code": status }, count: 0, duration: httpDuration.series(common) };
+        byStatus.set(status, total);
       }
       total.count++;
-      httpDuration.record(durationMs / 1000, durationAttributes.get(key));
+      total.duration.record(durationMs / 1000);
     },
     callerTokenCache(hit) {
       if (hit) cacheTotals.hit++;
@@ -145,10 +163,25 @@ export function otelMetrics(meter: Meter, now: () => number = Date.now): Metrics
 export interface OtelMetrics {
   metrics: Metrics;
   provider: MeterProvider;
+  /** The readers the factories made, in their order. */
+  readers: IMetricReader[];
 }
 
-/** A meter provider reading into `readers`, and the broker's metrics on it. */
-export function createOtelMetrics(options: { readers: IMetricReader[]; now?: () => number; resource?: Resource }): OtelMetrics {
-  const provider = new MeterProvider({ readers: options.readers, ...(options.resource ? { resource: options.resource } : {}) });
-  return { metrics: otelMetrics(provider.getMeter(METER_NAME), options.now), provider };
+/**
+ * Makes one metric reader, given what it must read besides the SDK's instruments (pass them as its
+ * `metricProducers` option): the HTTP duration histogram, kept outside the SDK.
+ */
+export type MetricReaderFactory = (options: { metricProducers: MetricProducer[] }) => IMetricReader;
+
+/** A meter provider reading into the readers the factories make, and the broker's metrics on it. */
+export function createOtelMetrics(options: { readers: MetricReaderFactory[]; now?: () => number; resource?: Resource }): OtelMetrics {
+  const httpDuration = httpDurationHistogram(options.now);
+  const readers = options.readers.map((makeReader) => {
+    const { producer, bind } = httpDuration.producer();
+    const reader = makeReader({ metricProducers: [producer] });
+    bind(reader);
+    return reader;
+  });
+  const provider = new MeterProvider({ readers, ...(options.resource ? { resource: options.resource } : {}) });
+  return { metrics: otelMetrics(provider.getMeter(METER_NAME), httpDuration, options.now), provider, readers };
 }

@@ -9,27 +9,34 @@ import { KeyObject, verify } from "node:crypto";
 
 /** jose's minimum for RS* keys, kept. */
 const MIN_RSA_MODULUS_BITS = 2048;
-const keyObjects = new WeakMap<object, KeyObject>();
+/** Per key from the key set: its KeyObject when usable for RS256, else null (checked once: the details getter is not free). */
+const verificationKeys = new WeakMap<object, KeyObject | null>();
 
 /**
- * The KeyObject for a key from the key set (a CryptoKey, as jose's remote key set gives), made once
- * per key object: a refetched key set gives new CryptoKeys, so withdrawn keys drop out with it.
- * Undefined when the key is not an RSA public key of at least 2048 bits.
+ * The KeyObject for a key from the key set (a CryptoKey, as jose's remote key set gives), made and
+ * checked once per key object: a refetched key set gives new CryptoKeys, so withdrawn keys drop
+ * out with it. Undefined when the key is not an RSA public key of at least 2048 bits.
  */
 export function rsaVerificationKey(key: unknown): KeyObject | undefined {
   if (typeof key !== "object" || key === null) return undefined;
-  let keyObject = keyObjects.get(key);
-  if (keyObject === undefined) {
-    try {
-      keyObject = key instanceof KeyObject ? key : KeyObject.from(key as Parameters<typeof KeyObject.from>[0]);
-    } catch {
-      return undefined;
-    }
-    keyObjects.set(key, keyObject);
+  let known = verificationKeys.get(key);
+  if (known === undefined) {
+    known = usableRsaKey(key);
+    verificationKeys.set(key, known);
+  }
+  return known ?? undefined;
+}
+
+function usableRsaKey(key: object): KeyObject | null {
+  let keyObject: KeyObject;
+  try {
+    keyObject = key instanceof KeyObject ? key : KeyObject.from(key as Parameters<typeof KeyObject.from>[0]);
+  } catch {
+    return null;
   }
   const details = keyObject.asymmetricKeyDetails;
   if (keyObject.type !== "public" || keyObject.asymmetricKeyType !== "rsa" || (details?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) {
-    return undefined;
+    return null;
   }
   return keyObject;
 }

@@ -14,6 +14,8 @@ export interface BrokerPort {
   profile(name?: string): TokenProfile | undefined;
   /** A token for a caller (see ProfileTokens.serve). */
   serve(profileName: string): Promise<StoredToken>;
+  /** What serve() would give without I/O, synchronously, or undefined (then call serve()). See ProfileTokens.servableFromMemory. */
+  servableFromMemory(profileName: string): StoredToken | undefined;
   /** A token for one customer of a profile with PROFILE_<NAME>_CUSTOMERS (see CustomerTokens.serve). */
   serveCustomer(profileName: string, request: CustomerRequest): Promise<StoredToken>;
   /** What each profile holds and how its renewals went, from memory (no I/O). */

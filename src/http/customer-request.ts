@@ -10,7 +10,11 @@ import { EXTERNAL_REF_EXPECTED, isExternalRef, isOrgNumber, ORG_NUMBER_EXPECTED 
 /** Only the query parameters a token request reads. */
 export interface QuerySource {
   getAll(name: string): string[];
+  /** Parameters in all (URLSearchParams has it): an empty query is answered without a look-up. */
+  readonly size?: number;
 }
+
+const NO_CUSTOMER: CustomerQuery = Object.freeze({ kind: "none" });
 
 export type CustomerQuery =
   | { kind: "none" }
@@ -19,11 +23,11 @@ export type CustomerQuery =
   | { kind: "invalid"; description: string };
 
 export function parseCustomerQuery(query: QuerySource | undefined): CustomerQuery {
-  if (!query) return { kind: "none" };
+  if (!query || query.size === 0) return NO_CUSTOMER;
   const customers = query.getAll("customer");
   const refs = query.getAll("external_ref");
   if (customers.length === 0) {
-    return refs.length === 0 ? { kind: "none" } : { kind: "invalid", description: "external_ref is only allowed with customer." };
+    return refs.length === 0 ? NO_CUSTOMER : { kind: "invalid", description: "external_ref is only allowed with customer." };
   }
   if (customers.length > 1 || refs.length > 1) return { kind: "invalid", description: "customer and external_ref may each be given once." };
   const customer = customers[0]!;

@@ -5,6 +5,8 @@ export interface HttpResult {
   status: number;
   headers: Record<string, string>;
   body: Record<string, unknown>;
+  /** `body` already serialised as JSON, when it is (a served token's answer, shared by its callers). */
+  text?: string;
 }
 
 const NO_STORE: Readonly<Record<string, string>> = Object.freeze({
@@ -48,4 +50,27 @@ export function isoExpiry(token: StoredToken): string {
     expiryTexts.set(token, text);
   }
   return text;
+}
+
+/**
+ * The 200 answer for a profile's token. Every caller of a profile within the same second gets the
+ * same answer, so it is made and serialised once per token and second and then shared (frozen):
+ * a served request costs neither a body object nor a JSON.stringify of a 1 KB token.
+ */
+const servedResults = new WeakMap<StoredToken, { profile: string; expiresIn: number; result: HttpResult }>();
+export function servedTokenResult(token: StoredToken, profileName: string, nowMs: number): HttpResult {
+  const expiresIn = Math.max(0, Math.floor((token.expiresAt.getTime() - nowMs) / 1000));
+  const known = servedResults.get(token);
+  if (known !== undefined && known.expiresIn === expiresIn && known.profile === profileName) return known.result;
+  const body = Object.freeze({
+    access_token: token.accessToken,
+    token_type: token.tokenType,
+    expires_in: expiresIn,
+    expires_at: isoExpiry(token),
+    scope: token.scope,
+    profile: profileName,
+  });
+  const result: HttpResult = Object.freeze({ ...jsonResult(200, body), text: JSON.stringify(body) });
+  servedResults.set(token, { profile: profileName, expiresIn, result });
+  return result;
 }

@@ -117,21 +117,32 @@ export class ProfileTokens {
   }
 
   /**
+   * What serve() would hand out without any I/O, synchronously: the held token while it is fresh,
+   * or while it is due (then a renewal starts in the background); else undefined, and serve()
+   * decides. The HTTP hot path calls this first so that a served request never awaits.
+   */
+  servableFromMemory(): StoredToken | undefined {
+    const token = this.held;
+    const state = tokenState(token, this.now(), this.options.policy);
+    if (state === "fresh") return token;
+    if (state === "due") {
+      // Still valid: hand it out and heal in the background (the timer may be paused).
+      this.renewInBackground();
+      return token;
+    }
+    return undefined;
+  }
+
+  /**
    * The hot path: a token to hand to a caller. From memory when fresh (no I/O at all); from the
    * store when memory is empty or stale; renewed on demand when nothing usable exists.
    */
   async serve(): Promise<StoredToken> {
     const policy = this.options.policy;
-    let token = this.held;
-    let state = tokenState(token, this.now(), policy);
-    if (state === "fresh") return token!;
-    if (state === "due") {
-      // Still valid: hand it out and heal in the background (the timer may be paused).
-      this.renewInBackground();
-      return token!;
-    }
+    let token = this.servableFromMemory();
+    if (token !== undefined) return token;
     token = await this.readStore().catch(() => this.held);
-    state = tokenState(token, this.now(), policy);
+    let state = tokenState(token, this.now(), policy);
     if (state === "fresh") return token!;
     if (state === "due") {
       this.renewInBackground();

@@ -321,7 +321,7 @@ describe("503 + Retry-After", () => {
     const heapBefore = process.memoryUsage().heapUsed;
     const started = Date.now();
     const results = await Promise.all(
-      Array.from({ length: 5000 }, (_, i) =>
+      Array.from({ length: 5000 }, async (_, i) =>
         handleTokenRequest(
           {
             headers: new Headers({ authorization: `Bearer ${caller}` }),

@@ -505,7 +505,7 @@ describe("workbook queries match the broker's log lines and metric names", () =>
     expect(query.projected).toEqual(expect.arrayContaining(["profile", "callerAppId", "outcome"]));
     const endpoint = read("src/http/token-endpoint.ts");
     expect(endpoint).toMatch(
-      /"token-request", \{[\s\S]*?outcome: "served"[\s\S]*?callerAppId: caller\.appId[\s\S]*?profile: profile\.name/,
+      /"token-request", servedAuditFields\([\s\S]*?outcome: "served"[\s\S]*?callerAppId: caller\.appId[\s\S]*?profile: profileName/,
     );
   });
 });

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRuntime, type Runtime } from "../../src/app/runtime.js";
 import { handleHealthRequest } from "../../src/http/health-endpoint.js";
+import type { HttpResult } from "../../src/http/responses.js";
 import { handleTokenRequest } from "../../src/http/token-endpoint.js";
 import { formatLogLine, type Logger } from "../../src/logging.js";
 import { startEntraStandIn, type EntraStandIn } from "../../sandbox/entra/standin.js";
@@ -71,7 +72,7 @@ describe("token endpoint over a real broker", () => {
     const fresh = newRuntime("shared-token");
     kv.resetCounters();
     mp.resetCounters();
-    const results = await Promise.all(Array.from({ length: 50 }, () => request(fresh, caller)));
+    const results = await Promise.all(Array.from({ length: 50 }, async () => request(fresh, caller)));
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
     expect(new Set(results.map((r) => r.body.access_token)).size).toBe(1);
     expect(kv.counters.secretGet).toBe(1);
@@ -79,11 +80,45 @@ describe("token endpoint over a real broker", () => {
     expect(mp.counters.tokenRequests).toBe(0); // the first broker had stored a fresh token: adopted, not renewed
   });
 
+  it("answers a repeat caller of a held token synchronously, one shared answer per second, one audit line per request", async () => {
+    const runtime = newRuntime();
+    const [alice, bob] = ["00000000-0000-4000-8000-00000000a11c", "00000000-0000-4000-8000-000000000b0b"].map((azp) =>
+      entra.mintToken({ roles: ["Token.p"], azp }),
+    );
+    // A caller token seen for the first time is verified: that path awaits (keys, signature).
+    const first = request(runtime, alice!);
+    expect(first).toBeInstanceOf(Promise);
+    expect((await first).status).toBe(200);
+    await request(runtime, bob!);
+
+    const linesBefore = logs.length;
+    const repeat = request(runtime, alice!);
+    expect(repeat).not.toBeInstanceOf(Promise);
+    const served = repeat as HttpResult;
+    expect(served.status).toBe(200);
+    // Every caller of the profile in the same second gets the same answer, serialised once.
+    expect(request(runtime, bob!)).toBe(served);
+    expect(JSON.parse(served.text!)).toEqual(served.body);
+    expect(Object.keys(served.body)).toEqual(["access_token", "token_type", "expires_in", "expires_at", "scope", "profile"]);
+    nowMs += 1_000;
+    const later = request(runtime, alice!) as HttpResult;
+    expect(later.body.expires_in).toBe((served.body.expires_in as number) - 1);
+    expect(JSON.parse(later.text!)).toEqual(later.body);
+
+    const lines = logs.slice(linesBefore).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => [line.event, line.status, line.callerAppId])).toEqual([
+      ["token-request", 200, "00000000-0000-4000-8000-00000000a11c"],
+      ["token-request", 200, "00000000-0000-4000-8000-000000000b0b"],
+      ["token-request", 200, "00000000-0000-4000-8000-00000000a11c"],
+    ]);
+    expect(logs.slice(linesBefore).join("\n")).not.toContain(served.body.access_token as string);
+  });
+
   it("single-flight with nothing stored: at most one renewal for 50 concurrent requests", async () => {
     const runtime = newRuntime();
     const caller = entra.mintToken({ roles: ["Token.p"] });
     mp.resetCounters();
-    const results = await Promise.all(Array.from({ length: 50 }, () => request(runtime, caller)));
+    const results = await Promise.all(Array.from({ length: 50 }, async () => request(runtime, caller)));
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect(mp.counters.tokenRequests).toBe(1);
   });

@@ -84,6 +84,29 @@ describe("formatLogLine", () => {
     expect(JSON.parse(fallback)).toMatchObject({ event: "x", truncated: true });
   });
 
+  it("gives a frozen fields object (a repeat caller's audit line, formatted once) the very line an unfrozen copy gets", () => {
+    const now = new Date("2026-12-01T12:00:00.123Z");
+    const cases: [string, Record<string, unknown>][] = [
+      ["token-request", { status: 200, outcome: "served", requestedProfile: null, callerAppId: 'a"b\u2028c', profile: "skatt" }],
+      ["empty", {}],
+      ["leaky", { status: 200, token: JWT, note: `x${JWT}y` }],
+      [`event ${JWT}`, { status: 200 }],
+      ['quote"d event', { nested: { list: [1, "two", null] }, skipped: undefined }],
+      ["failure", { error: new Error("went wrong"), code: "ERR_X" }],
+      ["shadowed", { event: "from-fields", level: "error", extra: 1 }],
+      ["oversize", { path: "eyJ".repeat(5_000), status: 401 }],
+    ];
+    for (const [event, fields] of cases) {
+      const frozen = Object.freeze({ ...fields });
+      const expected = formatLogLine("warn", event, { ...fields }, now);
+      // Twice: the first call makes the frozen object's part, the second reuses it.
+      expect(formatLogLine("warn", event, frozen, now)).toBe(expected);
+      expect(formatLogLine("warn", event, frozen, now)).toBe(expected);
+      expect(formatLogLine("info", event, frozen, new Date(0))).toBe(formatLogLine("info", event, { ...fields }, new Date(0)));
+    }
+    expect(formatLogLine("info", "leaky", Object.freeze({ token: JWT }), now)).not.toContain(JWT.slice(0, 30));
+  });
+
   it("leaves ordinary lines alone", () => {
     const line = formatLogLine("info", "renewal", { profile: "skatt", token: JWT }, new Date(0));
     expect(JSON.parse(line)).toEqual({

@@ -83,6 +83,10 @@ describe("metrics port", () => {
     const importers = files(join(root, "src"))
       .filter((file) => /from "@(opentelemetry|azure\/monitor-opentelemetry-exporter)/.test(readFileSync(file, "utf8")))
       .map((file) => relative(root, file).split("\\").join("/"));
-    expect(importers.sort()).toEqual(["src/app/azure-monitor-metrics.ts", "src/app/otel-metrics.ts"]);
+    expect(importers.sort()).toEqual([
+      "src/app/azure-monitor-metrics.ts",
+      "src/app/otel-metrics.ts",
+      "src/app/pre-aggregated-histogram.ts",
+    ]);
   });
 });

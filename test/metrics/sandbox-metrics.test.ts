@@ -20,7 +20,7 @@ const YEARLY = "0 0 0 1 1 *"; // the timer runs only when the test ticks it
 
 let sandbox: Sandbox;
 const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+let reader: PeriodicExportingMetricReader;
 const logLines: string[] = [];
 const logger: Logger = { log: (level, event, fields) => logLines.push(formatLogLine(level, event, fields)) };
 let metrics: MetricData[];
@@ -33,7 +33,9 @@ beforeAll(async () => {
     port: 0,
     logger,
     renewSchedule: YEARLY,
-    metricReaders: [reader],
+    metricReaders: [
+      (producers) => (reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000, ...producers })),
+    ],
     settingsOverrides: { RENEW_BEFORE_EXPIRY_RATIO: "0.99" },
   });
   const { env } = sandbox;

@@ -8,6 +8,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from "node:net";
 import functions from "@azure/functions";
 import { setRuntimeFactory, type Runtime } from "../../src/app/runtime.js";
+import { hostHeaders, writeFunctionResponse } from "../../sandbox/functions-host-io.js";
 
 export interface RawResponse {
   status: number;
@@ -29,13 +30,7 @@ export async function startFunctionsHost(runtime: Runtime): Promise<FunctionsHos
   // Azure's front ends take headers well over Node's 16 KiB default; the broker's own limit must decide.
   const server: Server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
     void handle(req).then(
-      (result) => {
-        res.writeHead(result.status ?? 200, {
-          ...(result.headers as Record<string, string> | undefined),
-          "content-type": "application/json",
-        });
-        res.end(result.jsonBody === undefined ? "" : JSON.stringify(result.jsonBody));
-      },
+      (result) => writeFunctionResponse(res, result),
       () => res.writeHead(500).end(),
     );
   });
@@ -44,10 +39,7 @@ export async function startFunctionsHost(runtime: Runtime): Promise<FunctionsHos
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const route = /^\/api\/token(?:\/([^/]+))?\/?$/.exec(url.pathname);
     if (req.method !== "GET" || !route) return { status: 404, jsonBody: { error: "not_found" } };
-    const headers: Record<string, string> = {};
-    for (const [name, values] of Object.entries(req.headersDistinct)) {
-      if (values) headers[name] = values.join(", ");
-    }
+    const headers = hostHeaders(req);
     const params: Record<string, string> = route[1] ? { profile: decodeURIComponent(route[1]) } : {};
     return tokenHandler(new functions.HttpRequest({ method: "GET", url: url.href, headers, params }));
   }

@@ -33,7 +33,7 @@ export function captureLog(): CapturedLog {
 }
 
 /** GET /api/token/{profile} through the handler the function app runs, with a caller token. */
-export function requestToken(runtime: Runtime, callerToken: string | undefined, profile?: string): Promise<HttpResult> {
+export async function requestToken(runtime: Runtime, callerToken: string | undefined, profile?: string): Promise<HttpResult> {
   const headers = new Headers(callerToken === undefined ? {} : { authorization: `Bearer ${callerToken}` });
   return handleTokenRequest({ headers, ...(profile !== undefined ? { profile } : {}) }, runtime);
 }

@@ -86,13 +86,16 @@ vi.mock("../../src/app/otel-metrics.js", async (importOriginal) => {
     protected override async onShutdown(): Promise<void> {}
   }
   const createOtelMetrics: typeof original.createOtelMetrics = (options) => {
-    const recorder = new RecordingReader();
-    const made = original.createOtelMetrics({ ...options, readers: [...options.readers, recorder] });
+    let recorder: RecordingReader | undefined;
+    const made = original.createOtelMetrics({
+      ...options,
+      readers: [...options.readers, (producers) => (recorder = new RecordingReader(producers))],
+    });
     let recorded = false;
     const record = async () => {
       if (recorded) return;
       recorded = true;
-      const { resourceMetrics } = await recorder.collect();
+      const { resourceMetrics } = await recorder!.collect();
       scan.record("metrics", JSON.stringify(resourceMetrics.scopeMetrics));
     };
     scan.addCollector(record);
