@@ -4,6 +4,7 @@
  * alternating rounds of the same run. The ratio says what the per-customer path costs on top.
  */
 import { startSandbox } from "../sandbox/sandbox.js";
+import { inAlternatingOrder } from "./layers.js";
 import { countingLogger } from "./counting-logger.js";
 import { runLoad, type MeasuredLoad } from "./load.js";
 import { fixed, ms, perSecond, verdict, type Row } from "./report.js";
@@ -60,8 +61,12 @@ export async function benchCustomerTokens(settings: CustomerBenchSettings, progr
     const rounds: { customer: MeasuredLoad; profile: MeasuredLoad; ratio: number }[] = [];
     for (let round = 0; round < settings.rounds; round++) {
       progress(`customer tokens: round ${round + 1}/${settings.rounds}`);
-      const profile = clean("profile", await load(profileUrl));
-      const customer = clean("customer", await load(customerUrl));
+      // Forwards and backwards in turn (see inAlternatingOrder in layers.ts).
+      const [first, second] = inAlternatingOrder([profileUrl, customerUrl], round);
+      const firstRun = await load(first!);
+      const secondRun = await load(second!);
+      const profile = clean("profile", first === profileUrl ? firstRun : secondRun);
+      const customer = clean("customer", first === profileUrl ? secondRun : firstRun);
       rounds.push({ customer, profile, ratio: customer.requestsPerSecond / profile.requestsPerSecond });
     }
     const sorted = [...rounds].sort((a, b) => a.ratio - b.ratio);

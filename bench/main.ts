@@ -42,6 +42,8 @@ async function main(): Promise<void> {
         layerSeconds: 1,
         layerRounds: 1,
         headlineRounds: 0,
+        uniqueFloorRounds: 1,
+        uniqueFloorRequestsPerRun: 1000,
       }
     : {
         connections: 16,
@@ -52,7 +54,9 @@ async function main(): Promise<void> {
         repeatIdentities: 4,
         layerSeconds: 3,
         layerRounds: 3,
-        headlineRounds: 4,
+        headlineRounds: 8,
+        uniqueFloorRounds: 5,
+        uniqueFloorRequestsPerRun: 4000,
       };
   const profileDirectory = process.env.BENCH_PROFILE_DIR;
   const endpoint = await benchTokenEndpoint({ ...endpointSettings, ...(profileDirectory ? { profileDirectory } : {}) }, progress);
@@ -74,7 +78,7 @@ async function main(): Promise<void> {
   progress("done");
 
   process.stdout.write(
-    `${formatTable([...headlineRows(endpoint), ...endpointRows(endpoint), ...layerRows(endpoint), ...stageRows(stages), ...hostilePathRows(hostilePath), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli), ...customerRows(customers)])}\n\n`,
+    `${formatTable([...headlineRows(endpoint), ...endpointRows(endpoint), ...layerRows(endpoint), ...uniqueFloorRows(endpoint), ...stageRows(stages), ...hostilePathRows(hostilePath), ...operationRows(endpoint, renewal), ...renewalRows(renewal), ...coldStartRows(coldStart), ...cliRows(cli), ...customerRows(customers)])}\n\n`,
   );
   process.stdout.write(`${summary(endpoint, coldStart, cli)}\n`);
   // Last line, for scripts: the headline ratios as one JSON object.
@@ -125,6 +129,8 @@ function headlineFigures(endpoint: EndpointFigures, coldStart: ColdStartFigures,
     repeatVsFunctionsHandlerThroughput: round(versusFunctionsHandler(endpoint).throughputRatio),
     repeatVsNodeHttp: round(endpoint.repeat.ratio),
     uniqueVsNodeHttp: round(endpoint.unique.ratio),
+    uniqueVsVerifyingFloorThroughput: round(uniqueFloorFigures(endpoint)?.oursVsFloorThroughput ?? Number.NaN),
+    verifyingFloorVsNodeHttpThroughput: round(uniqueFloorFigures(endpoint)?.floorVsBareThroughput ?? Number.NaN),
     coldStartShippedVsBareApp: round(coldStart.shipped.importMs / coldStart.bare.importMs),
     coldStartUnbundledVsBareApp: round(coldStart.unbundled.importMs / coldStart.bare.importMs),
     cliTokenMs: Math.round(cli.installedMs),
@@ -210,7 +216,7 @@ function layerRows(figures: EndpointFigures): Row[] {
     const row: Row = {
       section: "1 server CPU per request, layer by layer",
       figure: layer.name,
-      value: `${Math.round(layer.cpuMicros)} µs${i === 0 ? "" : ` (+${Math.round(layer.cpuMicros - previous)})`}`,
+      value: `${Math.round(layer.cpuMicros)} µs${i === 0 ? "" : ` (${signed(Math.round(layer.cpuMicros - previous))})`}`,
       baseline: i === 0 ? "" : `${Math.round(bare)} µs`,
       ratio: i === 0 ? "" : fixed(bare / layer.cpuMicros),
       target: "",
@@ -219,6 +225,63 @@ function layerRows(figures: EndpointFigures): Row[] {
     previous = layer.cpuMicros;
     return row;
   });
+}
+
+/** Fresh caller tokens: bare server, the floor for any verifying handler, ours; paired by round (see unique-floor.ts). */
+function uniqueFloorFigures(figures: EndpointFigures) {
+  const of = (id: string) => figures.uniqueFloor.find((server) => server.id === id);
+  const [bare, floor, ours] = [of("bare-http"), of("verifying-floor"), of("token-handler")];
+  if (!bare || !floor || !ours) return undefined;
+  const paired = (a: number[], b: number[]) => median(a.map((value, round) => value / b[round]!));
+  return {
+    bare,
+    floor,
+    ours,
+    floorVsBareThroughput: paired(floor.requestsPerSecondPerRound, bare.requestsPerSecondPerRound),
+    oursVsBareThroughput: paired(ours.requestsPerSecondPerRound, bare.requestsPerSecondPerRound),
+    oursVsFloorThroughput: paired(ours.requestsPerSecondPerRound, floor.requestsPerSecondPerRound),
+    /** Floor's server CPU per request ÷ ours. */
+    oursVsFloorCpu: paired(floor.cpuPerRound, ours.cpuPerRound),
+  };
+}
+
+function uniqueFloorRows(endpoint: EndpointFigures): Row[] {
+  const figures = uniqueFloorFigures(endpoint);
+  if (!figures) return [];
+  const section = "1 fresh caller token per request, taken apart";
+  const rounds = figures.bare.cpuPerRound.length;
+  const row = (figure: string, server: { cpuPerRound: number[]; requestsPerSecondPerRound: number[] }, ratio: string): Row => ({
+    section,
+    figure,
+    value: `${perSecond(median(server.requestsPerSecondPerRound))}, ${Math.round(median(server.cpuPerRound))} µs CPU`,
+    baseline: `${perSecond(median(figures.bare.requestsPerSecondPerRound))} bare`,
+    ratio,
+    target: "",
+    verdict: "",
+  });
+  return [
+    row(`bare node:http, fixed body (the same tokens; ${rounds} rounds)`, figures.bare, ""),
+    row(
+      "floor: an @azure/functions handler that verifies (HttpRequest + RS256 with node:crypto + claims parsed)",
+      figures.floor,
+      fixed(figures.floorVsBareThroughput),
+    ),
+    row("the real token handler (verifier on a new token, audit line, metrics)", figures.ours, fixed(figures.oursVsBareThroughput)),
+    {
+      section,
+      figure: "… the real handler against the floor: throughput / server CPU per request (floor ÷ ours)",
+      value: `${fixed(figures.oursVsFloorThroughput)} / ${fixed(figures.oursVsFloorCpu)}`,
+      baseline: "",
+      ratio: "",
+      target: "",
+      verdict: "",
+    },
+  ];
+}
+
+/** +7, −3 (medians of noisy rounds can make a later layer look cheaper). */
+function signed(value: number): string {
+  return value < 0 ? `−${-value}` : `+${value}`;
 }
 
 function hostilePathRows(figures: HostilePathFigures): Row[] {

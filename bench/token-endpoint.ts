@@ -11,6 +11,8 @@ import { getRuntime } from "../src/app/runtime.js";
 import { countingLogger } from "./counting-logger.js";
 import { profiled } from "./cpu-profile.js";
 import { benchLayers, type Layer } from "./layers.js";
+import { benchUniqueFloor, type UniqueServerFigures } from "./unique-floor.js";
+import { createPublicKey } from "node:crypto";
 import { runLoad, type MeasuredLoad } from "./load.js";
 
 export interface EndpointSettings {
@@ -28,6 +30,9 @@ export interface EndpointSettings {
   layerRounds: number;
   /** Extra alternating rounds of the two layers behind the headline (see layers.ts). */
   headlineRounds: number;
+  /** Rounds and requests per run of the fresh-token breakdown (see unique-floor.ts). */
+  uniqueFloorRounds: number;
+  uniqueFloorRequestsPerRun: number;
   /** When set, one more repeat and one more unique-token broker run are profiled into this folder. */
   profileDirectory?: string;
 }
@@ -64,6 +69,8 @@ export interface EndpointFigures {
   verifierCache: { hits: number; misses: number };
   /** Repeat-caller cost layer by layer, bare server to real handler (see layers.ts). */
   layers: Layer[];
+  /** Fresh caller tokens: bare server, a minimal verifying handler and ours, round by round (see unique-floor.ts). */
+  uniqueFloor: UniqueServerFigures[];
 }
 
 export async function benchTokenEndpoint(settings: EndpointSettings, progress: (line: string) => void): Promise<EndpointFigures> {
@@ -126,11 +133,19 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
     // Bare and broker alternate, round after round, so that a noisy neighbour hits both alike.
     for (let round = 0; round < settings.rounds; round++) {
       progress(`token endpoint: round ${round + 1}/${settings.rounds}`);
-      const repeatBare = ensureClean("bare, repeat", await load(bareUrl, repeatCallers, { durationSeconds: settings.repeatSeconds }));
-      const repeatBroker = ensureClean("broker, repeat", await load(url, repeatCallers, { durationSeconds: settings.repeatSeconds }));
+      // Forwards and backwards in turn (see inAlternatingOrder): neither always pays the other's garbage.
+      const brokerFirst = round % 2 === 1;
+      const repeatRun = (target: string) => load(target, repeatCallers, { durationSeconds: settings.repeatSeconds });
+      const repeatFirst = await repeatRun(brokerFirst ? url : bareUrl);
+      const repeatSecond = await repeatRun(brokerFirst ? bareUrl : url);
+      const repeatBare = ensureClean("bare, repeat", brokerFirst ? repeatSecond : repeatFirst);
+      const repeatBroker = ensureClean("broker, repeat", brokerFirst ? repeatFirst : repeatSecond);
       repeatRounds.push(pair(repeatBroker, repeatBare));
-      const uniqueBare = ensureClean("bare, unique", await load(bareUrl, tokensOfRun(round), { amount: perRun }));
-      const uniqueBroker = ensureClean("broker, unique", await load(url, tokensOfRun(round), { amount: perRun }));
+      const uniqueRun = (target: string) => load(target, tokensOfRun(round), { amount: perRun });
+      const uniqueFirst = await uniqueRun(brokerFirst ? url : bareUrl);
+      const uniqueSecond = await uniqueRun(brokerFirst ? bareUrl : url);
+      const uniqueBare = ensureClean("bare, unique", brokerFirst ? uniqueSecond : uniqueFirst);
+      const uniqueBroker = ensureClean("broker, unique", brokerFirst ? uniqueFirst : uniqueSecond);
       if (uniqueBroker.distinctAuthorizationsSent !== uniqueBroker.requests)
         throw new Error("the unique-token run did not send each token once");
       uniqueRounds.push(pair(uniqueBroker, uniqueBare));
@@ -162,9 +177,28 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
       headlineRounds: settings.headlineRounds,
     });
 
+    progress("token endpoint: fresh caller tokens, against a minimal verifying handler");
+    const keys = (await (
+      await sandbox.entra.fetch(`${sandbox.env.entraAuthorityHost}/${sandbox.env.tenantId}/discovery/v2.0/keys`)
+    ).json()) as { keys: (Record<string, unknown> & { kid?: string })[] };
+    const callerJwk = keys.keys.find((key) => key.kid === sandbox.entra.currentKid) ?? keys.keys[0]!;
+    let minted = 0;
+    const uniqueFloor = await benchUniqueFloor({
+      tokenHandler,
+      profile: profile.name,
+      body,
+      headers,
+      callerKey: createPublicKey({ key: callerJwk as import("node:crypto").JsonWebKey, format: "jwk" }),
+      freshAuthorizations: (count) => Array.from({ length: count }, () => callerToken(minted++, "4")),
+      requestsPerRun: settings.uniqueFloorRequestsPerRun,
+      connections: settings.connections,
+      rounds: settings.uniqueFloorRounds,
+    });
+
     return {
       settings,
       bodyBytes: Buffer.byteLength(body),
+      uniqueFloor,
       repeat: medianRound(repeatRounds),
       unique: medianRound(uniqueRounds),
       repeatRatios: repeatRounds.map((r) => r.ratio),
