@@ -12,6 +12,7 @@ import { countingLogger } from "./counting-logger.js";
 import { profiled } from "./cpu-profile.js";
 import { benchLayers, type Layer } from "./layers.js";
 import { benchUniqueFloor, type UniqueServerFigures } from "./unique-floor.js";
+import { benchInterleaved, type InterleavedFigures } from "./interleaved.js";
 import { createPublicKey } from "node:crypto";
 import { runLoad, type MeasuredLoad } from "./load.js";
 
@@ -30,6 +31,8 @@ export interface EndpointSettings {
   layerRounds: number;
   /** Extra alternating rounds of the two layers behind the headline (see layers.ts). */
   headlineRounds: number;
+  /** Rounds of the interleaved headline (see interleaved.ts), each layerSeconds long. */
+  interleavedRounds: number;
   /** Rounds and requests per run of the fresh-token breakdown (see unique-floor.ts). */
   uniqueFloorRounds: number;
   uniqueFloorRequestsPerRun: number;
@@ -69,6 +72,8 @@ export interface EndpointFigures {
   verifierCache: { hits: number; misses: number };
   /** Repeat-caller cost layer by layer, bare server to real handler (see layers.ts). */
   layers: Layer[];
+  /** The headline: bare @azure/functions handler and ours answering in turn on one server (see interleaved.ts). */
+  interleaved: InterleavedFigures;
   /** Fresh caller tokens: bare server, a minimal verifying handler and ours, round by round (see unique-floor.ts). */
   uniqueFloor: UniqueServerFigures[];
 }
@@ -177,6 +182,18 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
       headlineRounds: settings.headlineRounds,
     });
 
+    progress("token endpoint: headline, the bare @azure/functions handler and ours in turn on one server");
+    const interleaved = await benchInterleaved({
+      tokenHandler,
+      profile: profile.name,
+      body,
+      headers,
+      authorizations: repeatCallers,
+      connections: settings.connections,
+      seconds: settings.layerSeconds,
+      rounds: settings.interleavedRounds,
+    });
+
     progress("token endpoint: fresh caller tokens, against a minimal verifying handler");
     const keys = (await (
       await sandbox.entra.fetch(`${sandbox.env.entraAuthorityHost}/${sandbox.env.tenantId}/discovery/v2.0/keys`)
@@ -199,6 +216,7 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
       settings,
       bodyBytes: Buffer.byteLength(body),
       uniqueFloor,
+      interleaved,
       repeat: medianRound(repeatRounds),
       unique: medianRound(uniqueRounds),
       repeatRatios: repeatRounds.map((r) => r.ratio),

@@ -15,7 +15,8 @@ export interface RequestRoute {
 /**
  * Runs an HTTP handler with the process runtime (loaded on first use) and maps its result. A broken configuration is an
  * operator problem: it is logged in full and the caller is told only that. Synchronous when the runtime is loaded and
- * the handler answers synchronously (a served token: see token-endpoint.ts); the Functions worker awaits either.
+ * the handler answers synchronously (a served token: see token-endpoint.ts); the Functions worker awaits either
+ * (@azure/functions InvocationModel.invokeFunction: `await Promise.resolve(handler(...inputs, context))`).
  */
 export function withRuntime<Input>(
   handle: (input: Input, runtime: Runtime) => HttpResult | Promise<HttpResult>,

@@ -119,6 +119,8 @@ export function deferredMetrics(load: Promise<Metrics>, onLoadError: (error: unk
       target = loaded;
       for (const call of pending) call(loaded);
       pending = [];
+      // From now on each method is the adapter's own: no forwarding (rest arguments) per request.
+      for (const name of METRIC_METHODS) (deferred as unknown as Record<string, unknown>)[name] = loaded[name].bind(loaded);
     },
     (error: unknown) => {
       target = noMetrics;
@@ -131,7 +133,7 @@ export function deferredMetrics(load: Promise<Metrics>, onLoadError: (error: unk
       if (target) return (target[name] as (...a: typeof args) => void)(...args);
       if (pending.length < MAX_PENDING) pending.push((metrics) => (metrics[name] as (...a: typeof args) => void)(...args));
     }) as Metrics[K];
-  return {
+  const deferred: Metrics = {
     renewal: forward("renewal"),
     maskinportenRequest: forward("maskinportenRequest"),
     httpRequest: forward("httpRequest"),
@@ -141,4 +143,16 @@ export function deferredMetrics(load: Promise<Metrics>, onLoadError: (error: unk
     registeredKeyDaysLeft: forward("registeredKeyDaysLeft"),
     observeHeldTokens: forward("observeHeldTokens"),
   };
+  return deferred;
 }
+
+const METRIC_METHODS = [
+  "renewal",
+  "maskinportenRequest",
+  "httpRequest",
+  "callerTokenCache",
+  "keyVaultOperation",
+  "certificateDaysLeft",
+  "registeredKeyDaysLeft",
+  "observeHeldTokens",
+] as const satisfies readonly (keyof Metrics)[];

@@ -66,6 +66,17 @@ describe("metrics port", () => {
     ]);
   });
 
+  it("once loaded, hands every method straight to the adapter (no forwarding per call)", async () => {
+    const { metrics: target } = recording();
+    const deferred = deferredMetrics(Promise.resolve(target));
+    await Promise.resolve();
+    await Promise.resolve();
+    for (const name of Object.keys(noMetrics) as (keyof Metrics)[]) {
+      // A bound method of the adapter: calling it reaches the adapter with the same arguments and this.
+      expect(deferred[name].name, name).toBe(`bound ${target[name].name}`);
+    }
+  });
+
   it("reports a failed load once and measures nothing after it", async () => {
     const errors: unknown[] = [];
     const deferred = deferredMetrics(Promise.reject(new Error("cannot load exporter")), (error) => errors.push(error));
