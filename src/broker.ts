@@ -271,6 +271,9 @@ export function createBroker(options: BrokerOptions): Broker {
       if (!cache) throw new BrokerError(ErrorCode.UnknownProfile, `Profile "${profileName}" serves no customer tokens`);
       return cache.serve(request);
     },
+    customerServableFromMemory(profileName, request) {
+      return customerCaches.get(profileName)?.servableFromMemory(request);
+    },
     customerTokens(profileName) {
       return customerCaches.get(profileName);
     },

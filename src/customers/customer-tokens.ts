@@ -89,7 +89,29 @@ export class CustomerTokens {
   }
 
   /** The hot path: a held fresh token costs one map lookup and an LRU touch. */
+  /**
+   * What serve() would hand out without any I/O, synchronously: the customer's held token while it
+   * is fresh, or due (then a renewal starts in the background); else undefined (no entry, a
+   * refusal being remembered, nothing usable), and serve() decides. The HTTP path calls this first.
+   */
+  servableFromMemory(request: CustomerRequest): StoredToken | undefined {
+    const key = customerCacheKey(customerGrantShape(this.options.profile.customers.claim, request));
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.token === undefined) return undefined;
+    const nowMs = this.now();
+    if (entry.denied && nowMs < entry.denied.untilMs) return undefined;
+    const state = tokenState(entry.token, nowMs, this.options.policy);
+    if (state !== "fresh" && state !== "due") return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    entry.lastRequestedAtMs = nowMs;
+    if (state === "due") this.renewQuietly(entry, 0, "demand");
+    return entry.token;
+  }
+
   async serve(request: CustomerRequest): Promise<StoredToken> {
+    const held = this.servableFromMemory(request);
+    if (held !== undefined) return held;
     const shape = customerGrantShape(this.options.profile.customers.claim, request);
     const key = customerCacheKey(shape);
     const nowMs = this.now();

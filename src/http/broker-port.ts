@@ -18,6 +18,8 @@ export interface BrokerPort {
   servableFromMemory(profileName: string): StoredToken | undefined;
   /** A token for one customer of a profile with PROFILE_<NAME>_CUSTOMERS (see CustomerTokens.serve). */
   serveCustomer(profileName: string, request: CustomerRequest): Promise<StoredToken>;
+  /** What serveCustomer() would give without I/O, synchronously, or undefined (then call serveCustomer()). */
+  customerServableFromMemory(profileName: string, request: CustomerRequest): StoredToken | undefined;
   /** What each profile holds and how its renewals went, from memory (no I/O). */
   health(): Promise<ProfileHealth[]>;
 }

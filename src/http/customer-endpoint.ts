@@ -7,20 +7,22 @@ import type { TokenProfile } from "../config/domain.js";
 import { CustomerDeniedError, type CustomerRequest } from "../customers/index.js";
 import { errorCodeOf } from "../errors.js";
 import { NoTokenError } from "../renewal/profile-tokens.js";
+import type { StoredToken } from "../token-store/stored-token.js";
 import type { BrokerPort } from "./broker-port.js";
 import { checkCustomerRequest } from "./customer-request.js";
 import { errorResult, jsonResult, isoExpiry, unavailable, type HttpResult } from "./responses.js";
 
 export type Audit = (result: HttpResult, fields: Record<string, unknown>) => HttpResult;
 
-export async function serveCustomerToken(
+/** Synchronous when the customer's token is held (fresh or due); a promise when it must be had first. */
+export function serveCustomerToken(
   caller: Caller,
   profile: TokenProfile,
   request: CustomerRequest,
-  deps: { broker: BrokerPort; now: () => number },
+  deps: CustomerDependencies,
   audit: Audit,
-): Promise<HttpResult> {
-  const fields = {
+): HttpResult | Promise<HttpResult> {
+  const fields: CustomerAuditFields = {
     callerAppId: caller.appId,
     callerObjectId: caller.objectId ?? null,
     profile: profile.name,
@@ -35,21 +37,31 @@ export async function serveCustomerToken(
         : errorResult(400, "invalid_request", refusal.description);
     return audit(result, { ...fields, reason: refusal.reason });
   }
+  const held = deps.broker.customerServableFromMemory(profile.name, request);
+  return held === undefined
+    ? serveWhenHad(profile, request, fields, deps, audit)
+    : servedCustomerToken(held, profile, request, fields, deps, audit);
+}
+
+type CustomerDependencies = { broker: BrokerPort; now: () => number };
+type CustomerAuditFields = {
+  callerAppId: string;
+  callerObjectId: string | null;
+  profile: string;
+  customer: string;
+  externalRef: boolean;
+};
+
+async function serveWhenHad(
+  profile: TokenProfile,
+  request: CustomerRequest,
+  fields: CustomerAuditFields,
+  deps: CustomerDependencies,
+  audit: Audit,
+): Promise<HttpResult> {
+  let token: StoredToken;
   try {
-    const token = await deps.broker.serveCustomer(profile.name, request);
-    const expiresAt = isoExpiry(token);
-    return audit(
-      jsonResult(200, {
-        access_token: token.accessToken,
-        token_type: token.tokenType,
-        expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - deps.now()) / 1000)),
-        expires_at: expiresAt,
-        scope: token.scope,
-        profile: profile.name,
-        customer: request.customer,
-      }),
-      { ...fields, tokenExpiresAt: expiresAt },
-    );
+    token = await deps.broker.serveCustomer(profile.name, request);
   } catch (error) {
     if (error instanceof CustomerDeniedError) {
       const body: Record<string, unknown> = { error: "access_denied", error_description: error.errorDescription };
@@ -66,4 +78,28 @@ export async function serveCustomerToken(
     }
     return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...fields, reason: errorCodeOf(error) });
   }
+  return servedCustomerToken(token, profile, request, fields, deps, audit);
+}
+
+function servedCustomerToken(
+  token: StoredToken,
+  profile: TokenProfile,
+  request: CustomerRequest,
+  fields: CustomerAuditFields,
+  deps: CustomerDependencies,
+  audit: Audit,
+): HttpResult {
+  const expiresAt = isoExpiry(token);
+  return audit(
+    jsonResult(200, {
+      access_token: token.accessToken,
+      token_type: token.tokenType,
+      expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - deps.now()) / 1000)),
+      expires_at: expiresAt,
+      scope: token.scope,
+      profile: profile.name,
+      customer: request.customer,
+    }),
+    { ...fields, tokenExpiresAt: expiresAt },
+  );
 }

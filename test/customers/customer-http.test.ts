@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRuntime, type Runtime } from "../../src/app/runtime.js";
+import type { HttpResult } from "../../src/http/responses.js";
 import { handleTokenRequest } from "../../src/http/token-endpoint.js";
 import { formatLogLine, type Logger } from "../../src/logging.js";
 import { startEntraStandIn, type EntraStandIn } from "../../sandbox/entra/standin.js";
@@ -141,6 +142,21 @@ describe("200: a customer's token", () => {
     const other = await get("sup", `customer=${B}`);
     expect(other.body.access_token).not.toBe(tokens[0]!.body.access_token);
     expect(tokenRequests()).toBe(before + 1);
+  });
+
+  it("a repeat caller of a held customer token is answered synchronously, with its own audit line", async () => {
+    const headers = new Headers({ authorization: `Bearer ${entra.mintToken({ roles: ALL_ROLES })}` });
+    const ask = () => handleTokenRequest({ headers, query: new URLSearchParams(`customer=${A}`), profile: "sup" }, runtime);
+    const first = ask();
+    expect(first).toBeInstanceOf(Promise); // a new caller token, and a token to get from Maskinporten
+    expect((await first).status).toBe(200);
+    const requestsBefore = tokenRequests();
+    const auditsBefore = logs.filter((line) => line.includes('"token-request"')).length;
+    const repeat = ask();
+    expect(repeat).not.toBeInstanceOf(Promise);
+    expect((repeat as HttpResult).body).toMatchObject({ customer: A, profile: "sup", token_type: "Bearer" });
+    expect(tokenRequests()).toBe(requestsBefore);
+    expect(logs.filter((line) => line.includes('"token-request"')).length).toBe(auditsBefore + 1);
   });
 
   it("single-flight: 30 concurrent first requests for one customer make one token request", async () => {
