@@ -10,17 +10,22 @@ import { NoTokenError } from "../renewal/profile-tokens.js";
 import type { StoredToken } from "../token-store/stored-token.js";
 import type { BrokerPort } from "./broker-port.js";
 import { checkCustomerRequest } from "./customer-request.js";
-import { errorResult, jsonResult, isoExpiry, unavailable, type HttpResult } from "./responses.js";
+import { errorResult, jsonResult, unavailable, type HttpResult } from "./responses.js";
 
 export type Audit = (result: HttpResult, fields: Record<string, unknown>) => HttpResult;
 
-/** Synchronous when the customer's token is held (fresh or due); a promise when it must be had first. */
+/**
+ * Synchronous when the customer's token is held (fresh or due); a promise when it must be had
+ * first. A token is answered by `answer` (the 200 and its audit line, made in token-endpoint.ts
+ * as for a profile's token); refusals are audited here.
+ */
 export function serveCustomerToken(
   caller: Caller,
   profile: TokenProfile,
   request: CustomerRequest,
   deps: CustomerDependencies,
   audit: Audit,
+  answer: (token: StoredToken) => HttpResult,
 ): HttpResult | Promise<HttpResult> {
   const fields: CustomerAuditFields = {
     callerAppId: caller.appId,
@@ -38,9 +43,7 @@ export function serveCustomerToken(
     return audit(result, { ...fields, reason: refusal.reason });
   }
   const held = deps.broker.customerServableFromMemory(profile.name, request);
-  return held === undefined
-    ? serveWhenHad(profile, request, fields, deps, audit)
-    : servedCustomerToken(held, profile, request, fields, deps, audit);
+  return held === undefined ? serveWhenHad(profile, request, fields, deps, audit, answer) : answer(held);
 }
 
 type CustomerDependencies = { broker: BrokerPort; now: () => number };
@@ -58,6 +61,7 @@ async function serveWhenHad(
   fields: CustomerAuditFields,
   deps: CustomerDependencies,
   audit: Audit,
+  answer: (token: StoredToken) => HttpResult,
 ): Promise<HttpResult> {
   let token: StoredToken;
   try {
@@ -78,28 +82,5 @@ async function serveWhenHad(
     }
     return audit(errorResult(500, "server_error", "The broker failed to serve the token."), { ...fields, reason: errorCodeOf(error) });
   }
-  return servedCustomerToken(token, profile, request, fields, deps, audit);
-}
-
-function servedCustomerToken(
-  token: StoredToken,
-  profile: TokenProfile,
-  request: CustomerRequest,
-  fields: CustomerAuditFields,
-  deps: CustomerDependencies,
-  audit: Audit,
-): HttpResult {
-  const expiresAt = isoExpiry(token);
-  return audit(
-    jsonResult(200, {
-      access_token: token.accessToken,
-      token_type: token.tokenType,
-      expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - deps.now()) / 1000)),
-      expires_at: expiresAt,
-      scope: token.scope,
-      profile: profile.name,
-      customer: request.customer,
-    }),
-    { ...fields, tokenExpiresAt: expiresAt },
-  );
+  return answer(token);
 }

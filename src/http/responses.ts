@@ -53,24 +53,27 @@ export function isoExpiry(token: StoredToken): string {
 }
 
 /**
- * The 200 answer for a profile's token. Every caller of a profile within the same second gets the
- * same answer, so it is made and serialised once per token and second and then shared (frozen):
- * a served request costs neither a body object nor a JSON.stringify of a 1 KB token.
+ * The 200 answer for a profile's token, or a customer's (then the body ends with `customer`).
+ * Every caller of a token within the same second gets the same answer, so it is made and
+ * serialised once per token and second and then shared (frozen): a served request costs neither a
+ * body object nor a JSON.stringify of a 1 KB token.
  */
-const servedResults = new WeakMap<StoredToken, { profile: string; expiresIn: number; result: HttpResult }>();
-export function servedTokenResult(token: StoredToken, profileName: string, nowMs: number): HttpResult {
+const servedResults = new WeakMap<StoredToken, { profile: string; customer: string | undefined; expiresIn: number; result: HttpResult }>();
+export function servedTokenResult(token: StoredToken, profileName: string, nowMs: number, customer?: string): HttpResult {
   const expiresIn = Math.max(0, Math.floor((token.expiresAt.getTime() - nowMs) / 1000));
   const known = servedResults.get(token);
-  if (known !== undefined && known.expiresIn === expiresIn && known.profile === profileName) return known.result;
-  const body = Object.freeze({
+  if (known !== undefined && known.expiresIn === expiresIn && known.profile === profileName && known.customer === customer)
+    return known.result;
+  const tokenFields = {
     access_token: token.accessToken,
     token_type: token.tokenType,
     expires_in: expiresIn,
     expires_at: isoExpiry(token),
     scope: token.scope,
     profile: profileName,
-  });
+  };
+  const body = Object.freeze(customer === undefined ? tokenFields : { ...tokenFields, customer });
   const result: HttpResult = Object.freeze({ ...jsonResult(200, body), text: JSON.stringify(body) });
-  servedResults.set(token, { profile: profileName, expiresIn, result });
+  servedResults.set(token, { profile: profileName, customer, expiresIn, result });
   return result;
 }

@@ -17,6 +17,7 @@ import type { StoredToken } from "../token-store/stored-token.js";
 import type { BrokerPort } from "./broker-port.js";
 import { serveCustomerToken } from "./customer-endpoint.js";
 import { parseCustomerQuery, type QuerySource } from "./customer-request.js";
+import type { CustomerRequest } from "../customers/index.js";
 import { errorResult, forbidden, unauthorized, isoExpiry, unavailable, servedTokenResult, type HttpResult } from "./responses.js";
 
 export interface TokenRequest {
@@ -63,12 +64,14 @@ function handleAuthenticated(request: TokenRequest, caller: Caller, deps: Endpoi
     });
   }
   if (customerQuery.kind === "customer") {
+    const customer = customerQuery.request;
     return serveCustomerToken(
       caller,
       profile,
-      customerQuery.request,
+      customer,
       { broker: deps.broker, now: deps.now ?? Date.now },
       (result, fields) => audit(request, deps, result, fields),
+      (token) => served(request, caller, profile, token, deps, customer),
     );
   }
   try {
@@ -106,9 +109,17 @@ async function serveFromStore(
   return served(request, caller, profile, token, deps);
 }
 
-function served(request: TokenRequest, caller: Caller, profile: TokenProfile, token: StoredToken, deps: EndpointDependencies): HttpResult {
-  deps.logger.log("info", "token-request", servedAuditFields(caller, request.profile ?? null, profile.name, token));
-  return servedTokenResult(token, profile.name, (deps.now ?? Date.now)());
+/** The 200 answer and its audit line, for a profile's token or (with `customer`) a customer's. */
+function served(
+  request: TokenRequest,
+  caller: Caller,
+  profile: TokenProfile,
+  token: StoredToken,
+  deps: EndpointDependencies,
+  customer?: CustomerRequest,
+): HttpResult {
+  deps.logger.log("info", "token-request", servedAuditFields(caller, request.profile ?? null, profile.name, token, customer));
+  return servedTokenResult(token, profile.name, (deps.now ?? Date.now)(), customer?.customer);
 }
 
 /**
@@ -123,31 +134,43 @@ type ServedAuditFields = {
   readonly callerAppId: string;
   readonly callerObjectId: string | null;
   readonly profile: string;
+  /** Customer tokens only. */
+  readonly customer?: string;
+  readonly externalRef?: boolean;
   readonly tokenExpiresAt: string;
 };
-const servedAuditFieldsOf = new WeakMap<Caller, ServedAuditFields>();
+/** Per caller, the fields of its last served line, and for which token and route segment. */
+const servedAuditFieldsOf = new WeakMap<Caller, { token: StoredToken; requestedProfile: string | null; fields: ServedAuditFields }>();
 
-function servedAuditFields(caller: Caller, requestedProfile: string | null, profileName: string, token: StoredToken): ServedAuditFields {
-  const tokenExpiresAt = isoExpiry(token);
+function servedAuditFields(
+  caller: Caller,
+  requestedProfile: string | null,
+  profileName: string,
+  token: StoredToken,
+  customer: CustomerRequest | undefined,
+): ServedAuditFields {
   const known = servedAuditFieldsOf.get(caller);
-  if (
-    known !== undefined &&
-    known.tokenExpiresAt === tokenExpiresAt &&
-    known.profile === profileName &&
-    known.requestedProfile === requestedProfile
-  ) {
-    return known;
-  }
-  const fields: ServedAuditFields = Object.freeze({
+  // A token is one profile's, or one customer's (with or without external_ref): it decides the rest.
+  if (known !== undefined && known.token === token && known.requestedProfile === requestedProfile) return known.fields;
+  const who = {
     status: 200,
     outcome: "served",
     requestedProfile,
     callerAppId: caller.appId,
     callerObjectId: caller.objectId ?? null,
-    profile: profileName,
-    tokenExpiresAt,
-  });
-  servedAuditFieldsOf.set(caller, fields);
+  } as const;
+  const fields: ServedAuditFields = Object.freeze(
+    customer === undefined
+      ? { ...who, profile: profileName, tokenExpiresAt: isoExpiry(token) }
+      : {
+          ...who,
+          profile: profileName,
+          customer: customer.customer,
+          externalRef: customer.externalRef !== undefined,
+          tokenExpiresAt: isoExpiry(token),
+        },
+  );
+  servedAuditFieldsOf.set(caller, { token, requestedProfile, fields });
   return fields;
 }
 
