@@ -120,6 +120,16 @@ function headlineRows(endpoint: EndpointFigures): Row[] {
       value: `${interleaved.rounds.map((r) => fixed(r.ratio)).join(" ")} / ${interleaved.rounds.map((r) => `+${fixed(r.oursMicros - r.bareMicros, 1)}`).join(" ")}`,
       ...blank,
     },
+    ...(interleaved.calibration
+      ? [
+          {
+            section,
+            figure: `… the method's check: the bare handler plus ${interleaved.calibration.addedMicros} µs of busy work, found as (per round)`,
+            value: interleaved.calibration.measuredMicros.map((micros) => `+${fixed(micros, 1)} µs`).join(" "),
+            ...blank,
+          },
+        ]
+      : []),
     {
       section,
       figure: `… the same from separate runs, paired, order alternating (median of ${perRun.cpuRatios.length}; noisy: see README)`,

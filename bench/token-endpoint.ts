@@ -192,6 +192,8 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
       connections: settings.connections,
       seconds: settings.layerSeconds,
       rounds: settings.interleavedRounds,
+      calibrationMicros: 5,
+      calibrationRounds: 2,
     });
 
     progress("token endpoint: fresh caller tokens, against a minimal verifying handler");
