@@ -9,7 +9,7 @@ import { BrokerError, ErrorCode } from "../errors.js";
 import type { SigningSource } from "../config/domain.js";
 import type { VaultPublicKey } from "../keys/ports.js";
 import type { KeyVaultConnection } from "./connection.js";
-import { keyVaultError } from "./signer.js";
+import { keyVaultError, signingCertificate } from "./signer.js";
 
 /** A reader that keeps one SDK client per kind (each new client starts with a bearer challenge). */
 export function createVaultPublicKeyReader(connection: KeyVaultConnection): (source: SigningSource) => Promise<VaultPublicKey> {
@@ -28,21 +28,7 @@ async function readVaultPublicKey(
   clients: { certificates(): CertificateClient; keys(): KeyClient },
 ): Promise<VaultPublicKey> {
   if (source.kind === "certificate") {
-    const client = clients.certificates();
-    let certificate;
-    try {
-      certificate = source.certificateVersion
-        ? await client.getCertificateVersion(source.certificateName, source.certificateVersion)
-        : await client.getCertificate(source.certificateName);
-    } catch (error) {
-      throw keyVaultError(`Key Vault certificate "${source.certificateName}" could not be read`, error);
-    }
-    if (!certificate.cer || !certificate.keyId) {
-      throw new BrokerError(
-        ErrorCode.KeyVault,
-        `Key Vault certificate "${source.certificateName}" has no certificate or key yet (is it still pending?)`,
-      );
-    }
+    const certificate = await signingCertificate(clients.certificates(), source);
     const publicKey = new X509Certificate(Buffer.from(certificate.cer)).publicKey;
     return fromJwk(certificate.keyId, publicKey.export({ format: "jwk" }), `certificate "${source.certificateName}"`);
   }

@@ -4,7 +4,7 @@
  * certificate version whose DER goes into x5c.
  */
 import { createHash, X509Certificate } from "node:crypto";
-import { CertificateClient } from "@azure/keyvault-certificates";
+import { CertificateClient, type KeyVaultCertificate } from "@azure/keyvault-certificates";
 import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import { BrokerError, ErrorCode } from "../errors.js";
 import type { SigningSource } from "../config/domain.js";
@@ -109,20 +109,7 @@ export function createKeyVaultSigner(options: KeyVaultSignerOptions): KeyVaultSi
     const source = options.source;
     if (source.kind === "certificate") {
       const client = (certificateClient ??= new CertificateClient(options.vaultUrl, options.credential, clientOptions));
-      let certificate;
-      try {
-        certificate = source.certificateVersion
-          ? await client.getCertificateVersion(source.certificateName, source.certificateVersion)
-          : await latestIssuedCertificate(client, source.certificateName);
-      } catch (error) {
-        throw keyVaultError(`Key Vault certificate "${source.certificateName}" could not be read`, error);
-      }
-      if (!certificate.cer || !certificate.keyId) {
-        throw new BrokerError(
-          ErrorCode.KeyVault,
-          `Key Vault certificate "${source.certificateName}" has no certificate or key yet (is it still pending?)`,
-        );
-      }
+      const certificate = await signingCertificate(client, source);
       const leaf = Buffer.from(certificate.cer);
       const notAfter = new Date(new X509Certificate(leaf).validTo);
       const identification = source.kid ? { kid: source.kid } : { x5c: [leaf.toString("base64"), ...source.chain] };
@@ -189,6 +176,33 @@ function describeKeyId(keyId: string): string {
 }
 
 /** Wraps an SDK failure, keeping its status and code in the message (they carry no secrets). */
+/**
+ * The certificate version a profile signs with: the pinned version, else the newest issued one
+ * (issued-certificate.ts: a renewal waiting for its merge is not it). The signer and the public-key
+ * reader of key registration both read it here, so they always mean the same key.
+ */
+export async function signingCertificate(
+  client: CertificateClient,
+  source: { certificateName: string; certificateVersion?: string | undefined },
+): Promise<KeyVaultCertificate & { cer: Uint8Array; keyId: string }> {
+  let certificate: KeyVaultCertificate;
+  try {
+    certificate = source.certificateVersion
+      ? await client.getCertificateVersion(source.certificateName, source.certificateVersion)
+      : await latestIssuedCertificate(client, source.certificateName);
+  } catch (error) {
+    throw keyVaultError(`Key Vault certificate "${source.certificateName}" could not be read`, error);
+  }
+  const { cer, keyId } = certificate;
+  if (!cer || !keyId) {
+    throw new BrokerError(
+      ErrorCode.KeyVault,
+      `Key Vault certificate "${source.certificateName}" has no certificate or key yet (is it still pending?)`,
+    );
+  }
+  return { ...certificate, cer, keyId };
+}
+
 export function keyVaultError(context: string, error: unknown): BrokerError {
   if (error instanceof BrokerError) return error;
   const rest = error as { statusCode?: number; code?: string; message?: string };

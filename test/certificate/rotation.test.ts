@@ -4,6 +4,7 @@
  * "latest" is the pending version), and after the merge its next certificate refresh (at most
  * hourly, on the injected clock) puts the new certificate in x5c, which Maskinporten accepts.
  */
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import { issueEnterpriseCertificate } from "../../sandbox/pki.js";
 import { createBroker } from "../../src/broker.js";
 import { runCertificateCommand } from "../../src/cli/certificate-command.js";
 import { parseBrokerConfig } from "../../src/config/settings.js";
+import { createVaultPublicKeyReader } from "../../src/keyvault/public-key.js";
 import { DEFAULT_KEY_REFRESH_MS } from "../../src/keyvault/signer.js";
 import { staticCredential } from "../support/credentials.js";
 
@@ -95,6 +97,10 @@ describe("renewing the certificate by CSR while the old one is valid", () => {
     clock += DEFAULT_KEY_REFRESH_MS + 1000;
     expect(await leafOfNextGrant(broker)).toBe(oldLeaf);
     expect(await leafOfNextGrant(newBroker())).toBe(oldLeaf);
+    // Key registration reads the same certificate: the public key it would post is the old one's.
+    const readPublicKey = createVaultPublicKeyReader({ vaultUrl: kv.url, credential: staticCredential(), clientOptions: clientOptions() });
+    const pendingKey = await readPublicKey(parseBrokerConfig(settings()).profiles[0]!.signing);
+    expect(pendingKey.jwk.n).toBe(new X509Certificate(pki.leaf.certificateDer).publicKey.export({ format: "jwk" }).n);
 
     const issued = issueForCsr(csr.stdout, { issuer: pki.intermediate, chainDer: [pki.intermediate.certificateDer] });
     writeFileSync(join(work, "issued.pem"), issued.pem);
