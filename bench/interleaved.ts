@@ -20,16 +20,12 @@
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { hostHeaders, writeFunctionResponse } from "../sandbox/functions-host-io.js";
+import { hostHttpRequest, writeFunctionResponse } from "../sandbox/functions-host-io.js";
+import type { HandlerUnderTest } from "./layers.js";
 import { runLoad } from "./load.js";
 import { median } from "./renewal.js";
 
-export interface InterleavedOptions {
-  tokenHandler: (request: HttpRequest) => HttpResponseInit | Promise<HttpResponseInit>;
-  profile: string;
-  body: string;
-  headers: Record<string, string>;
+export interface InterleavedOptions extends HandlerUnderTest {
   authorizations: readonly string[];
   connections: number;
   seconds: number;
@@ -65,13 +61,7 @@ export async function benchInterleaved(options: InterleavedOptions): Promise<Int
   const { body, headers, profile } = options;
   let tokenHandler = options.tokenHandler;
   const jsonBody = JSON.parse(body) as unknown;
-  const requestFor = (request: IncomingMessage) =>
-    new functions.HttpRequest({
-      method: "GET",
-      url: `http://127.0.0.1${request.url ?? "/"}`,
-      headers: hostHeaders(request),
-      params: { profile },
-    });
+  const requestFor = (request: IncomingMessage) => hostHttpRequest(request, { profile });
   const totals = { bare: 0, bareCount: 0, ours: 0, oursCount: 0, oursAsync: 0, failed: 0 };
   let turn = 0;
   const server = createServer((request, response) => {

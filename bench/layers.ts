@@ -6,8 +6,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { hostHeaders, writeFunctionResponse } from "../sandbox/functions-host-io.js";
+import { hostHeaders, hostHttpRequest, writeFunctionResponse } from "../sandbox/functions-host-io.js";
+import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { runLoad } from "./load.js";
 import { median } from "./renewal.js";
 
@@ -23,12 +23,17 @@ export interface Layer {
   requestsPerSecondPerRound: number[];
 }
 
-export interface LayerOptions {
+/** What the serving benches put side by side: the real handler, and the broker's answer for the baselines to send. */
+export interface HandlerUnderTest {
   /** The real handler (functions/token.ts), already wired to a runtime. */
   tokenHandler: (request: HttpRequest) => HttpResponseInit | Promise<HttpResponseInit>;
   profile: string;
+  /** The broker's response body and headers, as a sample request got them. */
   body: string;
   headers: Record<string, string>;
+}
+
+export interface LayerOptions extends HandlerUnderTest {
   authorizations: readonly string[];
   connections: number;
   seconds: number;
@@ -56,13 +61,7 @@ export type LayerId = "bare-http" | "adapter" | "functions-handler" | "token-han
 export async function benchLayers(options: LayerOptions): Promise<Layer[]> {
   const { body, headers, profile, tokenHandler } = options;
   const jsonBody = JSON.parse(body) as unknown;
-  const requestFor = (request: IncomingMessage) =>
-    new functions.HttpRequest({
-      method: "GET",
-      url: `http://127.0.0.1${request.url ?? "/"}`,
-      headers: hostHeaders(request),
-      params: { profile },
-    });
+  const requestFor = (request: IncomingMessage) => hostHttpRequest(request, { profile });
   // As the worker answers (a string body as it is, jsonBody serialised): the same for every layer.
   const answer = writeFunctionResponse;
   const layers: [LayerId, string, Handler][] = [

@@ -170,11 +170,9 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
     progress("token endpoint: layer by layer");
     // The sandbox imported the handlers already: this is the same module, wired to the same runtime.
     const { tokenHandler } = await import("../functions/token.js");
+    const underTest = { tokenHandler, profile: profile.name, body, headers };
     const layers = await benchLayers({
-      tokenHandler,
-      profile: profile.name,
-      body,
-      headers,
+      ...underTest,
       authorizations: repeatCallers,
       connections: settings.connections,
       seconds: settings.layerSeconds,
@@ -184,10 +182,7 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
 
     progress("token endpoint: headline, the bare @azure/functions handler and ours in turn on one server");
     const interleaved = await benchInterleaved({
-      tokenHandler,
-      profile: profile.name,
-      body,
-      headers,
+      ...underTest,
       authorizations: repeatCallers,
       connections: settings.connections,
       seconds: settings.layerSeconds,
@@ -203,10 +198,7 @@ export async function benchTokenEndpoint(settings: EndpointSettings, progress: (
     const callerJwk = keys.keys.find((key) => key.kid === sandbox.entra.currentKid) ?? keys.keys[0]!;
     let minted = 0;
     const uniqueFloor = await benchUniqueFloor({
-      tokenHandler,
-      profile: profile.name,
-      body,
-      headers,
+      ...underTest,
       callerKey: createPublicKey({ key: callerJwk as import("node:crypto").JsonWebKey, format: "jwk" }),
       freshAuthorizations: (count) => Array.from({ length: count }, () => callerToken(minted++, "4")),
       requestsPerRun: settings.uniqueFloorRequestsPerRun,

@@ -11,16 +11,11 @@
 import { verify, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { hostHeaders, writeFunctionResponse } from "../sandbox/functions-host-io.js";
-import { inAlternatingOrder } from "./layers.js";
+import { hostHttpRequest, writeFunctionResponse } from "../sandbox/functions-host-io.js";
+import { inAlternatingOrder, type HandlerUnderTest } from "./layers.js";
 import { runLoad, type MeasuredLoad } from "./load.js";
 
-export interface UniqueFloorOptions {
-  tokenHandler: (request: HttpRequest) => HttpResponseInit | Promise<HttpResponseInit>;
-  profile: string;
-  body: string;
-  headers: Record<string, string>;
+export interface UniqueFloorOptions extends HandlerUnderTest {
   /** The Entra stand-in's signing key (what the caller tokens are signed with). */
   callerKey: KeyObject;
   /** A fresh set of `Bearer …` values for each call, never seen by the broker before. */
@@ -43,13 +38,7 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 export async function benchUniqueFloor(options: UniqueFloorOptions): Promise<UniqueServerFigures[]> {
   const { body, headers, profile, tokenHandler, callerKey } = options;
   const jsonBody = JSON.parse(body) as unknown;
-  const requestFor = (request: IncomingMessage) =>
-    new functions.HttpRequest({
-      method: "GET",
-      url: `http://127.0.0.1${request.url ?? "/"}`,
-      headers: hostHeaders(request),
-      params: { profile },
-    });
+  const requestFor = (request: IncomingMessage) => hostHttpRequest(request, { profile });
   const servers: [UniqueServerId, Handler][] = [
     ["bare-http", (_request, response) => response.writeHead(200, headers).end(body)],
     [

@@ -4,7 +4,7 @@
  * hands a handler different headers or sends a different answer than Azure would.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { HttpResponseInit } from "@azure/functions";
+import functions, { type HttpRequest, type HttpResponseInit } from "@azure/functions";
 
 /**
  * The request's headers as the host hands them on: one string per lower-case name, repeated
@@ -20,6 +20,11 @@ export function hostHeaders(request: IncomingMessage): Record<string, string> {
     headers[name] = known === undefined ? raw[i + 1]! : `${known}, ${raw[i + 1]!}`;
   }
   return headers;
+}
+
+/** The HttpRequest the host hands a handler for this GET, with the route's parameters. */
+export function hostHttpRequest(request: IncomingMessage, params: Record<string, string> = {}): HttpRequest {
+  return new functions.HttpRequest({ method: "GET", url: `http://127.0.0.1${request.url ?? "/"}`, headers: hostHeaders(request), params });
 }
 
 /**

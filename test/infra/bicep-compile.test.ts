@@ -60,10 +60,9 @@ function referencedFiles(): Set<string> {
 }
 
 if (!cli.path) {
-  describe("Bicep CLI", () => {
-    if (required) it("is installed (BICEP_REQUIRED=1)", () => expect.fail(missingReason));
-    else it.skip(`skipped: ${missingReason}`, () => {});
-  });
+  // CI (BICEP_REQUIRED=1) fails without the CLI; elsewhere the run says so instead of counting a placeholder test.
+  if (required) describe("Bicep CLI", () => it("is installed (BICEP_REQUIRED=1)", () => expect.fail(missingReason)));
+  else console.warn(`infra/ not compiled: ${missingReason}`);
 }
 
 describe.runIf(cli.path)("infra/ compiled and linted by the Bicep CLI", () => {
